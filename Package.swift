@@ -1,0 +1,91 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "user-rpc",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "user-rpc-server", targets: ["UserRPCServerMain"]),
+        .executable(name: "user-rpc", targets: ["UserRPCCLI"]),
+        .library(name: "UserRPCClient", targets: ["UserRPCClient"]),
+        .library(name: "UserRPCServer", targets: ["UserRPCServer"]),
+        .library(name: "UserV1", targets: ["UserV1"]),
+        .library(name: "UserCore", targets: ["UserCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Strict JSON: a parser that rejects what it does not understand, and a writer. No dependencies.
+        .target(name: "StrictJSON"),
+        // The versioned `user.v1` messages (the service boundary) and the embedded copy of the schema.
+        .target(name: "UserV1", dependencies: ["StrictJSON"]),
+        // The domain: entities, validation, errors, logic, repository and in-memory adapters. No NIO.
+        .target(name: "UserCore", dependencies: ["UserV1"]),
+        // Wire protocol v1: frames, envelopes, status codes and the frame codec, shared by server and client.
+        .target(
+            name: "UserRPCWire",
+            dependencies: [
+                "StrictJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "UserRPCServer",
+            dependencies: [
+                "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "UserRPCServerMain",
+            dependencies: [
+                "UserRPCServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "UserRPCClient",
+            dependencies: [
+                "UserV1", "UserRPCWire", "StrictJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "UserRPCCLI",
+            dependencies: [
+                "UserRPCClient", "UserV1", "StrictJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"]),
+        .testTarget(name: "UserCoreTests", dependencies: ["UserCore", "UserV1"]),
+        .testTarget(
+            name: "UserRPCWireTests",
+            dependencies: [
+                "UserRPCWire", "StrictJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

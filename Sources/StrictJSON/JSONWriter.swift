@@ -1,0 +1,189 @@
+/// Writes compact (or indented) JSON text into a byte array.
+///
+/// The low-level methods let encoders of known messages write their fields directly, without
+/// building a ``JSONValue`` first: `beginObject()`, `key(_:)`, the value writers, `endObject()`.
+/// Commas are inserted automatically.
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+
+    public init(reservingCapacity capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    @inline(__always) private mutating func commaIfNeeded() {
+        if let last = bytes.last, last != UInt8(ascii: "{"), last != UInt8(ascii: "["), last != UInt8(ascii: ":") {
+            bytes.append(UInt8(ascii: ","))
+        }
+    }
+
+    public mutating func beginObject() {
+        commaIfNeeded()
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")) }
+
+    public mutating func beginArray() {
+        commaIfNeeded()
+        bytes.append(UInt8(ascii: "["))
+    }
+
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")) }
+
+    /// Writes an object key and its colon. The key is written as given: it must need no escaping.
+    public mutating func key(_ name: StaticString) {
+        commaIfNeeded()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Writes an object key (escaped as needed) and its colon.
+    public mutating func key(_ name: String) {
+        commaIfNeeded()
+        appendEscaped(name)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func string(_ value: String) {
+        commaIfNeeded()
+        appendEscaped(value)
+    }
+
+    public mutating func uint64(_ value: UInt64) {
+        commaIfNeeded()
+        appendDecimal(value)
+    }
+
+    public mutating func int(_ value: Int) {
+        commaIfNeeded()
+        if value < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            appendDecimal(value.magnitude.asUInt64)
+        } else {
+            appendDecimal(UInt64(value))
+        }
+    }
+
+    public mutating func bool(_ value: Bool) {
+        commaIfNeeded()
+        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+    }
+
+    public mutating func null() {
+        commaIfNeeded()
+        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+    }
+
+    /// Writes pre-encoded JSON text as a value (for example a payload that was encoded separately).
+    public mutating func raw(_ json: some Sequence<UInt8>) {
+        commaIfNeeded()
+        bytes.append(contentsOf: json)
+    }
+
+    /// Writes any value, compactly.
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: null()
+        case .bool(let b): bool(b)
+        case .number(let text):
+            commaIfNeeded()
+            bytes.append(contentsOf: text.utf8)
+        case .string(let s): string(s)
+        case .array(let elements):
+            beginArray()
+            for element in elements { self.value(element) }
+            endArray()
+        case .object(let object):
+            beginObject()
+            for member in object.members {
+                key(member.key)
+                self.value(member.value)
+            }
+            endObject()
+        }
+    }
+
+    private mutating func appendDecimal(_ value: UInt64) {
+        if value == 0 {
+            bytes.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt64, Int) = (value, 0)
+        var buffer = [UInt8](repeating: 0, count: 20)
+        while digits.0 > 0 {
+            buffer[19 - digits.1] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
+            digits.0 /= 10
+            digits.1 += 1
+        }
+        bytes.append(contentsOf: buffer[(20 - digits.1)...])
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private mutating func appendEscaped(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                bytes.append(Self.hexDigits[Int(b >> 4)])
+                bytes.append(Self.hexDigits[Int(b & 0xF)])
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+extension UInt {
+    fileprivate var asUInt64: UInt64 { UInt64(self) }
+}
+
+extension JSONValue {
+    /// The value as compact JSON text.
+    public var jsonText: String {
+        var writer = JSONWriter()
+        writer.value(self)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The value as indented JSON text (two spaces), for people to read.
+    public func prettyText(indent: String = "  ") -> String {
+        var out = ""
+        Self.pretty(self, level: 0, indent: indent, into: &out)
+        return out
+    }
+
+    private static func pretty(_ value: JSONValue, level: Int, indent: String, into out: inout String) {
+        let pad = String(repeating: indent, count: level + 1)
+        let closePad = String(repeating: indent, count: level)
+        switch value {
+        case .array(let elements) where !elements.isEmpty:
+            out += "[\n"
+            for (i, element) in elements.enumerated() {
+                out += pad
+                pretty(element, level: level + 1, indent: indent, into: &out)
+                out += i == elements.count - 1 ? "\n" : ",\n"
+            }
+            out += closePad + "]"
+        case .object(let object) where !object.isEmpty:
+            out += "{\n"
+            for (i, member) in object.members.enumerated() {
+                out += pad + JSONValue.string(member.key).jsonText + ": "
+                pretty(member.value, level: level + 1, indent: indent, into: &out)
+                out += i == object.members.count - 1 ? "\n" : ",\n"
+            }
+            out += closePad + "}"
+        default:
+            out += value.jsonText
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import UserV1
+
+/// Reads users: one by id (cache-aside), or a page of a search.
+public struct UserQueryLogic: Sendable {
+    public let repository: UserRepository
+
+    public init(repository: UserRepository) {
+        self.repository = repository
+    }
+
+    public func getUser(_ request: GetUserRequest) async throws(UserError) -> UserV1.User {
+        let id = try UserValidation.userID(request.id)
+        guard let user = try await repository.user(id: id) else { throw .notFound(id: request.id) }
+        return user.v1
+    }
+
+    public func searchUsers(_ request: SearchUsersRequest) async throws(UserError) -> SearchUsersResponse {
+        let query = try UserValidation.searchQuery(request)
+        return Self.page(try await repository.search(query), limit: query.limit)
+    }
+
+    /// ``getUser(_:)`` without suspending, when the repository never blocks; `nil` when it cannot.
+    public func getUserWithoutBlocking(_ request: GetUserRequest) -> Result<UserV1.User, UserError>? {
+        guard let repository = repository.nonBlocking else { return nil }
+        return Result { () throws(UserError) in
+            let id = try UserValidation.userID(request.id)
+            guard let user = try repository.user(id: id) else { throw .notFound(id: request.id) }
+            return user.v1
+        }
+    }
+
+    /// ``searchUsers(_:)`` without suspending, when the repository never blocks; `nil` when it cannot.
+    public func searchUsersWithoutBlocking(_ request: SearchUsersRequest) -> Result<SearchUsersResponse, UserError>? {
+        guard let repository = repository.nonBlocking else { return nil }
+        return Result { () throws(UserError) in
+            let query = try UserValidation.searchQuery(request)
+            return Self.page(try repository.search(query), limit: query.limit)
+        }
+    }
+
+    /// The first `limit` users, and a token for the next page when the store returned more.
+    static func page(_ users: [User], limit: Int) -> SearchUsersResponse {
+        let pageUsers = users.prefix(limit)
+        let token = users.count > limit ? pageUsers.last.map { UserSearchCursor($0).pageToken } : nil
+        return SearchUsersResponse(users: pageUsers.map(\.v1), nextPageToken: token)
+    }
+}

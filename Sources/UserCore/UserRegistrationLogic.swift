@@ -1,0 +1,42 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import UserV1
+
+/// Registers users: validates the request, makes the entity (a version 7 id, the current time) and adds it.
+public struct UserRegistrationLogic: Sendable {
+    public let repository: UserRepository
+    private let now: @Sendable () -> Date
+
+    /// - Parameter now: the clock; tests may pin it.
+    public init(repository: UserRepository, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.repository = repository
+        self.now = now
+    }
+
+    public func register(_ request: RegisterUserRequest) async throws(UserError) -> UserV1.User {
+        let user = try makeUser(request)
+        try await repository.add(user)
+        return user.v1
+    }
+
+    /// ``register(_:)`` without suspending, when the repository never blocks (the embedded store).
+    /// Returns `nil` when it cannot run synchronously.
+    public func registerWithoutBlocking(_ request: RegisterUserRequest) -> Result<UserV1.User, UserError>? {
+        guard let repository = repository.nonBlocking else { return nil }
+        return Result { () throws(UserError) in
+            let user = try makeUser(request)
+            try repository.add(user)
+            return user.v1
+        }
+    }
+
+    private func makeUser(_ request: RegisterUserRequest) throws(UserError) -> User {
+        let violations = UserValidation.violations(in: request)
+        guard violations.isEmpty else { throw .invalidArgument(violations) }
+        let createdAt = RFC3339.truncatedToMilliseconds(now())
+        return User(id: .version7(at: createdAt), username: request.username, email: request.email, createdAt: createdAt)
+    }
+}

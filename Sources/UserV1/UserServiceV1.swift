@@ -1,0 +1,37 @@
+/// The methods of `user.v1.UserService`, with their request and response message types.
+public enum UserServiceV1 {
+    /// The service's full name, as it prefixes method names on the wire.
+    public static let serviceName = "user.v1.UserService"
+
+    /// One RPC method of the service.
+    public enum Method: String, Sendable, CaseIterable, Hashable {
+        case registerUser = "RegisterUser"
+        case getUser = "GetUser"
+        case searchUsers = "SearchUsers"
+
+        /// The name used on the wire: `user.v1.UserService/GetUser`.
+        public var fullName: String { "\(UserServiceV1.serviceName)/\(rawValue)" }
+
+        /// The method for a full wire name, or `nil`.
+        public init?(fullName: String) {
+            let prefix = UserServiceV1.serviceName + "/"
+            guard fullName.hasPrefix(prefix) else { return nil }
+            self.init(rawValue: String(fullName.dropFirst(prefix.count)))
+        }
+
+        public var requestType: any UserV1Message.Type {
+            switch self {
+            case .registerUser: RegisterUserRequest.self
+            case .getUser: GetUserRequest.self
+            case .searchUsers: SearchUsersRequest.self
+            }
+        }
+
+        public var responseType: any UserV1Message.Type {
+            switch self {
+            case .registerUser, .getUser: User.self
+            case .searchUsers: SearchUsersResponse.self
+            }
+        }
+    }
+}
