@@ -11,6 +11,11 @@ public struct JSONWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Forgets what was written, keeping the storage for reuse.
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     @inline(__always) private mutating func commaIfNeeded() {
         if let last = bytes.last, last != UInt8(ascii: "{"), last != UInt8(ascii: "["), last != UInt8(ascii: ":") {
             bytes.append(UInt8(ascii: ","))

@@ -1,0 +1,165 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import UserCore
+import UserRPCWire
+
+/// The user service over wire protocol v1: a TCP server on SwiftNIO.
+///
+/// Run it with ``run()`` (directly, or in a `ServiceGroup`, which calls ``beginGracefulShutdown()`` on
+/// SIGTERM/SIGINT). A graceful shutdown stops accepting connections, sends `goaway` on each one,
+/// lets calls in flight finish within the grace period, then closes.
+public final class UserRPCServer: Service, Sendable {
+    public let configuration: UserRPCServerConfiguration
+    private let service: UserServiceV1Handler
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let state = Mutex(State())
+    private let address: EventLoopPromise<SocketAddress>
+    private let allConnectionsClosed: EventLoopPromise<Void>
+
+    private struct State {
+        var listener: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var shuttingDown = false
+    }
+
+    /// - Parameters:
+    ///   - repository: where users are kept; the embedded in-memory store serves calls inline on the event loop.
+    ///   - eventLoopGroup: defaults to NIO's shared group with one thread per core.
+    public init(
+        configuration: UserRPCServerConfiguration,
+        repository: UserRepository,
+        logger: Logger = Logger(label: "user-rpc-server"),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.service = UserServiceV1Handler(repository: repository)
+        self.logger = logger
+        self.group = eventLoopGroup
+        let loop = eventLoopGroup.next()
+        self.address = loop.makePromise()
+        self.allConnectionsClosed = loop.makePromise()
+    }
+
+    deinit {
+        address.fail(CancellationError())
+        allConnectionsClosed.succeed()
+    }
+
+    /// The address the server listens on, once it is bound (useful with port 0).
+    public var listeningAddress: SocketAddress {
+        get async throws { try await address.futureResult.get() }
+    }
+
+    /// Binds, serves until a graceful shutdown completes, and returns. Cancelling the task closes at once.
+    public func run() async throws {
+        let listener: any Channel
+        do {
+            listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 512)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture { try self.initializeConnection(channel) }
+                }
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
+        } catch {
+            address.fail(error)
+            logger.error("could not listen", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)", "error": "\(error)"])
+            throw error
+        }
+        let alreadyShuttingDown = state.withLock { state in
+            state.listener = listener
+            return state.shuttingDown
+        }
+        if let local = listener.localAddress { address.succeed(local) }
+        logger.info("listening", metadata: ["address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
+        if alreadyShuttingDown { beginGracefulShutdown() }
+
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await listener.closeFuture.get()
+                try await allConnectionsClosed.futureResult.get()
+            } onGracefulShutdown: {
+                self.beginGracefulShutdown()
+            }
+        } onCancel: {
+            self.closeNow()
+        }
+        logger.info("stopped")
+    }
+
+    /// Stops accepting connections, sends `goaway` on every connection, and closes each once its calls
+    /// finish; at the end of the grace period, calls still running are answered UNAVAILABLE and closed.
+    public func beginGracefulShutdown() {
+        let (listener, connections, first) = state.withLock { state in
+            let first = !state.shuttingDown
+            state.shuttingDown = true
+            return (state.listener, Array(state.connections.values), first)
+        }
+        guard first || listener != nil else { return }
+        if first {
+            logger.info("graceful shutdown started", metadata: ["connections": "\(connections.count)", "grace_period": "\(configuration.gracePeriod)"])
+        }
+        guard let listener else { return }  // not bound yet: run() shuts down once it is
+        listener.close(promise: nil)
+        for connection in connections {
+            connection.pipeline.fireUserInboundEventTriggered(DrainConnectionEvent())
+        }
+        let grace = configuration.gracePeriod.components
+        let nanoseconds = grace.seconds * 1_000_000_000 + grace.attoseconds / 1_000_000_000
+        group.next().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+            let remaining = state.withLock { Array($0.connections.values) }
+            for connection in remaining {
+                connection.pipeline.fireUserInboundEventTriggered(ForceCloseConnectionEvent())
+            }
+        }
+        checkAllClosed()
+    }
+
+    private func closeNow() {
+        let (listener, connections) = state.withLock { state in
+            state.shuttingDown = true
+            return (state.listener, Array(state.connections.values))
+        }
+        listener?.close(promise: nil)
+        for connection in connections { connection.close(promise: nil) }
+        checkAllClosed()
+    }
+
+    private func checkAllClosed() {
+        let done = state.withLock { $0.shuttingDown && $0.connections.isEmpty }
+        if done { allConnectionsClosed.succeed() }
+    }
+
+    private func initializeConnection(_ channel: any Channel) throws {
+        let key = ObjectIdentifier(channel)
+        let accepted = state.withLock { state in
+            guard !state.shuttingDown else { return false }
+            state.connections[key] = channel
+            return true
+        }
+        guard accepted else {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            state.withLock { _ = $0.connections.removeValue(forKey: key) }
+            checkAllClosed()
+        }
+        var connectionLogger = logger
+        connectionLogger[metadataKey: "peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
+        let handler = ServerConnectionHandler(
+            service: service,
+            maxConcurrentCalls: configuration.maxConcurrentCallsPerConnection,
+            logger: connectionLogger,
+            allocator: channel.allocator)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
+        try channel.pipeline.syncOperations.addHandler(handler)
+    }
+}

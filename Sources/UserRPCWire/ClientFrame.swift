@@ -1,0 +1,128 @@
+import StrictJSON
+
+/// A frame a client sends: a call, a cancellation, or a ping.
+public enum ClientFrame: Sendable, Hashable {
+    case request(RequestEnvelope)
+    case cancel(id: UInt64)
+    case ping(id: UInt64)
+}
+
+/// `{"type":"request", …}`: one call.
+public struct RequestEnvelope: Sendable, Hashable {
+    /// Unique among the connection's calls in flight; any value in `0...UInt64.max`.
+    public var id: UInt64
+    /// `package.Service/Method`, for example `user.v1.UserService/GetUser`.
+    public var method: String
+    /// The call's deadline, in milliseconds from when the server reads the frame.
+    public var timeoutMilliseconds: UInt64?
+    public var metadata: [String: String]
+    public var payload: JSONObject
+
+    public init(id: UInt64, method: String, timeoutMilliseconds: UInt64? = nil, metadata: [String: String] = [:], payload: JSONObject) {
+        self.id = id
+        self.method = method
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.metadata = metadata
+        self.payload = payload
+    }
+
+    /// The frame body as JSON.
+    public func encode(into writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("type")
+        writer.string("request")
+        writer.key("id")
+        writer.uint64(id)
+        writer.key("method")
+        writer.string(method)
+        if let timeoutMilliseconds {
+            writer.key("timeout_ms")
+            writer.uint64(timeoutMilliseconds)
+        }
+        if !metadata.isEmpty {
+            writer.key("metadata")
+            writer.beginObject()
+            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+                writer.key(key)
+                writer.string(value)
+            }
+            writer.endObject()
+        }
+        writer.key("payload")
+        writer.value(.object(payload))
+        writer.endObject()
+    }
+}
+
+/// Why a client frame cannot be served.
+public enum ClientFrameError: Error, Sendable, Hashable {
+    /// The frame names a call id: answer that call with `status` and keep the connection.
+    case reject(id: UInt64, status: RPCStatus)
+    /// No call id can be known: the connection must be closed.
+    case fatal(reason: String)
+}
+
+extension ClientFrame {
+    private static let requestKeys: Set<String> = ["type", "id", "method", "timeout_ms", "metadata", "payload"]
+
+    /// Reads a frame body. Errors say whether to answer the call or close the connection.
+    public static func decode(_ body: UnsafeRawBufferPointer, parser: JSONParser = JSONParser()) throws(ClientFrameError) -> ClientFrame {
+        let document: JSONValue
+        do {
+            document = try parser.parse(body)
+        } catch {
+            throw .fatal(reason: "frame is not valid JSON: \(error)")
+        }
+        guard case .object(let object) = document else {
+            throw .fatal(reason: "frame is a JSON \(document.typeName), not an object")
+        }
+        guard let idValue = object["id"] else { throw .fatal(reason: "frame has no id") }
+        guard let id = idValue.uint64Value else { throw .fatal(reason: "frame id is not an integer in 0...2^64-1") }
+        func reject(_ message: String, field: String? = nil) -> ClientFrameError {
+            if let field {
+                return .reject(id: id, status: .invalidArgument(message, fieldViolations: [(field, message)]))
+            }
+            return .reject(id: id, status: RPCStatus(code: .invalidArgument, message: message))
+        }
+        guard let typeValue = object["type"] else { throw reject("frame has no type", field: "type") }
+        guard case .string(let type) = typeValue else { throw reject("frame type must be a string", field: "type") }
+        switch type {
+        case "request":
+            for key in object.keys where !requestKeys.contains(key) {
+                throw reject("unknown request field '\(key)'", field: key)
+            }
+            guard let methodValue = object["method"] else { throw reject("request has no method", field: "method") }
+            guard case .string(let method) = methodValue else { throw reject("method must be a string", field: "method") }
+            var timeout: UInt64?
+            if let value = object["timeout_ms"] {
+                guard let t = value.uint64Value else {
+                    throw reject("timeout_ms must be a non-negative integer", field: "timeout_ms")
+                }
+                timeout = t
+            }
+            var metadata: [String: String] = [:]
+            if let value = object["metadata"] {
+                guard case .object(let entries) = value else { throw reject("metadata must be an object", field: "metadata") }
+                for member in entries.members {
+                    guard case .string(let s) = member.value else {
+                        throw reject("metadata values must be strings", field: "metadata.\(member.key)")
+                    }
+                    metadata[member.key] = s
+                }
+            }
+            var payload = JSONObject()
+            if let value = object["payload"] {
+                guard case .object(let p) = value else { throw reject("payload must be an object", field: "payload") }
+                payload = p
+            }
+            return .request(RequestEnvelope(id: id, method: method, timeoutMilliseconds: timeout, metadata: metadata, payload: payload))
+        case "cancel", "ping":
+            for key in object.keys where key != "type" && key != "id" {
+                throw reject("unknown \(type) field '\(key)'", field: key)
+            }
+            return type == "cancel" ? .cancel(id: id) : .ping(id: id)
+        default:
+            throw reject("unknown frame type '\(type)'", field: "type")
+        }
+    }
+}

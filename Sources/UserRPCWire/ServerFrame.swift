@@ -1,0 +1,100 @@
+import StrictJSON
+
+/// A frame the server sends: a response, a pong, or a goaway.
+public enum ServerFrame: Sendable, Hashable {
+    case response(ResponseEnvelope)
+    case pong(id: UInt64)
+    /// The server is shutting down: send no new calls on this connection.
+    case goaway
+}
+
+/// `{"type":"response", …}`: the single answer to one call.
+public struct ResponseEnvelope: Sendable, Hashable {
+    public var id: UInt64
+    public var status: RPCStatus
+    /// Present exactly when the status is OK.
+    public var payload: JSONObject?
+
+    public init(id: UInt64, status: RPCStatus, payload: JSONObject? = nil) {
+        self.id = id
+        self.status = status
+        self.payload = payload
+    }
+}
+
+/// Why a server frame could not be read (a client-side error).
+public struct ServerFrameError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var description: String
+}
+
+extension ServerFrame {
+    /// Writes a response frame body. `payload` is pre-encoded JSON of an object, and is written only when the status is OK.
+    public static func encodeResponse(id: UInt64, status: RPCStatus, payload: [UInt8]?, into writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("type")
+        writer.string("response")
+        writer.key("id")
+        writer.uint64(id)
+        writer.key("status")
+        status.encode(into: &writer)
+        if status.code == .ok {
+            writer.key("payload")
+            if let payload { writer.raw(payload) } else { writer.raw(Array("{}".utf8)) }
+        }
+        writer.endObject()
+    }
+
+    /// The frame body as JSON.
+    public func encode(into writer: inout JSONWriter) {
+        switch self {
+        case .response(let response):
+            var payloadBytes: [UInt8]?
+            if let payload = response.payload {
+                var payloadWriter = JSONWriter()
+                payloadWriter.value(.object(payload))
+                payloadBytes = payloadWriter.bytes
+            }
+            Self.encodeResponse(id: response.id, status: response.status, payload: payloadBytes, into: &writer)
+        case .pong(let id):
+            writer.beginObject()
+            writer.key("type")
+            writer.string("pong")
+            writer.key("id")
+            writer.uint64(id)
+            writer.endObject()
+        case .goaway:
+            writer.beginObject()
+            writer.key("type")
+            writer.string("goaway")
+            writer.endObject()
+        }
+    }
+
+    /// Reads a frame body sent by a server.
+    public static func decode(_ body: UnsafeRawBufferPointer, parser: JSONParser = JSONParser()) throws(ServerFrameError) -> ServerFrame {
+        let document: JSONValue
+        do {
+            document = try parser.parse(body)
+        } catch {
+            throw ServerFrameError(description: "server frame is not valid JSON: \(error)")
+        }
+        guard case .object(let object) = document, let type = object["type"]?.stringValue else {
+            throw ServerFrameError(description: "server frame is not an object with a type")
+        }
+        switch type {
+        case "goaway":
+            return .goaway
+        case "pong":
+            guard let id = object["id"]?.uint64Value else { throw ServerFrameError(description: "pong without an id") }
+            return .pong(id: id)
+        case "response":
+            guard let id = object["id"]?.uint64Value else { throw ServerFrameError(description: "response without an id") }
+            guard let statusValue = object["status"], let status = RPCStatus(json: statusValue) else {
+                throw ServerFrameError(description: "response \(id) has no valid status")
+            }
+            return .response(ResponseEnvelope(id: id, status: status, payload: object["payload"]?.objectValue))
+        default:
+            throw ServerFrameError(description: "unknown server frame type '\(type)'")
+        }
+    }
+}
