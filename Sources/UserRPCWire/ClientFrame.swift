@@ -28,6 +28,18 @@ public struct RequestEnvelope: Sendable, Hashable {
 
     /// The frame body as JSON.
     public func encode(into writer: inout JSONWriter) {
+        var payloadWriter = JSONWriter()
+        payloadWriter.value(.object(payload))
+        Self.encode(
+            id: id, method: method, timeoutMilliseconds: timeoutMilliseconds, metadata: metadata, payload: payloadWriter.bytes,
+            into: &writer)
+    }
+
+    /// Writes a request frame body whose payload is already encoded JSON object text.
+    public static func encode(
+        id: UInt64, method: String, timeoutMilliseconds: UInt64?, metadata: [String: String], payload: [UInt8],
+        into writer: inout JSONWriter
+    ) {
         writer.beginObject()
         writer.key("type")
         writer.string("request")
@@ -49,7 +61,7 @@ public struct RequestEnvelope: Sendable, Hashable {
             writer.endObject()
         }
         writer.key("payload")
-        writer.value(.object(payload))
+        writer.raw(payload)
         writer.endObject()
     }
 }

@@ -1,0 +1,49 @@
+import ArgumentParser
+import StrictJSON
+import UserV1
+
+/// `user-rpc list`: the methods of the schema.
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the service's methods.")
+
+    func run() {
+        let schema = UserV1Schema.embedded
+        for method in schema.methods {
+            print("\(method.fullName)  (\(method.request)) returns (\(method.response))")
+        }
+    }
+}
+
+/// `user-rpc describe METHOD`: a method's request and response messages.
+struct DescribeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "describe", abstract: "Show a method's request and response messages, or a message's schema.")
+
+    @Argument(help: "A method (GetUser) or a message name (User).")
+    var name: String
+
+    func run() throws {
+        let schema = UserV1Schema.embedded
+        if let method = schema.method(named: name) {
+            print("\(method.fullName)")
+            if !method.description.isEmpty { print("  \(method.description)") }
+            print("\nrequest \(method.request):")
+            printFields(schema.fields(of: method.request))
+            print("\nresponse \(method.response):")
+            printFields(schema.fields(of: method.response))
+        } else if let message = schema.messages[name] {
+            print(JSONValue.object(message).prettyText())
+        } else {
+            throw ValidationError("no method or message named '\(name)'")
+        }
+    }
+
+    private func printFields(_ fields: [UserV1Schema.Field]) {
+        if fields.isEmpty { print("  (no fields)") }
+        for field in fields {
+            let flag = "--" + field.name.replacingOccurrences(of: "_", with: "-")
+            let required = field.isRequired ? "required" : "optional"
+            print("  \(field.name)  \(field.type), \(required)  [\(flag)]  \(field.description)")
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import NIOCore
+import StrictJSON
+import UserRPCWire
+
+/// The client's end of one connection: writes request frames, matches responses to calls by id.
+///
+/// Lives on the channel's event loop; everything reaches it through `eventLoop.execute`.
+final class ClientChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    typealias Completion = CheckedContinuation<Result<ServerFrame, UserRPCError>, Never>
+
+    private struct Pending {
+        let completion: Completion
+        let deadline: Scheduled<Void>?
+    }
+
+    private var context: ChannelHandlerContext?
+    private var pending: [UInt64: Pending] = [:]
+    private var output: ByteBuffer
+    private var flushScheduled = false
+    private var draining = false
+    private var closedError: UserRPCError?
+    private let parser = JSONParser()
+    /// Called once when the connection must not take new calls (goaway, close).
+    private let onRetire: @Sendable () -> Void
+    private var retired = false
+
+    init(allocator: ByteBufferAllocator, onRetire: @escaping @Sendable () -> Void) {
+        self.output = allocator.buffer(capacity: 4096)
+        self.onRetire = onRetire
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// Sends one frame and completes `completion` with the matching response (or pong).
+    func start(id: UInt64, frame: [UInt8], timeout: Duration?, completion: Completion) {
+        guard let context, closedError == nil else {
+            completion.resume(returning: .failure(closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")))
+            return
+        }
+        let deadline = timeout.map { timeout in
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            return context.eventLoop.scheduleTask(in: .nanoseconds(Int64(clamping: timeout.wholeNanoseconds))) {
+                handler.value.expire(id: id)
+            }
+        }
+        pending[id] = Pending(completion: completion, deadline: deadline)
+        WireProtocol.writeFrame(frame, into: &output)
+        scheduleFlush()
+    }
+
+    /// The calling task was cancelled: answer CANCELLED now and tell the server.
+    func cancel(id: UInt64) {
+        guard let call = pending.removeValue(forKey: id) else { return }
+        call.deadline?.cancel()
+        call.completion.resume(returning: .failure(UserRPCError(code: .cancelled, message: "call cancelled")))
+        sendCancel(id: id)
+        closeIfDrained()
+    }
+
+    private func expire(id: UInt64) {
+        guard let call = pending.removeValue(forKey: id) else { return }
+        call.completion.resume(returning: .failure(UserRPCError(code: .deadlineExceeded, message: "deadline exceeded")))
+        sendCancel(id: id)
+        closeIfDrained()
+    }
+
+    private func sendCancel(id: UInt64) {
+        guard closedError == nil else { return }
+        var writer = JSONWriter(reservingCapacity: 48)
+        writer.beginObject()
+        writer.key("type")
+        writer.string("cancel")
+        writer.key("id")
+        writer.uint64(id)
+        writer.endObject()
+        WireProtocol.writeFrame(writer.bytes, into: &output)
+        scheduleFlush()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let body = unwrapInboundIn(data)
+        let decoded = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(ServerFrameError) in try ServerFrame.decode(bytes, parser: parser) }
+        }
+        switch decoded {
+        case .success(.goaway):
+            draining = true
+            retire()
+            closeIfDrained()
+        case .success(let frame):
+            let id: UInt64
+            switch frame {
+            case .response(let response): id = response.id
+            case .pong(let pongID): id = pongID
+            case .goaway: return
+            }
+            // A response for a call already answered locally (cancelled, timed out) is dropped.
+            guard let call = pending.removeValue(forKey: id) else { return }
+            call.deadline?.cancel()
+            call.completion.resume(returning: .success(frame))
+            closeIfDrained()
+        case .failure(let error):
+            fail(UserRPCError(code: .internal, message: "\(error)"))
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(UserRPCError(code: .unavailable, message: "connection closed by the server"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(UserRPCError(code: .unavailable, message: "connection failed: \(error)"))
+        context.close(promise: nil)
+    }
+
+    private func fail(_ error: UserRPCError) {
+        if closedError == nil { closedError = error }
+        retire()
+        let calls = pending
+        pending.removeAll()
+        for call in calls.values {
+            call.deadline?.cancel()
+            call.completion.resume(returning: .failure(error))
+        }
+    }
+
+    private func retire() {
+        guard !retired else { return }
+        retired = true
+        onRetire()
+    }
+
+    private func closeIfDrained() {
+        guard draining, pending.isEmpty, let context else { return }
+        flush()
+        context.close(promise: nil)
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            handler.value.flushScheduled = false
+            handler.value.flush()
+        }
+    }
+
+    private func flush() {
+        guard let context, output.readableBytes > 0 else { return }
+        let chunk = output
+        output = context.channel.allocator.buffer(capacity: 4096)
+        context.writeAndFlush(wrapOutboundOut(chunk), promise: nil)
+    }
+}
+
+extension Duration {
+    var wholeNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow
+            ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,258 @@
+import NIOCore
+import NIOPosix
+import StrictJSON
+import Synchronization
+import UserRPCWire
+import UserV1
+
+/// A client for `user.v1.UserService`.
+///
+/// One client holds one multiplexed TCP connection, opened on the first call and shared by every
+/// concurrent caller; when the server closes it (restart, goaway), the next call opens a new one.
+/// Every method throws ``UserRPCError``.
+///
+/// ```swift
+/// let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: 50051))
+/// let ada = try await client.registerUser(username: "ada", email: "ada@example.com")
+/// let same = try await client.getUser(id: ada.id)
+/// await client.close()
+/// ```
+public final class UserRPCClient: Sendable {
+    public let configuration: Configuration
+    private let group: any EventLoopGroup
+    private let state = Mutex(ConnectionState.idle)
+    private let nextCallID = Atomic<UInt64>(1)
+
+    private enum ConnectionState {
+        case idle
+        case connecting(EventLoopFuture<Connection>)
+        case ready(Connection)
+        case closed
+    }
+
+    struct Connection: Sendable {
+        let channel: any Channel
+        let handler: NIOLoopBound<ClientChannelHandler>
+    }
+
+    public init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = eventLoopGroup
+    }
+
+    deinit {
+        if case .ready(let connection) = state.withLock({ $0 }) {
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    // MARK: user.v1.UserService
+
+    /// `RegisterUser`: registers a user and returns it with its new id.
+    public func registerUser(username: String, email: String, options: CallOptions = CallOptions()) async throws(UserRPCError) -> UserV1.User {
+        try await call(.registerUser, RegisterUserRequest(username: username, email: email), options: options)
+    }
+
+    /// `GetUser`: the user with this id.
+    public func getUser(id: String, options: CallOptions = CallOptions()) async throws(UserRPCError) -> UserV1.User {
+        try await call(.getUser, GetUserRequest(id: id), options: options)
+    }
+
+    /// `SearchUsers`: one page of users by username prefix and/or exact email.
+    public func searchUsers(
+        username: String? = nil, email: String? = nil, limit: Int? = nil, pageToken: String? = nil,
+        options: CallOptions = CallOptions()
+    ) async throws(UserRPCError) -> SearchUsersResponse {
+        try await call(.searchUsers, SearchUsersRequest(username: username, email: email, limit: limit, pageToken: pageToken), options: options)
+    }
+
+    /// Calls a method of the service with typed messages.
+    public func call<Request: UserV1Message, Response: UserV1Message>(
+        _ method: UserServiceV1.Method, _ request: Request, as: Response.Type = Response.self, options: CallOptions = CallOptions()
+    ) async throws(UserRPCError) -> Response {
+        let payload = try await rawCall(method: method.fullName, payload: request.jsonBytes, options: options)
+        do {
+            return try Response(json: payload)
+        } catch {
+            throw UserRPCError(code: .internal, message: "response does not match \(Response.messageName): \(error)")
+        }
+    }
+
+    /// Calls any method by its full name with a JSON payload, and returns the response payload.
+    public func call(method: String, payload: JSONObject, options: CallOptions = CallOptions()) async throws(UserRPCError) -> JSONObject {
+        var writer = JSONWriter()
+        writer.value(.object(payload))
+        return try await rawCall(method: method, payload: writer.bytes, options: options)
+    }
+
+    /// Sends a ping and waits for the pong.
+    public func ping(timeout: Duration? = nil) async throws(UserRPCError) {
+        let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        var writer = JSONWriter(reservingCapacity: 48)
+        writer.beginObject()
+        writer.key("type")
+        writer.string("ping")
+        writer.key("id")
+        writer.uint64(id)
+        writer.endObject()
+        _ = try await exchange(id: id, frame: writer.bytes, timeout: timeout ?? configuration.defaultTimeout)
+    }
+
+    /// Closes the connection; calls in flight fail with UNAVAILABLE. Later calls throw UNAVAILABLE.
+    public func close() async {
+        let previous = state.withLock { state in
+            defer { state = .closed }
+            return state
+        }
+        switch previous {
+        case .ready(let connection): try? await connection.channel.close()
+        case .connecting(let future): try? await future.get().channel.close()
+        case .idle, .closed: break
+        }
+    }
+
+    // MARK: Internals
+
+    private func rawCall(method: String, payload: [UInt8], options: CallOptions) async throws(UserRPCError) -> JSONObject {
+        let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let timeout = options.timeout ?? configuration.defaultTimeout
+        var metadata = configuration.metadata
+        metadata.merge(options.metadata) { _, new in new }
+        var writer = JSONWriter(reservingCapacity: payload.count + 128)
+        RequestEnvelope.encode(
+            id: id, method: method, timeoutMilliseconds: timeout?.wholeMillisecondsRoundedUp, metadata: metadata, payload: payload,
+            into: &writer)
+        let frame = try await exchange(id: id, frame: writer.bytes, timeout: timeout)
+        guard case .response(let response) = frame else {
+            throw UserRPCError(code: .internal, message: "server answered a call with a non-response frame")
+        }
+        guard response.status.code == .ok else { throw UserRPCError(response.status) }
+        return response.payload ?? JSONObject()
+    }
+
+    /// Sends `frame` and waits for the frame answering `id`.
+    private func exchange(id: UInt64, frame: [UInt8], timeout: Duration?) async throws(UserRPCError) -> ServerFrame {
+        if Task.isCancelled { throw UserRPCError(code: .cancelled, message: "call cancelled") }
+        let connection = try await connection()
+        let progress = CallProgress()
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (completion: ClientChannelHandler.Completion) in
+                let started = progress.start {
+                    let handler = connection.handler
+                    connection.channel.eventLoop.execute {
+                        handler.value.start(id: id, frame: frame, timeout: timeout, completion: completion)
+                    }
+                }
+                if !started {
+                    completion.resume(returning: .failure(UserRPCError(code: .cancelled, message: "call cancelled")))
+                }
+            }
+        } onCancel: {
+            progress.cancel {
+                let handler = connection.handler
+                connection.channel.eventLoop.execute { handler.value.cancel(id: id) }
+            }
+        }
+        return try result.get()
+    }
+
+    private func connection() async throws(UserRPCError) -> Connection {
+        enum Step {
+            case use(Connection)
+            case wait(EventLoopFuture<Connection>)
+            case closed
+        }
+        let step: Step = state.withLock { state in
+            if case .ready(let connection) = state, !connection.channel.isActive { state = .idle }
+            switch state {
+            case .ready(let connection): return .use(connection)
+            case .connecting(let future): return .wait(future)
+            case .closed: return .closed
+            case .idle:
+                let future = connect()
+                state = .connecting(future)
+                return .wait(future)
+            }
+        }
+        switch step {
+        case .use(let connection):
+            return connection
+        case .closed:
+            throw UserRPCError(code: .unavailable, message: "client is closed")
+        case .wait(let future):
+            do {
+                let connection = try await future.get()
+                state.withLock { state in
+                    if case .connecting(let pending) = state, pending === future { state = .ready(connection) }
+                }
+                return connection
+            } catch {
+                state.withLock { state in
+                    if case .connecting(let pending) = state, pending === future { state = .idle }
+                }
+                throw UserRPCError(
+                    code: .unavailable, message: "cannot connect to \(configuration.host):\(configuration.port): \(error)")
+            }
+        }
+    }
+
+    private func connect() -> EventLoopFuture<Connection> {
+        let maxFrameBytes = configuration.maxFrameBytes
+        let eventLoop = group.next()
+        let handlerPromise = eventLoop.makePromise(of: NIOLoopBound<ClientChannelHandler>.self)
+        let timeout = configuration.connectTimeout.components
+        return ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.nanoseconds(timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000))
+            .channelInitializer { [weak self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let key = ObjectIdentifier(channel)
+                    let handler = ClientChannelHandler(allocator: channel.allocator) { [weak self] in
+                        self?.retire(channelID: key)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    handlerPromise.succeed(NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+            .flatMap { channel in
+                handlerPromise.futureResult.map { Connection(channel: channel, handler: $0) }
+            }
+            .flatMapErrorThrowing { error in
+                handlerPromise.fail(error)
+                throw error
+            }
+    }
+
+    /// The connection with this channel takes no more calls: the next call opens a new one.
+    private func retire(channelID: ObjectIdentifier) {
+        state.withLock { state in
+            if case .ready(let connection) = state, ObjectIdentifier(connection.channel) == channelID { state = .idle }
+        }
+    }
+}
+
+/// Orders a call's start and its cancellation, which race from different threads.
+private final class CallProgress: Sendable {
+    private enum Phase { case notStarted, started, cancelled }
+    private let phase = Mutex(Phase.notStarted)
+
+    /// Runs `send` unless the call was already cancelled; returns whether it ran.
+    func start(_ send: () -> Void) -> Bool {
+        phase.withLock { phase in
+            guard phase == .notStarted else { return false }
+            send()
+            phase = .started
+            return true
+        }
+    }
+
+    /// Marks the call cancelled; runs `cancelSent` when the call had already been sent.
+    func cancel(_ cancelSent: () -> Void) {
+        phase.withLock { phase in
+            if phase == .started { cancelSent() }
+            phase = .cancelled
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import UserRPCWire
+
+extension UserRPCClient {
+    /// Where the server is and how calls behave by default.
+    public struct Configuration: Sendable, Hashable {
+        /// Server host. Default `127.0.0.1`.
+        public var host: String = "127.0.0.1"
+        /// Server port. Default `50051`.
+        public var port: Int = 50051
+        /// Timeout for calls that set none; `nil` (the default) means no deadline.
+        public var defaultTimeout: Duration? = nil
+        /// How long to wait for a TCP connection. Default 5 s.
+        public var connectTimeout: Duration = .seconds(5)
+        /// Largest response frame accepted. Default 4 MiB, as the server.
+        public var maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes
+        /// Metadata sent with every call (per-call metadata is merged over it).
+        public var metadata: [String: String] = [:]
+
+        public init(host: String = "127.0.0.1", port: Int = 50051) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// Per-call settings.
+    public struct CallOptions: Sendable, Hashable {
+        /// The call's deadline, sent as `timeout_ms` and enforced locally too; `nil` uses the default.
+        public var timeout: Duration?
+        /// Metadata for this call only.
+        public var metadata: [String: String]
+
+        public init(timeout: Duration? = nil, metadata: [String: String] = [:]) {
+            self.timeout = timeout
+            self.metadata = metadata
+        }
+    }
+}
