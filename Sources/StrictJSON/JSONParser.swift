@@ -263,9 +263,9 @@ extension JSONParser {
         }
 
         mutating func hex4() throws(JSONParseError) -> UInt32 {
-            guard bytes.count - index >= 4 else { throw JSONParseError(.unexpectedEnd, at: bytes.count) }
             var value: UInt32 = 0
             for _ in 0..<4 {
+                guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, at: index) }
                 let b = bytes[index]
                 let digit: UInt8
                 switch b {
