@@ -1,0 +1,157 @@
+import Foundation
+import StrictJSON
+import Testing
+import UserCore
+import UserRPCClient
+import UserRPCServer
+import UserV1
+
+@Suite("Client library against a live server")
+struct ClientEndToEndTests {
+    @Test("register, get and search succeed")
+    func successPaths() async throws {
+        let server = try await TestServer.start()
+        let client = server.client()
+        let ada = try await client.registerUser(username: "Ada", email: "ada@example.com")
+        #expect(ada.username == "Ada")
+        #expect(ada.email == "ada@example.com")
+        let fetched = try await client.getUser(id: ada.id)
+        #expect(fetched == ada)
+        _ = try await client.registerUser(username: "adam", email: "adam@example.com")
+        _ = try await client.registerUser(username: "bob", email: "bob@example.com")
+        let page = try await client.searchUsers(username: "AD", limit: 1)
+        #expect(page.users.map(\.username) == ["Ada"])
+        let next = try await client.searchUsers(username: "AD", limit: 1, pageToken: page.nextPageToken)
+        #expect(next.users.map(\.username) == ["adam"])
+        #expect(next.nextPageToken == nil)
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("INVALID_ARGUMENT names every bad field")
+    func invalidArgument() async throws {
+        let server = try await TestServer.start()
+        let client = server.client()
+        let error = await #expect(throws: UserRPCError.self) {
+            try await client.registerUser(username: "x", email: "not-an-email")
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.fieldViolations.map(\.field) == ["username", "email"])
+        let badID = await #expect(throws: UserRPCError.self) { try await client.getUser(id: "3f1c") }
+        #expect(badID?.code == .invalidArgument)
+        #expect(badID?.fieldViolations.map(\.field) == ["id"])
+        let badLimit = await #expect(throws: UserRPCError.self) { try await client.searchUsers(limit: 101) }
+        #expect(badLimit?.fieldViolations.map(\.field) == ["limit"])
+        let unknownField = await #expect(throws: UserRPCError.self) {
+            try await client.call(method: "user.v1.UserService/GetUser", payload: JSONObject(["id": "x", "nickname": "y"]))
+        }
+        #expect(unknownField?.code == .invalidArgument)
+        #expect(unknownField?.fieldViolations.contains { $0.field == "nickname" } == true)
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("ALREADY_EXISTS names the field, case-insensitively")
+    func alreadyExists() async throws {
+        let server = try await TestServer.start()
+        let client = server.client()
+        _ = try await client.registerUser(username: "Alice", email: "alice@example.com")
+        let byName = await #expect(throws: UserRPCError.self) {
+            try await client.registerUser(username: "alice", email: "another@example.com")
+        }
+        #expect(byName?.code == .alreadyExists)
+        #expect(byName?.conflictingField == "username")
+        let byEmail = await #expect(throws: UserRPCError.self) {
+            try await client.registerUser(username: "alice2", email: "ALICE@example.com")
+        }
+        #expect(byEmail?.conflictingField == "email")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("NOT_FOUND and UNIMPLEMENTED")
+    func notFoundAndUnimplemented() async throws {
+        let server = try await TestServer.start()
+        let client = server.client()
+        let missing = await #expect(throws: UserRPCError.self) { try await client.getUser(id: UUID.version7().lowercasedText) }
+        #expect(missing?.code == .notFound)
+        let unknown = await #expect(throws: UserRPCError.self) {
+            try await client.call(method: "user.v1.UserService/DeleteUser", payload: JSONObject())
+        }
+        #expect(unknown?.code == .unimplemented)
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("concurrent callers share one connection")
+    func concurrentCallers() async throws {
+        let server = try await TestServer.start()
+        let client = server.client()
+        let ada = try await client.registerUser(username: "ada", email: "ada@example.com")
+        let results = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<300 {
+                group.addTask { try await client.getUser(id: ada.id).username }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(results.count == 300)
+        #expect(Set(results) == ["ada"])
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("a call past its timeout throws DEADLINE_EXCEEDED")
+    func clientDeadline() async throws {
+        let store = GatedUserStore()
+        let server = try await TestServer.start(repository: UserRepository(store: store))
+        let client = server.client()
+        let error = await #expect(throws: UserRPCError.self) {
+            try await client.getUser(id: store.gatedID.lowercasedText, options: .init(timeout: .milliseconds(100)))
+        }
+        #expect(error?.code == .deadlineExceeded)
+        // The connection is still good.
+        let user = try await client.registerUser(username: "after", email: "after@example.com")
+        #expect(try await client.getUser(id: user.id) == user)
+        store.openGate()
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("cancelling the calling task throws CANCELLED")
+    func clientCancel() async throws {
+        let store = GatedUserStore()
+        let server = try await TestServer.start(repository: UserRepository(store: store))
+        let client = server.client()
+        let call = Task { try await client.getUser(id: store.gatedID.lowercasedText) }
+        var arrivals = store.arrived.makeAsyncIterator()
+        _ = await arrivals.next()  // the call is in flight on the server
+        call.cancel()
+        let result = await call.result
+        guard case .failure(let error as UserRPCError) = result else {
+            Issue.record("expected a UserRPCError, got \(result)")
+            return
+        }
+        #expect(error.code == .cancelled)
+        await client.close()
+        store.openGate()
+        try await server.stop()
+    }
+
+    @Test("UNAVAILABLE when nothing listens, and reconnects after the server restarts")
+    func reconnect() async throws {
+        let first = try await TestServer.start()
+        let port = first.port
+        let client = first.client()
+        _ = try await client.registerUser(username: "before", email: "before@example.com")
+        try await first.stop()
+
+        let down = await #expect(throws: UserRPCError.self) { try await client.searchUsers() }
+        #expect(down?.code == .unavailable)
+
+        let second = try await TestServer.start { $0.port = port }
+        let user = try await client.registerUser(username: "after", email: "after@example.com")
+        #expect(try await client.getUser(id: user.id) == user)
+        await client.close()
+        try await second.stop()
+    }
+}
