@@ -14,4 +14,5 @@ out=Sources/UserV1/UserV1Schema+Embedded.swift
   echo "\"\"\"#"
   echo "}"
 } > "$out"
+swift format -i "$out"
 echo "wrote $out"

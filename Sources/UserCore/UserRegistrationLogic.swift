@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import UserV1
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Registers users: validates the request, makes the entity (a version 7 id, the current time) and adds it.
 public struct UserRegistrationLogic: Sendable {

@@ -133,11 +133,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func startCall(_ request: RequestEnvelope, context: ChannelHandlerContext) {
         let id = request.id
         if draining {
-            respond(id: id, method: request.method, .failed(RPCStatus(code: .unavailable, message: "server is shutting down; retry on a new connection")))
+            respond(
+                id: id, method: request.method, .failed(RPCStatus(code: .unavailable, message: "server is shutting down; retry on a new connection")))
             return
         }
         if inFlight[id] != nil {
-            respond(id: id, method: request.method, .failed(RPCStatus(code: .invalidArgument, message: "call id \(id) is already in flight on this connection")))
+            respond(
+                id: id, method: request.method,
+                .failed(RPCStatus(code: .invalidArgument, message: "call id \(id) is already in flight on this connection")))
             return
         }
         if request.timeoutMilliseconds == 0 {
@@ -153,7 +156,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             respond(id: id, method: request.method, result)
         case .deferred(let work):
             guard inFlight.count < maxConcurrentCalls else {
-                respond(id: id, method: request.method, .failed(RPCStatus(code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(maxConcurrentCalls))")))
+                respond(
+                    id: id, method: request.method,
+                    .failed(RPCStatus(code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(maxConcurrentCalls))"))
+                )
                 return
             }
             let eventLoop = context.eventLoop

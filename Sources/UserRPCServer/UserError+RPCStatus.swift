@@ -15,7 +15,8 @@ extension UserError {
         case .notFound(let id):
             return RPCStatus(code: .notFound, message: "no user with id \(id)")
         case .alreadyExists(let field):
-            return RPCStatus(code: .alreadyExists, message: "a user with this \(field) already exists", details: JSONObject(["field": .string(field)]))
+            return RPCStatus(
+                code: .alreadyExists, message: "a user with this \(field) already exists", details: JSONObject(["field": .string(field)]))
         case .unavailable(let reason):
             return RPCStatus(code: .unavailable, message: reason)
         case .deadlineExceeded:

@@ -104,7 +104,8 @@ public final class UserRPCServer: Service, Sendable {
         }
         guard first || listener != nil else { return }
         if first {
-            logger.info("graceful shutdown started", metadata: ["connections": "\(connections.count)", "grace_period": "\(configuration.gracePeriod)"])
+            logger.info(
+                "graceful shutdown started", metadata: ["connections": "\(connections.count)", "grace_period": "\(configuration.gracePeriod)"])
         }
         guard let listener else { return }  // not bound yet: run() shuts down once it is
         listener.close(promise: nil)

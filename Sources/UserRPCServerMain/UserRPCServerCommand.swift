@@ -74,7 +74,10 @@ struct UserRPCServerCommand: AsyncParsableCommand {
         let repository = UserRepository(store: InMemoryUserStore())
         logger.info(
             "starting user-rpc-server",
-            metadata: ["store": "embedded in-memory (data is lost on exit)", "cache": "none", "host": "\(configuration.host)", "port": "\(configuration.port)"])
+            metadata: [
+                "store": "embedded in-memory (data is lost on exit)", "cache": "none", "host": "\(configuration.host)",
+                "port": "\(configuration.port)",
+            ])
         let server = UserRPCServer(configuration: configuration, repository: repository, logger: logger)
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

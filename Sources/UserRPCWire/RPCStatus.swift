@@ -3,7 +3,7 @@ import StrictJSON
 /// The outcome of a call, as the `status` object of a response frame.
 public struct RPCStatus: Sendable, Hashable, CustomStringConvertible {
     /// gRPC's status codes, named on the wire by their upper-case names.
-    public enum Code: String, Sendable, Hashable, CaseIterable {
+    public enum Code: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
         case ok = "OK"
         case cancelled = "CANCELLED"
         case unknown = "UNKNOWN"
@@ -21,6 +21,9 @@ public struct RPCStatus: Sendable, Hashable, CustomStringConvertible {
         case unavailable = "UNAVAILABLE"
         case dataLoss = "DATA_LOSS"
         case unauthenticated = "UNAUTHENTICATED"
+
+        /// The wire name, for example `NOT_FOUND`.
+        public var description: String { rawValue }
 
         /// gRPC's numeric value of the code (OK is 0, UNAUTHENTICATED 16).
         public var numericValue: Int {
@@ -62,7 +65,9 @@ public struct RPCStatus: Sendable, Hashable, CustomStringConvertible {
 
     /// INVALID_ARGUMENT with `details.field_violations`, one `{field, description}` per bad field.
     public static func invalidArgument(_ message: String, fieldViolations: [(field: String, description: String)]) -> RPCStatus {
-        let violations: [JSONValue] = fieldViolations.map { .object(JSONObject(["field": .string($0.field), "description": .string($0.description)])) }
+        let violations: [JSONValue] = fieldViolations.map {
+            .object(JSONObject(["field": .string($0.field), "description": .string($0.description)]))
+        }
         return RPCStatus(code: .invalidArgument, message: message, details: JSONObject(["field_violations": .array(violations)]))
     }
 

@@ -3,93 +3,93 @@
 extension UserV1Schema {
     /// The text of `Schemas/user.v1.json`, byte for byte.
     public static let embeddedJSON: String = #"""
-{
-  "package": "user.v1",
-  "service": "UserService",
-  "protocol": "user-rpc framed JSON, version 1 (docs/PROTOCOL.md)",
-  "methods": [
-    {
-      "name": "RegisterUser",
-      "full_name": "user.v1.UserService/RegisterUser",
-      "request": "RegisterUserRequest",
-      "response": "User",
-      "description": "Registers a new user. Usernames and emails are unique, compared case-insensitively."
-    },
-    {
-      "name": "GetUser",
-      "full_name": "user.v1.UserService/GetUser",
-      "request": "GetUserRequest",
-      "response": "User",
-      "description": "Returns one user by id."
-    },
-    {
-      "name": "SearchUsers",
-      "full_name": "user.v1.UserService/SearchUsers",
-      "request": "SearchUsersRequest",
-      "response": "SearchUsersResponse",
-      "description": "Lists users ordered by username (case-insensitive) then id, filtered by a username prefix and/or an exact email, one page at a time."
-    }
-  ],
-  "messages": {
-    "RegisterUserRequest": {
-      "type": "object",
-      "additionalProperties": false,
-      "required": ["username", "email"],
-      "properties": {
-        "username": {
-          "type": "string",
-          "minLength": 3,
-          "maxLength": 100,
-          "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
-          "description": "3 to 100 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit. Unique case-insensitively; stored as given."
-        },
-        "email": {
-          "type": "string",
-          "maxLength": 255,
-          "description": "At most 255 characters: a local part of 1 to 64 characters, one '@', a domain with at least one dot. No spaces. Unique case-insensitively."
+        {
+          "package": "user.v1",
+          "service": "UserService",
+          "protocol": "user-rpc framed JSON, version 1 (docs/PROTOCOL.md)",
+          "methods": [
+            {
+              "name": "RegisterUser",
+              "full_name": "user.v1.UserService/RegisterUser",
+              "request": "RegisterUserRequest",
+              "response": "User",
+              "description": "Registers a new user. Usernames and emails are unique, compared case-insensitively."
+            },
+            {
+              "name": "GetUser",
+              "full_name": "user.v1.UserService/GetUser",
+              "request": "GetUserRequest",
+              "response": "User",
+              "description": "Returns one user by id."
+            },
+            {
+              "name": "SearchUsers",
+              "full_name": "user.v1.UserService/SearchUsers",
+              "request": "SearchUsersRequest",
+              "response": "SearchUsersResponse",
+              "description": "Lists users ordered by username (case-insensitive) then id, filtered by a username prefix and/or an exact email, one page at a time."
+            }
+          ],
+          "messages": {
+            "RegisterUserRequest": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["username", "email"],
+              "properties": {
+                "username": {
+                  "type": "string",
+                  "minLength": 3,
+                  "maxLength": 100,
+                  "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                  "description": "3 to 100 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit. Unique case-insensitively; stored as given."
+                },
+                "email": {
+                  "type": "string",
+                  "maxLength": 255,
+                  "description": "At most 255 characters: a local part of 1 to 64 characters, one '@', a domain with at least one dot. No spaces. Unique case-insensitively."
+                }
+              }
+            },
+            "GetUserRequest": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["id"],
+              "properties": {
+                "id": { "type": "string", "format": "uuid", "description": "The user's id, a UUID in its 36-character text form." }
+              }
+            },
+            "SearchUsersRequest": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": [],
+              "properties": {
+                "username": { "type": "string", "maxLength": 100, "description": "Case-insensitive username prefix." },
+                "email": { "type": "string", "maxLength": 255, "description": "Exact email, compared case-insensitively." },
+                "limit": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20, "description": "Page size." },
+                "page_token": { "type": "string", "description": "Opaque token from a previous response's next_page_token." }
+              }
+            },
+            "User": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["id", "username", "email", "created_at"],
+              "properties": {
+                "id": { "type": "string", "format": "uuid", "description": "UUID (version 7, time-ordered), lower-case." },
+                "username": { "type": "string", "description": "As registered." },
+                "email": { "type": "string", "description": "As registered." },
+                "created_at": { "type": "string", "format": "date-time", "description": "RFC 3339, UTC, millisecond precision." }
+              }
+            },
+            "SearchUsersResponse": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["users"],
+              "properties": {
+                "users": { "type": "array", "items": { "$ref": "#/messages/User" } },
+                "next_page_token": { "type": "string", "description": "Present when more results follow; absent on the last page." }
+              }
+            }
+          }
         }
-      }
-    },
-    "GetUserRequest": {
-      "type": "object",
-      "additionalProperties": false,
-      "required": ["id"],
-      "properties": {
-        "id": { "type": "string", "format": "uuid", "description": "The user's id, a UUID in its 36-character text form." }
-      }
-    },
-    "SearchUsersRequest": {
-      "type": "object",
-      "additionalProperties": false,
-      "required": [],
-      "properties": {
-        "username": { "type": "string", "maxLength": 100, "description": "Case-insensitive username prefix." },
-        "email": { "type": "string", "maxLength": 255, "description": "Exact email, compared case-insensitively." },
-        "limit": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20, "description": "Page size." },
-        "page_token": { "type": "string", "description": "Opaque token from a previous response's next_page_token." }
-      }
-    },
-    "User": {
-      "type": "object",
-      "additionalProperties": false,
-      "required": ["id", "username", "email", "created_at"],
-      "properties": {
-        "id": { "type": "string", "format": "uuid", "description": "UUID (version 7, time-ordered), lower-case." },
-        "username": { "type": "string", "description": "As registered." },
-        "email": { "type": "string", "description": "As registered." },
-        "created_at": { "type": "string", "format": "date-time", "description": "RFC 3339, UTC, millisecond precision." }
-      }
-    },
-    "SearchUsersResponse": {
-      "type": "object",
-      "additionalProperties": false,
-      "required": ["users"],
-      "properties": {
-        "users": { "type": "array", "items": { "$ref": "#/messages/User" } },
-        "next_page_token": { "type": "string", "description": "Present when more results follow; absent on the last page." }
-      }
-    }
-  }
-}
-"""#
+        """#
 }

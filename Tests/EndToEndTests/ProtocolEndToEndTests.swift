@@ -114,11 +114,13 @@ struct ProtocolEndToEndTests {
         let store = GatedUserStore()
         let server = try await TestServer.start(repository: UserRepository(store: store))
         let connection = try await server.rawConnection()
-        try await connection.send(request(id: 1, method: Self.getUser, payload: #"{"id":"\#(store.gatedID.lowercasedText)"}"#, extra: #","timeout_ms":100"#))
+        try await connection.send(
+            request(id: 1, method: Self.getUser, payload: #"{"id":"\#(store.gatedID.lowercasedText)"}"#, extra: #","timeout_ms":100"#))
         let expired = try await connection.expectFrame()
         #expect(expired.frameID == 1)
         #expect(expired.statusCode == "DEADLINE_EXCEEDED")
-        try await connection.send(request(id: 2, method: Self.register, payload: #"{"username":"zero","email":"zero@example.com"}"#, extra: #","timeout_ms":0"#))
+        try await connection.send(
+            request(id: 2, method: Self.register, payload: #"{"username":"zero","email":"zero@example.com"}"#, extra: #","timeout_ms":0"#))
         let zero = try await connection.expectFrame()
         #expect(zero.statusCode == "DEADLINE_EXCEEDED")
         // The zero-deadline registration never ran.

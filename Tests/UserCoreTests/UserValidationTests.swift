@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import UserCore
 import UserV1
@@ -46,7 +47,10 @@ struct UserValidationTests {
     func userIDs() throws {
         let id = try UserValidation.userID("3F1C0B7E-8D2A-7C4E-9B1A-2F6D5E4C3B2A")
         #expect(id.lowercasedText == "3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a")
-        for bad in ["", "3f1c0b7e8d2a7c4e9b1a2f6d5e4c3b2a", "3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2", "{3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a}", "3g1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a"] {
+        for bad in [
+            "", "3f1c0b7e8d2a7c4e9b1a2f6d5e4c3b2a", "3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2", "{3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a}",
+            "3g1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a",
+        ] {
             #expect(throws: UserError.self) { try UserValidation.userID(bad) }
         }
     }
@@ -86,5 +90,3 @@ struct UserValidationTests {
         #expect(early.lowercasedText < late.lowercasedText)
     }
 }
-
-import Foundation

@@ -31,9 +31,11 @@ struct ClientFrameTests {
 
     @Test(
         "closes the connection when no call id can be known",
-        arguments: ["[1]", "not json", "\"s\"", #"{"type":"request","method":"m"}"#, #"{"type":"request","id":-1}"#,
+        arguments: [
+            "[1]", "not json", "\"s\"", #"{"type":"request","method":"m"}"#, #"{"type":"request","id":-1}"#,
             #"{"type":"request","id":18446744073709551616}"#, #"{"type":"request","id":"1"}"#, #"{"type":"request","id":1.5}"#,
-            #"{"id":1,"id":2}"#])
+            #"{"id":1,"id":2}"#,
+        ])
     func fatal(text: String) {
         guard case .failure(.fatal) = decode(text) else {
             Issue.record("expected a fatal error for \(text)")

@@ -1,0 +1,117 @@
+import Foundation
+import StrictJSON
+import Testing
+
+/// Drives the real `user-rpc` binary (built beside the tests) against a live server.
+@Suite("user-rpc command line")
+struct CLIEndToEndTests {
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var json: JSONObject? { (try? JSONParser().parse(stdout))?.objectValue }
+    }
+
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("user-rpc")
+    }
+
+    private func run(_ arguments: [String], port: Int, stdin: String? = nil) async throws -> Outcome {
+        let binary = Self.binary
+        #expect(FileManager.default.isExecutableFile(atPath: binary.path), "build the user-rpc product first: \(binary.path)")
+        return try await withTimeout(seconds: 30) {
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = arguments
+            var environment = ProcessInfo.processInfo.environment
+            environment["USER_RPC_ADDRESS"] = "127.0.0.1:\(port)"
+            process.environment = environment
+            let out = Pipe()
+            let err = Pipe()
+            let input = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = input
+            try process.run()
+            if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+            try input.fileHandleForWriting.close()
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return Outcome(
+                status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        }
+    }
+
+    @Test("call RegisterUser, GetUser and SearchUsers with schema-derived flags")
+    func calls() async throws {
+        let server = try await TestServer.start()
+        let registered = try await run(["call", "RegisterUser", "--username", "ada", "--email", "ada@example.com"], port: server.port)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let id = try #require(registered.json?["id"]?.stringValue)
+        #expect(registered.stdout.contains("\n  \"username\": \"ada\""), "pretty-printed")
+
+        let fetched = try await run(["call", "GetUser", "--id", id], port: server.port)
+        #expect(fetched.status == 0)
+        #expect(fetched.json?["email"] == .string("ada@example.com"))
+
+        let searched = try await run(["call", "SearchUsers", "--username", "A", "--limit=5"], port: server.port)
+        #expect(searched.status == 0)
+        guard case .array(let users)? = searched.json?["users"] else {
+            Issue.record("no users in \(searched.stdout)")
+            return
+        }
+        #expect(users.count == 1)
+
+        let full = try await run(
+            ["call", "user.v1.UserService/GetUser", "--json", #"{"id":"\#(id)"}"#, "--timeout", "5s", "-H", "x-trace:abc"], port: server.port)
+        #expect(full.status == 0)
+        let piped = try await run(["call", "GetUser", "--json", "-"], port: server.port, stdin: #"{"id":"\#(id)"}"#)
+        #expect(piped.json?["id"] == .string(id))
+        try await server.stop()
+    }
+
+    @Test("errors go to stderr with the code, and the exit status is 100 + the gRPC code")
+    func errors() async throws {
+        let server = try await TestServer.start()
+        let notFound = try await run(["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000"], port: server.port)
+        #expect(notFound.status == 105)
+        #expect(notFound.stderr.contains("NOT_FOUND"))
+        #expect(notFound.stdout.isEmpty)
+
+        let invalid = try await run(["call", "RegisterUser", "--username", "x", "--email", "bad"], port: server.port)
+        #expect(invalid.status == 103)
+        #expect(invalid.stderr.contains("INVALID_ARGUMENT"))
+        #expect(invalid.stderr.contains("field_violations"))
+
+        _ = try await run(["call", "RegisterUser", "--username", "dup", "--email", "dup@example.com"], port: server.port)
+        let duplicate = try await run(["call", "RegisterUser", "--username", "DUP", "--email", "dup2@example.com"], port: server.port)
+        #expect(duplicate.status == 106)
+
+        let usage = try await run(["call", "GetUser", "--nickname", "x"], port: server.port)
+        #expect(usage.status == 64)
+        #expect(usage.stderr.contains("--id"))
+        try await server.stop()
+
+        let unreachable = try await run(["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000"], port: server.port)
+        #expect(unreachable.status == 114)
+        #expect(unreachable.stderr.contains("UNAVAILABLE"))
+    }
+
+    @Test("list and describe show the schema's methods and messages")
+    func listAndDescribe() async throws {
+        let listed = try await run(["list"], port: 1)
+        #expect(listed.status == 0)
+        for method in ["RegisterUser", "GetUser", "SearchUsers"] {
+            #expect(listed.stdout.contains("user.v1.UserService/\(method)"))
+        }
+        let described = try await run(["describe", "SearchUsers"], port: 1)
+        #expect(described.status == 0)
+        #expect(described.stdout.contains("--page-token"))
+        #expect(described.stdout.contains("SearchUsersResponse"))
+        let message = try await run(["describe", "User"], port: 1)
+        #expect(message.json?["required"] != nil)
+        let unknown = try await run(["describe", "Nope"], port: 1)
+        #expect(unknown.status != 0)
+    }
+}
