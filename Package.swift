@@ -25,6 +25,26 @@ let package = Package(
         .target(name: "UserV1", dependencies: ["StrictJSON"]),
         // The domain: entities, validation, errors, logic, repository and in-memory adapters. No NIO.
         .target(name: "UserCore", dependencies: ["UserV1"]),
+        // PostgreSQL store adapter (libpq) and Redis cache adapter (hiredis), behind UserCore's ports.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .target(
+            name: "UserStorePostgres",
+            dependencies: [
+                "CLibPQ", "UserCore",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: [],
+            resources: [.embedInCode("Migrations/V1__create_users.sql")]
+        ),
+        .target(
+            name: "UserCacheRedis",
+            dependencies: [
+                "CHiredis", "UserCore", "StrictJSON",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Wire protocol v1: frames, envelopes, status codes and the frame codec, shared by server and client.
         .target(
             name: "UserRPCWire",
@@ -45,8 +65,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "UserRPCServerMain",
-            dependencies: [
-                "UserRPCServer",
+                dependencies: [
+                "UserRPCServer", "UserStorePostgres", "UserCacheRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
+                "UserRPCServer", "UserStorePostgres", "UserCacheRedis", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,9 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import UserCacheRedis
 import UserCore
 import UserRPCServer
 import UserRPCWire
+import UserStorePostgres
 
 /// `user-rpc-server`: parses the configuration, starts the server, and waits for SIGTERM or SIGINT.
 @main
@@ -14,8 +16,78 @@ struct UserRPCServerCommand: AsyncParsableCommand {
         abstract: "Serves user.v1.UserService over the framed JSON protocol (docs/PROTOCOL.md).",
         discussion: """
             Each option falls back to an environment variable, then to its default.
-            With no database configured, users live in an embedded in-memory store and are lost on exit.
-            """)
+            With no database URL, users live in an embedded in-memory store and are lost on exit.
+            """,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options shared by `serve` and `migrate`.
+struct StorageOptions: ParsableArguments {
+    @Option(help: "PostgreSQL URL postgres://user:pass@host:port/db (env DATABASE_URL; default: the embedded store).")
+    var databaseURL: String?
+
+    @Option(help: "PostgreSQL connections, each with a thread for its blocking calls (env USER_RPC_DB_POOL_SIZE; default 8).")
+    var dbPoolSize: Int?
+
+    @Option(help: "Redis URL redis://[:pass@]host:port[/db] for the cache (env REDIS_URL; default: no cache).")
+    var redisURL: String?
+
+    @Option(help: "Cache entry lifetime in seconds (env USER_RPC_CACHE_TTL; default 3600).")
+    var cacheTTL: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (env USER_RPC_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    func bootstrapLogging() throws -> Logger {
+        let levelText = logLevel ?? environment["USER_RPC_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else { throw ValidationError("unknown log level '\(levelText)'") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "user-rpc-server")
+    }
+
+    var resolvedDatabaseURL: String? {
+        let url = databaseURL ?? environment["DATABASE_URL"]
+        return url?.isEmpty == true ? nil : url
+    }
+
+    func postgresConfiguration() throws -> PostgresUserStoreConfiguration? {
+        guard let url = resolvedDatabaseURL else { return nil }
+        var configuration = PostgresUserStoreConfiguration(url: url)
+        if let text = dbPoolSize.map(String.init) ?? environment["USER_RPC_DB_POOL_SIZE"] {
+            guard let size = Int(text), (1...256).contains(size) else { throw ValidationError("db pool size must be 1...256, not '\(text)'") }
+            configuration.poolSize = size
+        }
+        return configuration
+    }
+
+    func redisConfiguration() throws -> RedisUserCacheConfiguration? {
+        guard let url = redisURL ?? environment["REDIS_URL"], !url.isEmpty else { return nil }
+        var configuration: RedisUserCacheConfiguration
+        do {
+            configuration = try RedisUserCacheConfiguration(url: url)
+        } catch {
+            throw ValidationError("invalid Redis URL \(Redaction.url(url)): \(error.message)")
+        }
+        if let text = cacheTTL.map(String.init) ?? environment["USER_RPC_CACHE_TTL"] {
+            guard let ttl = Int(text), ttl >= 1 else { throw ValidationError("cache TTL must be a positive number of seconds") }
+            configuration.ttlSeconds = ttl
+        }
+        return configuration
+    }
+}
+
+/// `user-rpc-server serve` (the default): runs the server.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server (the default command).")
+
+    @OptionGroup var storage: StorageOptions
 
     @Option(help: "Address to bind (env USER_RPC_HOST; default 127.0.0.1).")
     var host: String?
@@ -32,26 +104,11 @@ struct UserRPCServerCommand: AsyncParsableCommand {
     @Option(help: "Calls in flight per connection (env USER_RPC_MAX_CONCURRENT_CALLS; default 1000).")
     var maxConcurrentCalls: Int?
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical (env USER_RPC_LOG_LEVEL; default info).")
-    var logLevel: String?
-
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        func setting(_ flag: String?, _ name: String) -> String? { flag ?? environment[name] }
-
-        let levelText = setting(logLevel, "USER_RPC_LOG_LEVEL") ?? "info"
-        guard let level = Logger.Level(rawValue: levelText) else {
-            throw ValidationError("unknown log level '\(levelText)'")
-        }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "user-rpc-server")
-
+        let environment = storage.environment
+        let logger = try storage.bootstrapLogging()
         var configuration = UserRPCServerConfiguration()
-        if let host = setting(host, "USER_RPC_HOST") { configuration.host = host }
+        if let host = host ?? environment["USER_RPC_HOST"] { configuration.host = host }
         if let text = port.map(String.init) ?? environment["USER_RPC_PORT"] {
             guard let value = Int(text), (0...65535).contains(value) else { throw ValidationError("port must be 0...65535, not '\(text)'") }
             configuration.port = value
@@ -62,7 +119,7 @@ struct UserRPCServerCommand: AsyncParsableCommand {
             }
             configuration.maxFrameBytes = value
         }
-        if let text = setting(gracePeriod, "USER_RPC_GRACE_PERIOD") {
+        if let text = gracePeriod ?? environment["USER_RPC_GRACE_PERIOD"] {
             guard let value = Duration(text: text) else { throw ValidationError("grace period '\(text)' is not a duration") }
             configuration.gracePeriod = value
         }
@@ -71,15 +128,89 @@ struct UserRPCServerCommand: AsyncParsableCommand {
             configuration.maxConcurrentCallsPerConnection = value
         }
 
-        let repository = UserRepository(store: InMemoryUserStore())
+        let postgresConfiguration = try storage.postgresConfiguration()
+        let redisConfiguration = try storage.redisConfiguration()
+        let store: any UserStore
+        var postgres: PostgresUserStore?
+        var storeDescription = "embedded in-memory (data is lost on exit)"
+        if let postgresConfiguration {
+            let database = PostgresUserStore(configuration: postgresConfiguration)
+            do {
+                let applied = try await database.migrate()
+                logger.info("database migrations done", metadata: ["applied": "\(applied)"])
+            } catch {
+                await database.shutdown()
+                logger.critical("cannot prepare the database", metadata: ["url": "\(Redaction.url(postgresConfiguration.url))", "error": "\(error)"])
+                throw ExitCode(1)
+            }
+            store = database
+            postgres = database
+            storeDescription = "postgresql \(Redaction.url(postgresConfiguration.url)) (pool \(postgresConfiguration.poolSize))"
+        } else {
+            store = InMemoryUserStore()
+        }
+        var redis: RedisUserCache?
+        var cacheDescription = "none"
+        if let redisConfiguration {
+            redis = RedisUserCache(configuration: redisConfiguration, logger: logger)
+            cacheDescription =
+                "redis \(redisConfiguration.host):\(redisConfiguration.port)/\(redisConfiguration.database)"
+                + (redisConfiguration.password == nil ? "" : " (password set)") + " ttl \(redisConfiguration.ttlSeconds)s"
+        }
+        let repository = UserRepository(store: store, cache: redis)
         logger.info(
             "starting user-rpc-server",
             metadata: [
-                "store": "embedded in-memory (data is lost on exit)", "cache": "none", "host": "\(configuration.host)",
-                "port": "\(configuration.port)",
+                "store": "\(storeDescription)", "cache": "\(cacheDescription)", "host": "\(configuration.host)", "port": "\(configuration.port)",
             ])
         let server = UserRPCServer(configuration: configuration, repository: repository, logger: logger)
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await postgres?.shutdown()
+            await redis?.shutdown()
+            throw error
+        }
+        await postgres?.shutdown()
+        await redis?.shutdown()
+    }
+}
+
+/// `user-rpc-server migrate`: applies pending database migrations and exits.
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending PostgreSQL migrations, then exit.")
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let logger = try storage.bootstrapLogging()
+        guard let configuration = try storage.postgresConfiguration() else {
+            throw ValidationError("migrate needs --database-url or DATABASE_URL")
+        }
+        let database = PostgresUserStore(configuration: configuration)
+        defer { Task { await database.shutdown() } }
+        do {
+            let applied = try await database.migrate()
+            logger.info("migrations applied", metadata: ["url": "\(Redaction.url(configuration.url))", "applied": "\(applied)"])
+            print(applied.isEmpty ? "database is up to date" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
+        } catch {
+            logger.critical("migration failed", metadata: ["url": "\(Redaction.url(configuration.url))", "error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Hides passwords in URLs before they are logged.
+enum Redaction {
+    /// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
+    static func url(_ text: String) -> String {
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@") else {
+            // A libpq key-value string: hide password=….
+            return text.replacing(/password\s*=\s*\S+/, with: "password=***")
+        }
+        let credentials = text[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return text }
+        return String(text[..<text.index(after: colon)]) + "***" + String(text[at...])
     }
 }

@@ -1,0 +1,160 @@
+import Foundation
+import NIOPosix
+import UserCore
+
+/// The production store: users in PostgreSQL, through libpq.
+///
+/// libpq is blocking, so every statement runs on a thread pool with as many threads as the pool has
+/// connections; each thread owns one connection, opened on first use and replaced when it breaks.
+/// Statements are parameterized and prepared once per connection; nothing from a request is ever
+/// part of SQL text. Cancelling the calling task (deadline, client cancel) sends a cancel request
+/// for the running statement.
+public final class PostgresUserStore: UserStore {
+    public let configuration: PostgresUserStoreConfiguration
+    private let threads: NIOThreadPool
+    private let slots = ThreadSpecificVariable<ConnectionSlot>()
+
+    /// The connection owned by one pool thread.
+    /// `@unchecked Sendable`: a slot lives in thread-specific storage, so only its own pool thread ever
+    /// touches it; the type must be `Sendable` only because `ThreadSpecificVariable` is shared.
+    private final class ConnectionSlot: @unchecked Sendable {
+        var connection: PostgresConnection?
+    }
+
+    public init(configuration: PostgresUserStoreConfiguration) {
+        self.configuration = configuration
+        self.threads = NIOThreadPool(numberOfThreads: max(1, configuration.poolSize))
+        threads.start()
+    }
+
+    /// Stops the pool threads (closing their connections). Calls made afterwards fail with UNAVAILABLE.
+    public func shutdown() async {
+        try? await threads.shutdownGracefully()
+    }
+
+    /// Applies pending migrations; returns the versions applied. Safe when several servers start at once.
+    public func migrate() async throws(UserError) -> [Int] {
+        try await run(retryOnStaleConnection: false) { connection throws(PostgresError) in
+            try PostgresMigrator.migrate(connection)
+        }
+    }
+
+    // MARK: UserStore
+
+    public func insert(_ user: User) async throws(UserError) {
+        let parameters = [user.id.lowercasedText, user.username, user.email, String(Self.milliseconds(user.createdAt))]
+        try await run(retryOnStaleConnection: false) { connection throws(PostgresError) in
+            try connection.executePrepared("insert_user", sql: SQL.insert, parameters)
+        }
+    }
+
+    public func user(id: UUID) async throws(UserError) -> User? {
+        let rows = try await run(retryOnStaleConnection: true) { connection throws(PostgresError) in
+            try connection.executePrepared("user_by_id", sql: SQL.byID, [id.lowercasedText])
+        }
+        return try rows.rows.first.map(Self.user(from:))
+    }
+
+    public func search(_ query: UserSearchQuery) async throws(UserError) -> [User] {
+        guard let statement = SQL.search(query) else { return [] }
+        let rows = try await run(retryOnStaleConnection: true) { connection throws(PostgresError) in
+            try connection.executePrepared(statement.name, sql: statement.sql, statement.parameters)
+        }
+        return try rows.rows.map(Self.user(from:))
+    }
+
+    // MARK: Running statements
+
+    /// Runs `body` with this thread's connection on the pool, mapping failures to domain errors.
+    /// Reads may retry once on a fresh connection when a reused one turns out to be broken.
+    private func run<T: Sendable>(
+        retryOnStaleConnection: Bool,
+        _ body: @escaping @Sendable (PostgresConnection) throws(PostgresError) -> T
+    ) async throws(UserError) -> T {
+        let cancellation = QueryCancellation()
+        let outcome: Result<T, PostgresError>
+        do {
+            outcome = try await withTaskCancellationHandler {
+                try await threads.runIfActive { [slots, configuration] in
+                    Self.runOnPoolThread(
+                        slots: slots, configuration: configuration, cancellation: cancellation, retry: retryOnStaleConnection, body)
+                }
+            } onCancel: {
+                cancellation.cancel()
+            }
+        } catch is CancellationError {
+            throw .deadlineExceeded
+        } catch {
+            throw .unavailable("database unavailable: the store is shut down")
+        }
+        switch outcome {
+        case .success(let value):
+            return value
+        case .failure(let error):
+            throw Self.domainError(error)
+        }
+    }
+
+    private static func runOnPoolThread<T>(
+        slots: ThreadSpecificVariable<ConnectionSlot>,
+        configuration: PostgresUserStoreConfiguration,
+        cancellation: QueryCancellation,
+        retry: Bool,
+        _ body: (PostgresConnection) throws(PostgresError) -> T
+    ) -> Result<T, PostgresError> {
+        let slot = slots.currentValue ?? ConnectionSlot()
+        if slots.currentValue == nil { slots.currentValue = slot }
+        var attemptsLeft = retry ? 2 : 1
+        while true {
+            attemptsLeft -= 1
+            if cancellation.isCancelled { return .failure(PostgresError(kind: .cancelled, message: "cancelled before it ran")) }
+            let reused = slot.connection != nil
+            let connection: PostgresConnection
+            if let existing = slot.connection, existing.isHealthy {
+                connection = existing
+            } else {
+                slot.connection = nil
+                do {
+                    connection = try PostgresConnection(url: configuration.url, connectTimeoutSeconds: configuration.connectTimeoutSeconds)
+                } catch {
+                    return .failure(error)
+                }
+                slot.connection = connection
+            }
+            guard cancellation.begin(connection.cancelHandle) else {
+                return .failure(PostgresError(kind: .cancelled, message: "cancelled before it ran"))
+            }
+            let result = Result { () throws(PostgresError) in try body(connection) }
+            cancellation.end()
+            guard case .failure(let error) = result, error.kind == .connection || !connection.isHealthy else { return result }
+            // The connection broke: drop it; the next statement on this thread reconnects.
+            slot.connection = nil
+            if !(reused && attemptsLeft > 0) { return result }
+        }
+    }
+
+    /// The one place where PostgreSQL failures become domain errors.
+    static func domainError(_ error: PostgresError) -> UserError {
+        switch error.kind {
+        case .connection:
+            return .unavailable("database unavailable")
+        case .cancelled:
+            return .deadlineExceeded
+        case .server where error.isUniqueViolation:
+            return .alreadyExists(field: error.constraint?.contains("email") == true ? "email" : "username")
+        case .server:
+            return .internalError(error.description)
+        }
+    }
+
+    private static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    private static func user(from row: [String?]) throws(UserError) -> User {
+        guard row.count == 4, let idText = row[0], let id = UUID(strictText: idText), let username = row[1], let email = row[2],
+            let millisText = row[3], let millis = Int64(millisText)
+        else { throw .internalError("unexpected row shape from the users table") }
+        return User(id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+}

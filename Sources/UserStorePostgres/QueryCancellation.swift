@@ -1,0 +1,47 @@
+import Synchronization
+
+/// Links a call's task cancellation to the libpq query that runs for it on a pool thread.
+///
+/// Cancellation may come before the query starts (it then never starts), while it runs (a cancel
+/// request is sent to the server), or after it ended (nothing happens: the connection has moved on
+/// to other work and must not be cancelled).
+final class QueryCancellation: Sendable {
+    private enum State {
+        case pending
+        case running(PostgresCancelHandle)
+        case finished
+        case cancelled
+    }
+
+    private let state = Mutex(State.pending)
+
+    /// Marks the query as running on a connection; `false` if the call was already cancelled.
+    func begin(_ handle: PostgresCancelHandle) -> Bool {
+        state.withLock { state in
+            guard case .pending = state else { return false }
+            state = .running(handle)
+            return true
+        }
+    }
+
+    /// Marks the query as done; later cancellations do nothing.
+    func end() {
+        state.withLock { state in
+            if case .running = state { state = .finished }
+        }
+    }
+
+    var isCancelled: Bool {
+        state.withLock { if case .cancelled = $0 { true } else { false } }
+    }
+
+    func cancel() {
+        // The cancel request is sent while holding the lock, so `end()` (and the next query on the
+        // same connection) waits until it is out: it can only hit this call's query.
+        state.withLock { state in
+            if case .running(let handle) = state { handle.requestCancel() }
+            if case .finished = state { return }
+            state = .cancelled
+        }
+    }
+}
