@@ -65,7 +65,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "UserRPCServerMain",
-                dependencies: [
+            dependencies: [
                 "UserRPCServer", "UserStorePostgres", "UserCacheRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,13 +98,30 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(
-            name: "EndToEndTests",
+        // Helpers for tests: a live server on an ephemeral port (on either backend), a raw protocol
+        // connection, a store that holds calls in flight, a schema validator.
+        .target(
+            name: "UserRPCTestKit",
             dependencies: [
                 "UserRPCServer", "UserStorePostgres", "UserCacheRedis", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/UserRPCTestKit"
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "UserRPCTestKit", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "UserRPCTestKit", "UserStorePostgres", "UserCacheRedis", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1",
+                "StrictJSON",
             ]
         ),
     ],

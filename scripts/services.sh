@@ -37,7 +37,7 @@ start_postgres() {
       printf "listen_addresses='127.0.0.1'\nport=%s\nunix_socket_directories='%s'\nmax_connections=200\nfsync=off\nsynchronous_commit=off\nfull_page_writes=off\n" \
         "$PG_PORT" "$PGROOT" >>"$PGDATA/postgresql.conf"
     fi
-    as_pg "$BIN/pg_ctl" -D "$PGDATA" -l "$PGROOT/postgres.log" -w -t 60 start >/dev/null \
+    as_pg "$BIN/pg_ctl" -D "$PGDATA" -l "$PGROOT/postgres.log" -w -t 60 start </dev/null >/dev/null 2>&1 \
       || { tail "$PGROOT/postgres.log" >&2; die "postgres start failed"; }
   fi
   for _ in $(seq 120); do "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.25; done
@@ -51,7 +51,7 @@ start_redis() {
   mkdir -p "$DIR/redis"
   if ! redis_ours && ! pong; then
     redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DIR/redis" \
-      --pidfile "$REDIS_PID" --logfile "$DIR/redis.log" --save '' --appendonly no
+      --pidfile "$REDIS_PID" --logfile "$DIR/redis.log" --save '' --appendonly no </dev/null >/dev/null 2>&1
   fi
   for _ in $(seq 100); do pong && break; sleep 0.1; done
   pong || die "redis not answering"

@@ -4,19 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the build and the tests need (Debian). Installed only when missing.
-packages=()
-missing=()
-for package in "${packages[@]+"${packages[@]}"}"; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "test.sh: please install: ${missing[*]} (apt-get install -y ${missing[*]})" >&2
-    exit 1
-  fi
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# The Debian packages: the C libraries the build links, and the PostgreSQL and Redis servers.
+./scripts/install-packages.sh --test
+
+echo "== services: PostgreSQL and Redis on loopback (scripts/services.sh)"
+eval "$(./scripts/services.sh start)"
+stop_services() {
+  ./scripts/services.sh stop >/dev/null 2>&1 || true
+  # The fault tests' own instances, in case a failing test left them running.
+  SERVICES_DIR=/tmp/user-rpc-fault-services/pg PG_PORT=55441 ./scripts/services.sh stop-postgres >/dev/null 2>&1 || true
+  SERVICES_DIR=/tmp/user-rpc-fault-services/redis REDIS_PORT=56391 ./scripts/services.sh stop-redis >/dev/null 2>&1 || true
+}
+trap stop_services EXIT
+echo "DATABASE_URL=${DATABASE_URL//:userrpc@/:***@} REDIS_URL=$REDIS_URL"
 
 echo "== format check"
 swift format lint --strict --recursive Package.swift Sources Tests
@@ -24,5 +24,5 @@ swift format lint --strict --recursive Package.swift Sources Tests
 echo "== build (all products and tests)"
 swift build --build-tests
 
-echo "== tests"
+echo "== tests (unit, end-to-end on both backends, integration, faults)"
 swift test --skip-build

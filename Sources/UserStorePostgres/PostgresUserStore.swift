@@ -34,7 +34,7 @@ public final class PostgresUserStore: UserStore {
 
     /// Applies pending migrations; returns the versions applied. Safe when several servers start at once.
     public func migrate() async throws(UserError) -> [Int] {
-        try await run(retryOnStaleConnection: false) { connection throws(PostgresError) in
+        try await run(retryOnStaleConnection: false) { connection, _ throws(PostgresError) in
             try PostgresMigrator.migrate(connection)
         }
     }
@@ -43,13 +43,21 @@ public final class PostgresUserStore: UserStore {
 
     public func insert(_ user: User) async throws(UserError) {
         let parameters = [user.id.lowercasedText, user.username, user.email, String(Self.milliseconds(user.createdAt))]
-        try await run(retryOnStaleConnection: false) { connection throws(PostgresError) in
-            try connection.executePrepared("insert_user", sql: SQL.insert, parameters)
+        try await run(retryOnStaleConnection: true) { connection, isRetry throws(PostgresError) in
+            do throws(PostgresError) {
+                try connection.executePrepared("insert_user", sql: SQL.insert, parameters)
+            } catch {
+                guard isRetry, error.isUniqueViolation else { throw error }
+                // The first attempt's connection broke after sending the INSERT: it may have committed.
+                // If the row with this id is ours, the insert did happen; otherwise the conflict is real.
+                let rows = try connection.executePrepared("user_by_id", sql: SQL.byID, [parameters[0]])
+                guard let row = rows.rows.first, row[1] == user.username, row[2] == user.email else { throw error }
+            }
         }
     }
 
     public func user(id: UUID) async throws(UserError) -> User? {
-        let rows = try await run(retryOnStaleConnection: true) { connection throws(PostgresError) in
+        let rows = try await run(retryOnStaleConnection: true) { connection, _ throws(PostgresError) in
             try connection.executePrepared("user_by_id", sql: SQL.byID, [id.lowercasedText])
         }
         return try rows.rows.first.map(Self.user(from:))
@@ -57,7 +65,7 @@ public final class PostgresUserStore: UserStore {
 
     public func search(_ query: UserSearchQuery) async throws(UserError) -> [User] {
         guard let statement = SQL.search(query) else { return [] }
-        let rows = try await run(retryOnStaleConnection: true) { connection throws(PostgresError) in
+        let rows = try await run(retryOnStaleConnection: true) { connection, _ throws(PostgresError) in
             try connection.executePrepared(statement.name, sql: statement.sql, statement.parameters)
         }
         return try rows.rows.map(Self.user(from:))
@@ -66,10 +74,12 @@ public final class PostgresUserStore: UserStore {
     // MARK: Running statements
 
     /// Runs `body` with this thread's connection on the pool, mapping failures to domain errors.
-    /// Reads may retry once on a fresh connection when a reused one turns out to be broken.
+    ///
+    /// When a reused connection turns out to be broken (the database restarted since it was opened),
+    /// `body` runs once more on a fresh connection, told so by its second argument.
     private func run<T: Sendable>(
         retryOnStaleConnection: Bool,
-        _ body: @escaping @Sendable (PostgresConnection) throws(PostgresError) -> T
+        _ body: @escaping @Sendable (PostgresConnection, Bool) throws(PostgresError) -> T
     ) async throws(UserError) -> T {
         let cancellation = QueryCancellation()
         let outcome: Result<T, PostgresError>
@@ -100,11 +110,12 @@ public final class PostgresUserStore: UserStore {
         configuration: PostgresUserStoreConfiguration,
         cancellation: QueryCancellation,
         retry: Bool,
-        _ body: (PostgresConnection) throws(PostgresError) -> T
+        _ body: (PostgresConnection, Bool) throws(PostgresError) -> T
     ) -> Result<T, PostgresError> {
         let slot = slots.currentValue ?? ConnectionSlot()
         if slots.currentValue == nil { slots.currentValue = slot }
         var attemptsLeft = retry ? 2 : 1
+        var isRetry = false
         while true {
             attemptsLeft -= 1
             if cancellation.isCancelled { return .failure(PostgresError(kind: .cancelled, message: "cancelled before it ran")) }
@@ -124,12 +135,13 @@ public final class PostgresUserStore: UserStore {
             guard cancellation.begin(connection.cancelHandle) else {
                 return .failure(PostgresError(kind: .cancelled, message: "cancelled before it ran"))
             }
-            let result = Result { () throws(PostgresError) in try body(connection) }
+            let result = Result { () throws(PostgresError) in try body(connection, isRetry) }
             cancellation.end()
             guard case .failure(let error) = result, error.kind == .connection || !connection.isHealthy else { return result }
             // The connection broke: drop it; the next statement on this thread reconnects.
             slot.connection = nil
             if !(reused && attemptsLeft > 0) { return result }
+            isRetry = true
         }
     }
 

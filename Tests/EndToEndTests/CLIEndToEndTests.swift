@@ -1,6 +1,7 @@
 import Foundation
 import StrictJSON
 import Testing
+import UserRPCTestKit
 
 /// Drives the real `user-rpc` binary (built beside the tests) against a live server.
 @Suite("user-rpc command line")
@@ -19,33 +20,39 @@ struct CLIEndToEndTests {
     private func run(_ arguments: [String], port: Int, stdin: String? = nil) async throws -> Outcome {
         let binary = Self.binary
         #expect(FileManager.default.isExecutableFile(atPath: binary.path), "build the user-rpc product first: \(binary.path)")
+        // The child's I/O blocks: it runs on a thread pool, never on the cooperative threads that the
+        // server under test needs.
         return try await withTimeout(seconds: 30) {
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = arguments
-            var environment = ProcessInfo.processInfo.environment
-            environment["USER_RPC_ADDRESS"] = "127.0.0.1:\(port)"
-            process.environment = environment
-            let out = Pipe()
-            let err = Pipe()
-            let input = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = input
-            try process.run()
-            if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-            try input.fileHandleForWriting.close()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Outcome(
-                status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+            try await blocking { try Self.runProcess(binary: binary, arguments: arguments, port: port, stdin: stdin) }
         }
     }
 
-    @Test("call RegisterUser, GetUser and SearchUsers with schema-derived flags")
-    func calls() async throws {
-        let server = try await TestServer.start()
+    private static func runProcess(binary: URL, arguments: [String], port: Int, stdin: String?) throws -> Outcome {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["USER_RPC_ADDRESS"] = "127.0.0.1:\(port)"
+        process.environment = environment
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test("call RegisterUser, GetUser and SearchUsers with schema-derived flags", arguments: Backend.allCases)
+    func calls(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let registered = try await run(["call", "RegisterUser", "--username", "ada", "--email", "ada@example.com"], port: server.port)
         #expect(registered.status == 0, "\(registered.stderr)")
         let id = try #require(registered.json?["id"]?.stringValue)
@@ -71,9 +78,9 @@ struct CLIEndToEndTests {
         try await server.stop()
     }
 
-    @Test("errors go to stderr with the code, and the exit status is 100 + the gRPC code")
-    func errors() async throws {
-        let server = try await TestServer.start()
+    @Test("errors go to stderr with the code, and the exit status is 100 + the gRPC code", arguments: Backend.allCases)
+    func errors(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let notFound = try await run(["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000"], port: server.port)
         #expect(notFound.status == 105)
         #expect(notFound.stderr.contains("NOT_FOUND"))

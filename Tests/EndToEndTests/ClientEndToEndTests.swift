@@ -4,13 +4,14 @@ import Testing
 import UserCore
 import UserRPCClient
 import UserRPCServer
+import UserRPCTestKit
 import UserV1
 
 @Suite("Client library against a live server")
 struct ClientEndToEndTests {
-    @Test("register, get and search succeed")
-    func successPaths() async throws {
-        let server = try await TestServer.start()
+    @Test("register, get and search succeed", arguments: Backend.allCases)
+    func successPaths(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let client = server.client()
         let ada = try await client.registerUser(username: "Ada", email: "ada@example.com")
         #expect(ada.username == "Ada")
@@ -28,9 +29,9 @@ struct ClientEndToEndTests {
         try await server.stop()
     }
 
-    @Test("INVALID_ARGUMENT names every bad field")
-    func invalidArgument() async throws {
-        let server = try await TestServer.start()
+    @Test("INVALID_ARGUMENT names every bad field", arguments: Backend.allCases)
+    func invalidArgument(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let client = server.client()
         let error = await #expect(throws: UserRPCError.self) {
             try await client.registerUser(username: "x", email: "not-an-email")
@@ -51,9 +52,9 @@ struct ClientEndToEndTests {
         try await server.stop()
     }
 
-    @Test("ALREADY_EXISTS names the field, case-insensitively")
-    func alreadyExists() async throws {
-        let server = try await TestServer.start()
+    @Test("ALREADY_EXISTS names the field, case-insensitively", arguments: Backend.allCases)
+    func alreadyExists(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let client = server.client()
         _ = try await client.registerUser(username: "Alice", email: "alice@example.com")
         let byName = await #expect(throws: UserRPCError.self) {
@@ -69,9 +70,9 @@ struct ClientEndToEndTests {
         try await server.stop()
     }
 
-    @Test("NOT_FOUND and UNIMPLEMENTED")
-    func notFoundAndUnimplemented() async throws {
-        let server = try await TestServer.start()
+    @Test("NOT_FOUND and UNIMPLEMENTED", arguments: Backend.allCases)
+    func notFoundAndUnimplemented(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let client = server.client()
         let missing = await #expect(throws: UserRPCError.self) { try await client.getUser(id: UUID.version7().lowercasedText) }
         #expect(missing?.code == .notFound)
@@ -83,9 +84,9 @@ struct ClientEndToEndTests {
         try await server.stop()
     }
 
-    @Test("concurrent callers share one connection")
-    func concurrentCallers() async throws {
-        let server = try await TestServer.start()
+    @Test("concurrent callers share one connection", arguments: Backend.allCases)
+    func concurrentCallers(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let client = server.client()
         let ada = try await client.registerUser(username: "ada", email: "ada@example.com")
         let results = try await withThrowingTaskGroup(of: String.self) { group in
@@ -153,5 +154,43 @@ struct ClientEndToEndTests {
         #expect(try await client.getUser(id: user.id) == user)
         await client.close()
         try await second.stop()
+    }
+}
+
+@Suite("Search through the client")
+struct SearchEndToEndTests {
+    @Test("orders by username case-insensitively and pages to the end", arguments: Backend.allCases)
+    func paging(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
+        let client = server.client()
+        let names = ["bob", "Alice", "alfred", "Carol", "al1", "ALBERT", "dave", "al.x", "al_y", "al-z"]
+        for name in names {
+            _ = try await client.registerUser(username: name, email: "\(name)@example.com")
+        }
+        var seen: [String] = []
+        var token: String?
+        repeat {
+            let page = try await client.searchUsers(limit: 3, pageToken: token)
+            #expect(page.users.count <= 3)
+            seen += page.users.map(\.username)
+            token = page.nextPageToken
+        } while token != nil
+        #expect(seen == names.sorted { Array($0.lowercased().utf8).lexicographicallyPrecedes(Array($1.lowercased().utf8)) })
+
+        let prefixed = try await client.searchUsers(username: "AL", limit: 3)
+        #expect(prefixed.users.map(\.username) == ["al-z", "al.x", "al1"])
+        let rest = try await client.searchUsers(username: "al", limit: 10, pageToken: prefixed.nextPageToken)
+        #expect(rest.users.map(\.username) == ["al_y", "ALBERT", "alfred", "Alice"])
+        #expect(rest.nextPageToken == nil)
+        let byEmail = try await client.searchUsers(email: "CAROL@EXAMPLE.COM")
+        #expect(byEmail.users.map(\.username) == ["Carol"])
+        let both = try await client.searchUsers(username: "c", email: "carol@example.com")
+        #expect(both.users.map(\.username) == ["Carol"])
+        let neither = try await client.searchUsers(username: "b", email: "carol@example.com")
+        #expect(neither.users.isEmpty)
+        let unusual = try await client.searchUsers(username: "é")
+        #expect(unusual.users.isEmpty)
+        await client.close()
+        try await server.stop()
     }
 }

@@ -3,6 +3,7 @@ import StrictJSON
 import Testing
 import UserCore
 import UserRPCServer
+import UserRPCTestKit
 
 @Suite("Wire protocol against a live server")
 struct ProtocolEndToEndTests {
@@ -13,9 +14,9 @@ struct ProtocolEndToEndTests {
         #"{"type":"request","id":\#(id),"method":"\#(method)"\#(extra),"payload":\#(payload)}"#
     }
 
-    @Test("ping is answered with pong; the full uint64 id range round-trips")
-    func pingAndIDs() async throws {
-        let server = try await TestServer.start()
+    @Test("ping is answered with pong; the full uint64 id range round-trips", arguments: Backend.allCases)
+    func pingAndIDs(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let connection = try await server.rawConnection()
         try await connection.send(#"{"type":"ping","id":18446744073709551615}"#)
         let pong = try await connection.expectFrame()
@@ -29,9 +30,9 @@ struct ProtocolEndToEndTests {
         try await server.stop()
     }
 
-    @Test("payload is present exactly when the status is OK; absent keys are absent")
-    func payloadPresence() async throws {
-        let server = try await TestServer.start()
+    @Test("payload is present exactly when the status is OK; absent keys are absent", arguments: Backend.allCases)
+    func payloadPresence(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let connection = try await server.rawConnection()
         try await connection.send(request(id: 1, method: Self.register, payload: #"{"username":"ada","email":"ada@example.com"}"#))
         let ok = try await connection.expectFrame()
@@ -46,9 +47,9 @@ struct ProtocolEndToEndTests {
         try await server.stop()
     }
 
-    @Test("200 calls pipelined on one connection are all answered, matched by id")
-    func pipelining() async throws {
-        let server = try await TestServer.start()
+    @Test("200 calls pipelined on one connection are all answered, matched by id", arguments: Backend.allCases)
+    func pipelining(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let connection = try await server.rawConnection()
         try await connection.send(request(id: 0, method: Self.register, payload: #"{"username":"pipe","email":"pipe@example.com"}"#))
         let id = try #require(try await connection.expectFrame().payload?["id"]?.stringValue)
@@ -168,9 +169,9 @@ struct ProtocolEndToEndTests {
         try await server.stop()
     }
 
-    @Test("protocol errors: INVALID_ARGUMENT where an id is known, otherwise the connection closes")
-    func protocolErrors() async throws {
-        let server = try await TestServer.start()
+    @Test("protocol errors: INVALID_ARGUMENT where an id is known, otherwise the connection closes", arguments: Backend.allCases)
+    func protocolErrors(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let connection = try await server.rawConnection()
         try await connection.send(#"{"type":"request","id":1}"#)
         let noMethod = try await connection.expectFrame()
@@ -199,9 +200,9 @@ struct ProtocolEndToEndTests {
         try await server.stop()
     }
 
-    @Test("a bad connection does not disturb another one")
-    func isolation() async throws {
-        let server = try await TestServer.start()
+    @Test("a bad connection does not disturb another one", arguments: Backend.allCases)
+    func isolation(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let good = try await server.rawConnection()
         let bad = try await server.rawConnection()
         try await good.send(request(id: 1, method: Self.register, payload: #"{"username":"steady","email":"steady@example.com"}"#))

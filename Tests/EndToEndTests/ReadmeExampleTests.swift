@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import UserRPCClient
+import UserRPCTestKit
 
 /// The embedding example shown in README.md, compiled and run here. The README holds the same lines,
 /// with the server's default port where this copy says `port`.

@@ -2,6 +2,7 @@ import Foundation
 import StrictJSON
 import Testing
 import UserRPCServer
+import UserRPCTestKit
 import UserV1
 
 /// `Schemas/user.v1.json` is the contract: these tests hold the code to it.
@@ -61,9 +62,9 @@ struct SchemaContractTests {
         }
     }
 
-    @Test("every field of every request refuses a value of the wrong JSON type, naming the field")
-    func wrongTypesRejected() async throws {
-        let server = try await TestServer.start()
+    @Test("every field of every request refuses a value of the wrong JSON type, naming the field", arguments: Backend.allCases)
+    func wrongTypesRejected(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let connection = try await server.rawConnection()
         var id: UInt64 = 0
         for method in schema.methods {
@@ -85,9 +86,9 @@ struct SchemaContractTests {
         try await server.stop()
     }
 
-    @Test("every method in the schema is served, and its responses conform to the schema's message")
-    func servedAndConforming() async throws {
-        let server = try await TestServer.start()
+    @Test("every method in the schema is served, and its responses conform to the schema's message", arguments: Backend.allCases)
+    func servedAndConforming(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
         let connection = try await server.rawConnection()
         // Valid requests, built from the schema's own descriptions of the fields.
         try await connection.send(

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import UserRPCTestKit
 
 /// Drives the real `user-rpc-server` binary: start-up on the embedded store, and SIGTERM.
 @Suite("user-rpc-server binary")
@@ -26,6 +27,8 @@ struct ServerBinaryTests {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = ["--port", "0", "--grace-period", "5s"]
+        // No storage configured: the embedded default.
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" && $0.key != "REDIS_URL" }
         let stderr = Pipe()
         process.standardError = stderr
         try process.run()
@@ -34,9 +37,11 @@ struct ServerBinaryTests {
         var log = ""
         let handle = stderr.fileHandleForReading
         let port = try await withTimeout(seconds: 20) { [handle] in
-            var log = ""
-            let port = try Self.waitForPort(handle, log: &log)
-            return (port, log)
+            try await blocking {
+                var log = ""
+                let port = try Self.waitForPort(handle, log: &log)
+                return (port, log)
+            }
         }
         log = port.1
         #expect(log.contains("embedded in-memory"))
@@ -49,11 +54,13 @@ struct ServerBinaryTests {
         #expect(try await connection.expectFrame()["type"] == .string("goaway"))
         #expect(try await connection.expectClosed())
         let status = try await withTimeout(seconds: 20) {
-            process.waitUntilExit()
-            return process.terminationStatus
+            try await blocking {
+                process.waitUntilExit()
+                return process.terminationStatus
+            }
         }
         #expect(status == 0)
-        let rest = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        let rest = try await blocking { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }
         #expect(rest.contains("stopped"))
     }
 }

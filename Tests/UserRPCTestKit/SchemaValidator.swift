@@ -5,11 +5,13 @@ import UserV1
 /// Checks JSON values against the subset of JSON Schema that `Schemas/user.v1.json` uses:
 /// `type`, `properties`, `required`, `additionalProperties: false`, `items`, `$ref` to `#/messages/…`,
 /// `minLength`, `maxLength`, `minimum`, `maximum`, `pattern`, and the formats `uuid` and `date-time`.
-struct SchemaValidator {
-    let schema: UserV1Schema
+public struct SchemaValidator {
+    public let schema: UserV1Schema
+
+    public init(schema: UserV1Schema) { self.schema = schema }
 
     /// Every way `value` breaks message `name`'s schema, as `path: problem` lines; empty when it conforms.
-    func problems(_ value: JSONValue, message name: String) -> [String] {
+    public func problems(_ value: JSONValue, message name: String) -> [String] {
         guard let messageSchema = schema.messages[name] else { return ["no message \(name)"] }
         var problems: [String] = []
         check(value, against: messageSchema, path: name, problems: &problems)

@@ -6,22 +6,22 @@ import UserCore
 ///
 /// Reads of ``gatedID`` suspend until the test opens the gate, and report that they have arrived, so
 /// tests of cancellation, deadlines and shutdown can hold a call in flight without sleeping.
-final class GatedUserStore: UserStore {
-    let inner = InMemoryUserStore()
-    let gatedID: UUID
+public final class GatedUserStore: UserStore {
+    public let inner = InMemoryUserStore()
+    public let gatedID: UUID
     private let waiters = Mutex<[UUID: CheckedContinuation<Void, Never>]>([:])
     private let arrivals: AsyncStream<Void>.Continuation
     /// One element each time a call reaches the gate.
-    let arrived: AsyncStream<Void>
+    public let arrived: AsyncStream<Void>
     private let open = Atomic<Bool>(false)
 
-    init(gatedID: UUID = UUID.version7()) {
+    public init(gatedID: UUID = UUID.version7()) {
         self.gatedID = gatedID
         (arrived, arrivals) = AsyncStream.makeStream(of: Void.self)
     }
 
     /// Lets every held call (and later ones) through.
-    func openGate() {
+    public func openGate() {
         open.store(true, ordering: .sequentiallyConsistent)
         let held = waiters.withLock { waiters in
             defer { waiters.removeAll() }
@@ -30,11 +30,11 @@ final class GatedUserStore: UserStore {
         for waiter in held { waiter.resume() }
     }
 
-    func insert(_ user: UserCore.User) async throws(UserError) {
+    public func insert(_ user: UserCore.User) async throws(UserError) {
         try inner.insertNow(user)
     }
 
-    func user(id: UUID) async throws(UserError) -> UserCore.User? {
+    public func user(id: UUID) async throws(UserError) -> UserCore.User? {
         if id == gatedID {
             let token = UUID()
             await withTaskCancellationHandler {
@@ -55,7 +55,7 @@ final class GatedUserStore: UserStore {
         return try inner.userNow(id: id)
     }
 
-    func search(_ query: UserSearchQuery) async throws(UserError) -> [UserCore.User] {
+    public func search(_ query: UserSearchQuery) async throws(UserError) -> [UserCore.User] {
         try inner.searchNow(query)
     }
 }

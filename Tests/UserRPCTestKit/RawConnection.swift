@@ -5,7 +5,7 @@ import UserRPCWire
 
 /// A test client that speaks wire protocol v1 with no help from the client library:
 /// it sends exactly the bytes a test gives and reads frames back one at a time.
-final class RawConnection: @unchecked Sendable {
+public final class RawConnection: @unchecked Sendable {
     // @unchecked: used by one test task at a time.
     private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
     private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
@@ -20,7 +20,7 @@ final class RawConnection: @unchecked Sendable {
         channel.channel.close(promise: nil)
     }
 
-    static func connect(port: Int, maxFrameBytes: Int = 64 * 1024 * 1024) async throws -> RawConnection {
+    public static func connect(port: Int, maxFrameBytes: Int = 64 * 1024 * 1024) async throws -> RawConnection {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -32,26 +32,26 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// Sends raw bytes, as they are.
-    func sendBytes(_ bytes: [UInt8]) async throws {
+    public func sendBytes(_ bytes: [UInt8]) async throws {
         try await channel.outbound.write(ByteBuffer(bytes: bytes))
     }
 
     /// Sends one frame holding `json`.
-    func send(_ json: String) async throws {
+    public func send(_ json: String) async throws {
         var buffer = ByteBuffer()
         WireProtocol.writeFrame(Array(json.utf8), into: &buffer)
         try await channel.outbound.write(buffer)
     }
 
     /// Sends several frames in one write.
-    func sendBatch(_ frames: [String]) async throws {
+    public func sendBatch(_ frames: [String]) async throws {
         var buffer = ByteBuffer()
         for json in frames { WireProtocol.writeFrame(Array(json.utf8), into: &buffer) }
         try await channel.outbound.write(buffer)
     }
 
     /// The next frame as a JSON object, or `nil` when the server closed the connection.
-    func next(timeout seconds: Double = 10) async throws -> JSONObject? {
+    public func next(timeout seconds: Double = 10) async throws -> JSONObject? {
         let box = IteratorBox(iterator)
         let body: ByteBuffer? = try await withTimeout(seconds: seconds) { try await box.next() }
         iterator = box.iterator
@@ -62,13 +62,13 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// The next frame, which must exist.
-    func expectFrame(timeout seconds: Double = 10) async throws -> JSONObject {
+    public func expectFrame(timeout seconds: Double = 10) async throws -> JSONObject {
         guard let frame = try await next(timeout: seconds) else { throw RawConnectionError.closed }
         return frame
     }
 
     /// Whether the server closes the connection (reads until EOF, failing on any frame).
-    func expectClosed(timeout seconds: Double = 10) async throws -> Bool {
+    public func expectClosed(timeout seconds: Double = 10) async throws -> Bool {
         do {
             return try await next(timeout: seconds) == nil
         } catch let error as ChannelError where error == .ioOnClosedChannel || error == .eof {
@@ -78,13 +78,13 @@ final class RawConnection: @unchecked Sendable {
         }
     }
 
-    func close() async {
+    public func close() async {
         channel.outbound.finish()
         try? await channel.channel.close()
     }
 }
 
-enum RawConnectionError: Error {
+public enum RawConnectionError: Error {
     case notAnObject
     case closed
 }
@@ -93,12 +93,12 @@ enum RawConnectionError: Error {
 private final class IteratorBox: @unchecked Sendable {
     var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
     init(_ iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) { self.iterator = iterator }
-    func next() async throws -> ByteBuffer? { try await iterator.next() }
+    public func next() async throws -> ByteBuffer? { try await iterator.next() }
 }
 
 extension JSONObject {
     /// `status.code` of a response frame.
-    var statusCode: String? { self["status"]?.objectValue?["code"]?.stringValue }
-    var frameID: UInt64? { self["id"]?.uint64Value }
-    var payload: JSONObject? { self["payload"]?.objectValue }
+    public var statusCode: String? { self["status"]?.objectValue?["code"]?.stringValue }
+    public var frameID: UInt64? { self["id"]?.uint64Value }
+    public var payload: JSONObject? { self["payload"]?.objectValue }
 }

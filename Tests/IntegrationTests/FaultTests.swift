@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import UserCacheRedis
+import UserCore
+import UserRPCClient
+import UserRPCTestKit
+import UserStorePostgres
+import UserV1
+
+/// Stops and restarts real servers during calls. Each test has PostgreSQL or Redis instances of its
+/// own (other ports, other data folders), so stopping them disturbs no other test.
+@Suite("Storage faults", .serialized)
+struct FaultTests {
+    static let faultDirectory = "/tmp/user-rpc-fault-services"
+
+    @Test("Redis stopped during calls: every call still succeeds; the cache comes back by itself")
+    func redisDown() async throws {
+        let redisEnvironment = ["REDIS_PORT": "56391", "SERVICES_DIR": Self.faultDirectory + "/redis"]
+        try await blocking { try TestServices.runScript(["start-redis"], environment: redisEnvironment) }
+        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        let store = PostgresUserStore(configuration: .init(url: database.url))
+        _ = try await store.migrate()
+        var cacheConfiguration = try RedisUserCacheConfiguration(url: "redis://127.0.0.1:56391")
+        cacheConfiguration.retryInterval = .milliseconds(100)
+        let cache = RedisUserCache(configuration: cacheConfiguration)
+        let server = try await TestServer.start(repository: UserRepository(store: store, cache: cache))
+        let client = server.client()
+
+        var users: [UserV1User] = []
+        for i in 0..<10 { users.append(try await client.registerUser(username: "before\(i)", email: "before\(i)@example.com")) }
+
+        try await blocking { try TestServices.runScript(["stop-redis"], environment: redisEnvironment) }
+        let started = ContinuousClock.now
+        for i in 0..<10 { users.append(try await client.registerUser(username: "during\(i)", email: "during\(i)@example.com")) }
+        for user in users { #expect(try await client.getUser(id: user.id, options: .init(timeout: .seconds(2))) == user) }
+        #expect(ContinuousClock.now - started < .seconds(10))
+
+        try await blocking { try TestServices.runScript(["start-redis"], environment: redisEnvironment) }
+        // Once the retry interval has passed, reads fill the cache again (bounded look).
+        let probe = users[0]
+        var refilled = false
+        let lookUntil = ContinuousClock.now + .seconds(10)
+        while !refilled && ContinuousClock.now < lookUntil {
+            _ = try await client.getUser(id: probe.id)
+            refilled = await cache.user(id: UUID(strictText: probe.id)!) != nil
+        }
+        #expect(refilled)
+
+        await client.close()
+        try await server.stop()
+        await store.shutdown()
+        await cache.shutdown()
+        await database.drop()
+        try await blocking { try TestServices.runScript(["stop-redis"], environment: redisEnvironment) }
+    }
+
+    @Test("PostgreSQL stopped during calls: UNAVAILABLE fast, the server stays up, and recovers after restart")
+    func postgresDown() async throws {
+        let pgEnvironment = ["PG_PORT": "55441", "SERVICES_DIR": Self.faultDirectory + "/pg"]
+        try await blocking { try TestServices.runScript(["start-postgres"], environment: pgEnvironment) }
+        let url = "postgres://userrpc:userrpc@127.0.0.1:55441/userrpc"
+        let store = PostgresUserStore(configuration: .init(url: url))
+        _ = try await store.migrate()
+        try await blocking { try PostgresConnection(url: url).execute("TRUNCATE users") }
+        let server = try await TestServer.start(repository: UserRepository(store: store))
+        let client = server.client()
+
+        var registered: [UserV1User] = []
+        for i in 0..<10 { registered.append(try await client.registerUser(username: "pg_before\(i)", email: "pg_before\(i)@example.com")) }
+
+        try await blocking { try TestServices.runScript(["stop-postgres"], environment: pgEnvironment) }
+        let started = ContinuousClock.now
+        for i in 0..<10 {
+            let error = await #expect(throws: UserRPCError.self) {
+                try await client.registerUser(username: "pg_during\(i)", email: "pg_during\(i)@example.com")
+            }
+            #expect(error?.code == .unavailable)
+        }
+        let read = await #expect(throws: UserRPCError.self) { try await client.getUser(id: registered[0].id) }
+        #expect(read?.code == .unavailable)
+        #expect(ContinuousClock.now - started < .seconds(5), "failures are fast")
+        try await client.ping()  // the server is up
+
+        try await blocking { try TestServices.runScript(["start-postgres"], environment: pgEnvironment) }
+        for user in registered { #expect(try await client.getUser(id: user.id) == user) }
+        for i in 0..<10 { registered.append(try await client.registerUser(username: "pg_after\(i)", email: "pg_after\(i)@example.com")) }
+
+        // No lost or half-written user: exactly the successful registrations are stored.
+        let rows = try await blocking { try PostgresConnection(url: url).execute("SELECT username FROM users ORDER BY username").rows }
+        #expect(rows.compactMap { $0[0] } == registered.map { $0.username }.sorted())
+
+        await client.close()
+        try await server.stop()
+        await store.shutdown()
+        try await blocking { try TestServices.runScript(["stop-postgres"], environment: pgEnvironment) }
+    }
+}
+
+typealias UserV1User = UserV1.User

@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+import UserCore
+import UserRPCClient
+import UserRPCTestKit
+import UserV1
+
+@testable import UserStorePostgres
+
+/// The PostgreSQL store against a real PostgreSQL (a fresh database per test).
+@Suite("PostgreSQL store")
+struct PostgresStoreTests {
+    @Test("migrations run once, in order, recorded in schema_migrations, also when started concurrently")
+    func migrations() async throws {
+        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        let stores = (0..<4).map { _ in PostgresUserStore(configuration: .init(url: database.url)) }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for store in stores { group.addTask { try await store.migrate() } }
+            return try await group.reduce(into: [[Int]]()) { $0.append($1) }
+        }
+        #expect(applied.filter { !$0.isEmpty } == [PostgresMigrations.all.map(\.version)])
+        #expect(try await stores[0].migrate().isEmpty)
+        let recorded = try await blocking {
+            try database.connect().execute("SELECT version, name FROM schema_migrations ORDER BY version").rows
+        }
+        #expect(recorded.map { $0[0] } == PostgresMigrations.all.map { String($0.version) })
+        for store in stores { await store.shutdown() }
+        await database.drop()
+    }
+
+    @Test("every file in Migrations/ is listed, in version order")
+    func migrationFilesListed() throws {
+        let folder = TestServices.packageRoot.appendingPathComponent("Sources/UserStorePostgres/Migrations")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files == PostgresMigrations.all.map { "V\($0.version)__\($0.name).sql" })
+        #expect(PostgresMigrations.all.map(\.version) == Array(1...PostgresMigrations.all.count))
+    }
+
+    @Test("search uses an index, not a sequential scan, on 100k users")
+    func searchUsesIndex() async throws {
+        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        let store = PostgresUserStore(configuration: .init(url: database.url))
+        _ = try await store.migrate()
+        let cursor = UserSearchCursor(usernameKey: "user5000", id: UUID.version7())
+        let queries = [
+            UserSearchQuery(usernamePrefix: "user12", limit: 20),
+            UserSearchQuery(usernamePrefix: "user12", limit: 20, after: cursor),
+            UserSearchQuery(limit: 20),
+            UserSearchQuery(limit: 20, after: cursor),
+            UserSearchQuery(email: "user77@example.com", limit: 20),
+        ]
+        let plans = try await blocking {
+            let connection = try database.connect()
+            try connection.execute(
+                """
+                INSERT INTO users (id, username, email, created_at)
+                SELECT gen_random_uuid(), 'user' || g, 'user' || g || '@example.com', now() FROM generate_series(1, 100000) g
+                """)
+            try connection.execute("ANALYZE users")
+            return try queries.map { query in
+                let statement = try #require(SQL.search(query))
+                let rows = try connection.execute("EXPLAIN " + statement.sql, statement.parameters).rows
+                return rows.compactMap { $0.first ?? nil }.joined(separator: "\n")
+            }
+        }
+        for (query, plan) in zip(queries, plans) {
+            #expect(plan.contains("Index"), "\(query): \(plan)")
+            #expect(!plan.contains("Seq Scan"), "\(query): \(plan)")
+        }
+        // And the results are right.
+        let page = try await store.search(UserSearchQuery(usernamePrefix: "user9999", limit: 20))
+        #expect(
+            page.map(\.username) == [
+                "user9999", "user99990", "user99991", "user99992", "user99993", "user99994", "user99995", "user99996", "user99997", "user99998",
+                "user99999",
+            ])
+        await store.shutdown()
+        await database.drop()
+    }
+
+    @Test("a statement that outlives its deadline gets DEADLINE_EXCEEDED, and its connection stays usable")
+    func deadlineCancelsStatement() async throws {
+        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        let store = PostgresUserStore(configuration: .init(url: database.url).with { $0.poolSize = 1 })
+        _ = try await store.migrate()
+        let server = try await TestServer.start(repository: UserRepository(store: store))
+        let client = server.client()
+        let user = try await client.registerUser(username: "locked", email: "locked@example.com")
+
+        // Another session takes an exclusive lock on the table: reads of it wait.
+        let locker = try await TestSession(database)
+        try await locker.execute("BEGIN")
+        try await locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        let started = ContinuousClock.now
+        let error = await #expect(throws: UserRPCError.self) {
+            try await client.getUser(id: user.id, options: .init(timeout: .milliseconds(300)))
+        }
+        #expect(error?.code == .deadlineExceeded)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // The statement was cancelled while the lock was still held: soon no query waits for it.
+        // (The cancel request is asynchronous at the server, so look until it has taken effect, bounded.)
+        var waiting: [String?] = []
+        let lookUntil = ContinuousClock.now + .seconds(5)
+        repeat {
+            waiting = try await locker.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        } while waiting != ["0"] && ContinuousClock.now < lookUntil
+        #expect(waiting == ["0"])
+        try await locker.execute("ROLLBACK")
+
+        // The single pooled connection serves the next calls.
+        #expect(try await client.getUser(id: user.id) == user)
+        _ = try await client.registerUser(username: "after_lock", email: "after@example.com")
+        await client.close()
+        try await server.stop()
+        await store.shutdown()
+        await database.drop()
+    }
+
+    @Test("of 50 concurrent registrations of one username, exactly one succeeds")
+    func concurrentRegistrations() async throws {
+        let server = try await TestServer.start(backend: .postgresRedis)
+        let client = server.client()
+        let outcomes = await withTaskGroup(of: UserRPCError.Code.self) { group in
+            for i in 0..<50 {
+                group.addTask {
+                    do throws(UserRPCError) {
+                        _ = try await client.registerUser(username: "Racer", email: "racer\(i)@example.com")
+                        return .ok
+                    } catch {
+                        return error.code
+                    }
+                }
+            }
+            return await group.reduce(into: [UserRPCError.Code]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == .ok }.count == 1)
+        #expect(outcomes.filter { $0 == .alreadyExists }.count == 49)
+        let database = try #require(server.database)
+        let count = try await blocking { try database.connect().execute("SELECT count(*) FROM users").rows }
+        #expect(count.first?.first == "1")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("two servers on one database: a user registered through one is found through the other")
+    func twoServers() async throws {
+        let urls = try TestServices.urls()
+        let database = try await TestDatabase.create(baseURL: urls.database)
+        let first = PostgresUserStore(configuration: .init(url: database.url))
+        let second = PostgresUserStore(configuration: .init(url: database.url))
+        _ = try await first.migrate()
+        _ = try await second.migrate()
+        let serverA = try await TestServer.start(repository: UserRepository(store: first))
+        let serverB = try await TestServer.start(repository: UserRepository(store: second))
+        let clientA = serverA.client()
+        let clientB = serverB.client()
+        let ada = try await clientA.registerUser(username: "shared", email: "shared@example.com")
+        #expect(try await clientB.getUser(id: ada.id) == ada)
+        #expect(try await clientB.searchUsers(username: "sha").users == [ada])
+        let conflict = await #expect(throws: UserRPCError.self) {
+            try await clientB.registerUser(username: "SHARED", email: "other@example.com")
+        }
+        #expect(conflict?.code == .alreadyExists)
+        await clientA.close()
+        await clientB.close()
+        try await serverA.stop()
+        try await serverB.stop()
+        await first.shutdown()
+        await second.shutdown()
+        await database.drop()
+    }
+
+    @Test("users round-trip exactly, including created_at to the millisecond")
+    func roundTrip() async throws {
+        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        let store = PostgresUserStore(configuration: .init(url: database.url))
+        _ = try await store.migrate()
+        let user = UserCore.User(
+            id: UUID.version7(), username: "Exact", email: "Exact@Example.com", createdAt: Date(timeIntervalSince1970: 1_795_000_000.123))
+        try await store.insert(user)
+        let read = try await store.user(id: user.id)
+        #expect(read == user)
+        #expect(read.map { RFC3339.format($0.createdAt) } == "2026-11-18T11:06:40.123Z")
+        await #expect(throws: UserError.alreadyExists(field: "email")) {
+            try await store.insert(UserCore.User(id: UUID.version7(), username: "other", email: "EXACT@example.com", createdAt: Date()))
+        }
+        #expect(try await store.user(id: UUID.version7()) == nil)
+        await store.shutdown()
+        await database.drop()
+    }
+}
+
+extension PostgresUserStoreConfiguration {
+    func with(_ change: (inout Self) -> Void) -> Self {
+        var copy = self
+        change(&copy)
+        return copy
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import UserCacheRedis
+import UserCore
+import UserRPCClient
+import UserRPCTestKit
+
+/// The Redis cache against a real Redis, behind a server on PostgreSQL.
+@Suite("Redis cache")
+struct RedisCacheTests {
+    /// Runs one Redis command on a connection of the test's own.
+    private func redis(_ arguments: String...) async throws -> RedisReply {
+        let configuration = try RedisUserCacheConfiguration(url: try TestServices.urls().redis)
+        return try await blocking {
+            let connection = try RedisConnection(host: configuration.host, port: configuration.port, timeout: .seconds(2))
+            return try connection.command(arguments.map { Array($0.utf8) })
+        }
+    }
+
+    @Test("registration primes user:v1:<id> with the TTL; a miss fills it again")
+    func primeAndFill() async throws {
+        let server = try await TestServer.start(backend: .postgresRedis)
+        let client = server.client()
+        let user = try await client.registerUser(username: "cached", email: "cached@example.com")
+        let key = "user:v1:\(user.id)"
+        guard case .integer(let ttl) = try await redis("TTL", key) else {
+            Issue.record("no TTL reply")
+            return
+        }
+        #expect((3590...3600).contains(ttl))
+        guard case .string(let bytes) = try await redis("GET", key) else {
+            Issue.record("the registration did not prime the cache")
+            return
+        }
+        #expect(String(decoding: bytes, as: UTF8.self).contains("\"username\":\"cached\""))
+
+        _ = try await redis("DEL", key)
+        #expect(try await client.getUser(id: user.id) == user)
+        #expect(try await redis("EXISTS", key) == .integer(1), "the miss filled the cache")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("reads come from the cache first")
+    func readsFromCache() async throws {
+        let server = try await TestServer.start(backend: .postgresRedis)
+        let client = server.client()
+        let user = try await client.registerUser(username: "original", email: "original@example.com")
+        // A cache entry that differs from the database (same id) is what GetUser returns: it read the cache.
+        let entry = #"{"id":"\#(user.id)","username":"fromcache","email":"original@example.com","created_at_ms":0}"#
+        _ = try await redis("SET", "user:v1:\(user.id)", entry)
+        #expect(try await client.getUser(id: user.id).username == "fromcache")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("garbage in the cache is ignored: the store answers and the entry is repaired")
+    func garbageEntry() async throws {
+        let server = try await TestServer.start(backend: .postgresRedis)
+        let client = server.client()
+        let user = try await client.registerUser(username: "repaired", email: "repaired@example.com")
+        let other = UUID.version7().lowercasedText
+        for garbage in ["not json", "{\"id\":\"\(other)\",\"username\":\"x\",\"email\":\"y\",\"created_at_ms\":1}", "\u{0}\u{1}"] {
+            _ = try await redis("SET", "user:v1:\(user.id)", garbage)
+            #expect(try await client.getUser(id: user.id) == user, "\(garbage)")
+        }
+        _ = try await redis("DEL", "user:v1:\(user.id)")
+        _ = try await redis("HSET", "user:v1:\(user.id)", "f", "v")  // wrong type: GET answers an error
+        #expect(try await client.getUser(id: user.id) == user)
+        _ = try await redis("DEL", "user:v1:\(user.id)")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("Redis URLs are read with host, port, password and database")
+    func urls() throws {
+        let full = try RedisUserCacheConfiguration(url: "redis://:s%40cret@cache.internal:6380/2")
+        #expect(full.host == "cache.internal")
+        #expect(full.port == 6380)
+        #expect(full.password == "s@cret")
+        #expect(full.database == 2)
+        let plain = try RedisUserCacheConfiguration(url: "redis://127.0.0.1")
+        #expect(plain.port == 6379)
+        #expect(plain.password == nil)
+        #expect(throws: RedisError.self) { try RedisUserCacheConfiguration(url: "http://x") }
+        #expect(throws: RedisError.self) { try RedisUserCacheConfiguration(url: "redis://x:99999") }
+    }
+}

@@ -1,0 +1,105 @@
+import Logging
+import NIOCore
+import NIOPosix
+import UserCacheRedis
+import UserCore
+import UserRPCClient
+import UserRPCServer
+import UserStorePostgres
+
+/// A live server on an ephemeral loopback port, for one test.
+public struct TestServer: Sendable {
+    public let server: UserRPCServer
+    public let port: Int
+    public let repository: UserRepository
+    /// The test's own database, with the postgres+redis backend.
+    public let database: TestDatabase?
+    private let runTask: Task<Void, any Error>
+    private let cleanup: @Sendable () async -> Void
+
+    /// Starts a server on `backend`: the embedded store, or PostgreSQL (a fresh database of its own)
+    /// with the shared Redis as cache.
+    public static func start(
+        backend: Backend,
+        configure: (inout UserRPCServerConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
+        switch backend {
+        case .embedded:
+            return try await start(repository: UserRepository(store: InMemoryUserStore()), configure: configure)
+        case .postgresRedis:
+            let urls = try TestServices.urls()
+            let database = try await TestDatabase.create(baseURL: urls.database)
+            let store = PostgresUserStore(configuration: .init(url: database.url))
+            _ = try await store.migrate()
+            let cache = RedisUserCache(configuration: try RedisUserCacheConfiguration(url: urls.redis))
+            return try await start(repository: UserRepository(store: store, cache: cache), database: database, configure: configure) {
+                await store.shutdown()
+                await cache.shutdown()
+                await database.drop()
+            }
+        }
+    }
+
+    /// Starts a server over `repository` (the embedded store by default).
+    public static func start(
+        repository: UserRepository = UserRepository(store: InMemoryUserStore()),
+        database: TestDatabase? = nil,
+        configure: (inout UserRPCServerConfiguration) -> Void = { _ in },
+        cleanup: @escaping @Sendable () async -> Void = {}
+    ) async throws -> TestServer {
+        var configuration = UserRPCServerConfiguration.defaults { $0.port = 0 }
+        configure(&configuration)
+        var logger = Logger(label: "test-server")
+        logger.logLevel = .critical
+        let server = UserRPCServer(configuration: configuration, repository: repository, logger: logger)
+        let runTask = Task { try await server.run() }
+        let address = try await server.listeningAddress
+        return TestServer(
+            server: server, port: address.port!, repository: repository, database: database, runTask: runTask, cleanup: cleanup)
+    }
+
+    /// A client of this server.
+    public func client(timeout: Duration? = .seconds(10)) -> UserRPCClient {
+        var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: port)
+        configuration.defaultTimeout = timeout
+        return UserRPCClient(configuration: configuration)
+    }
+
+    /// A raw framed connection, for speaking the protocol byte by byte.
+    public func rawConnection() async throws -> RawConnection {
+        try await RawConnection.connect(port: port)
+    }
+
+    /// Begins a graceful shutdown and waits until the server has stopped.
+    public func stop() async throws {
+        server.beginGracefulShutdown()
+        try await runTask.value
+        await cleanup()
+    }
+
+    /// Waits for `run()` to return (after a shutdown began elsewhere).
+    public func waitUntilStopped() async throws {
+        try await runTask.value
+        await cleanup()
+    }
+}
+
+/// Runs `body`, failing with `TimeoutError` if it takes longer than `seconds`: a bound, not a synchronisation.
+public func withTimeout<T: Sendable>(seconds: Double = 10, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw TimeoutError(seconds: seconds) }
+        return value
+    }
+}
+
+public struct TimeoutError: Error, CustomStringConvertible {
+    public let seconds: Double
+    public init(seconds: Double) { self.seconds = seconds }
+    public var description: String { "timed out after \(seconds) s" }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds and runs user-rpc-server, installing the packages the build needs first.
+# With no DATABASE_URL it serves on the embedded in-memory store at 127.0.0.1:50051.
+# Extra arguments go to the server: scripts/run-server.sh --port 6000 --log-level debug
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-packages.sh
+exec swift run -c release user-rpc-server "$@"
