@@ -57,7 +57,7 @@ public final class RedisConnection {
             }
             return pointer
         }
-        defer { copies.forEach { $0.deallocate() } }
+        defer { for copy in copies { copy.deallocate() } }
         var argv: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
         var lengths: [Int] = arguments.map(\.count)
         guard let raw = redisCommandArgv(context, Int32(arguments.count), &argv, &lengths) else {

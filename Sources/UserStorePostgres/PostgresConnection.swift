@@ -104,13 +104,13 @@ public final class PostgresConnection {
 
     private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
         let duplicates = strings.map { strdup($0) }
-        defer { duplicates.forEach { free($0) } }
+        defer { for duplicate in duplicates { free(duplicate) } }
         return body(duplicates.map { UnsafePointer($0) } + [nil])
     }
 
     private static func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
         let duplicates = strings.map { $0.map { strdup($0) } ?? nil }
-        defer { duplicates.forEach { free($0) } }
+        defer { for duplicate in duplicates { free(duplicate) } }
         return body(duplicates.map { UnsafePointer($0) })
     }
 }
