@@ -125,7 +125,7 @@ struct ProtocolEndToEndTests {
         let zero = try await connection.expectFrame()
         #expect(zero.statusCode == "DEADLINE_EXCEEDED")
         // The zero-deadline registration never ran.
-        #expect(try await store.inner.searchNow(UserSearchQuery(limit: 10)).isEmpty)
+        #expect(try store.inner.searchNow(UserSearchQuery(limit: 10)).isEmpty)
         store.openGate()
         await connection.close()
         try await server.stop()

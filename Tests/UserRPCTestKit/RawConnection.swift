@@ -7,53 +7,55 @@ import UserRPCWire
 /// it sends exactly the bytes a test gives and reads frames back one at a time.
 public final class RawConnection: @unchecked Sendable {
     // @unchecked: used by one test task at a time.
-    private let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-    private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let channel: any Channel
+    private var iterator: AsyncStream<ByteBuffer>.AsyncIterator
 
-    private init(channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) {
+    private init(channel: any Channel, frames: AsyncStream<ByteBuffer>) {
         self.channel = channel
-        self.iterator = channel.inbound.makeAsyncIterator()
+        self.iterator = frames.makeAsyncIterator()
     }
 
     deinit {
-        channel.outbound.finish()
-        channel.channel.close(promise: nil)
+        channel.close(promise: nil)
     }
 
     public static func connect(port: Int, maxFrameBytes: Int = 64 * 1024 * 1024) async throws -> RawConnection {
+        let (frames, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(FrameCollector(continuation))
                 }
             }
-        return RawConnection(channel: channel)
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        return RawConnection(channel: channel, frames: frames)
     }
 
     /// Sends raw bytes, as they are.
     public func sendBytes(_ bytes: [UInt8]) async throws {
-        try await channel.outbound.write(ByteBuffer(bytes: bytes))
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     }
 
     /// Sends one frame holding `json`.
     public func send(_ json: String) async throws {
         var buffer = ByteBuffer()
         WireProtocol.writeFrame(Array(json.utf8), into: &buffer)
-        try await channel.outbound.write(buffer)
+        try await channel.writeAndFlush(buffer)
     }
 
     /// Sends several frames in one write.
     public func sendBatch(_ frames: [String]) async throws {
         var buffer = ByteBuffer()
         for json in frames { WireProtocol.writeFrame(Array(json.utf8), into: &buffer) }
-        try await channel.outbound.write(buffer)
+        try await channel.writeAndFlush(buffer)
     }
 
     /// The next frame as a JSON object, or `nil` when the server closed the connection.
     public func next(timeout seconds: Double = 10) async throws -> JSONObject? {
         let box = IteratorBox(iterator)
-        let body: ByteBuffer? = try await withTimeout(seconds: seconds) { try await box.next() }
+        let body: ByteBuffer? = try await withTimeout(seconds: seconds) { await box.next() }
         iterator = box.iterator
         guard let body else { return nil }
         let value = try JSONParser().parse(Array(body.readableBytesView))
@@ -69,18 +71,36 @@ public final class RawConnection: @unchecked Sendable {
 
     /// Whether the server closes the connection (reads until EOF, failing on any frame).
     public func expectClosed(timeout seconds: Double = 10) async throws -> Bool {
-        do {
-            return try await next(timeout: seconds) == nil
-        } catch let error as ChannelError where error == .ioOnClosedChannel || error == .eof {
-            return true
-        } catch let error as IOError where error.errnoCode == 104 {  // connection reset
-            return true
-        }
+        try await next(timeout: seconds) == nil
     }
 
     public func close() async {
-        channel.outbound.finish()
-        try? await channel.channel.close()
+        try? await channel.close()
+    }
+}
+
+/// Hands each frame body to an `AsyncStream`; the stream ends when the connection does.
+private final class FrameCollector: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let continuation: AsyncStream<ByteBuffer>.Continuation
+
+    init(_ continuation: AsyncStream<ByteBuffer>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        continuation.yield(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        continuation.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Connection reset and the like: the test sees the end of the stream.
+        continuation.finish()
+        context.close(promise: nil)
     }
 }
 
@@ -91,9 +111,9 @@ public enum RawConnectionError: Error {
 
 /// Moves the iterator into a sendable box for the duration of one `next()`.
 private final class IteratorBox: @unchecked Sendable {
-    var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-    init(_ iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) { self.iterator = iterator }
-    public func next() async throws -> ByteBuffer? { try await iterator.next() }
+    var iterator: AsyncStream<ByteBuffer>.AsyncIterator
+    init(_ iterator: AsyncStream<ByteBuffer>.AsyncIterator) { self.iterator = iterator }
+    func next() async -> ByteBuffer? { await iterator.next() }
 }
 
 extension JSONObject {

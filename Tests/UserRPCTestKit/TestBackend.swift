@@ -134,6 +134,7 @@ public struct TestDatabase: Sendable {
 }
 
 /// Runs blocking work (libpq, hiredis, processes) off the cooperative thread pool.
+@discardableResult
 public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await NIOThreadPool.singleton.runIfActive(body)
 }
