@@ -41,7 +41,7 @@ struct CallCommand: AsyncParsableCommand {
         guard let schemaMethod = schema.method(named: method) else {
             throw ValidationError("unknown method '\(method)'; known: \(schema.methods.map(\.name).joined(separator: ", "))")
         }
-        let payload = try requestPayload(fields: schema.fields(of: schemaMethod.request))
+        let payload = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
         var options = UserRPCClient.CallOptions()
         if let timeout {
             guard let duration = Duration(text: timeout) else { throw ValidationError("timeout '\(timeout)' is not a duration") }
@@ -62,68 +62,6 @@ struct CallCommand: AsyncParsableCommand {
             if let details = error.details { text += "\ndetails: \(JSONValue.object(details).prettyText())" }
             FileHandle.standardError.write(Data((text + "\n").utf8))
             throw ExitCode(Int32(100 + error.code.numericValue))
-        }
-    }
-
-    /// The payload from `--json`, or from the field flags checked against the schema.
-    private func requestPayload(fields: [UserV1Schema.Field]) throws -> JSONObject {
-        if let json {
-            guard fieldArguments.isEmpty else { throw ValidationError("use either --json or field flags, not both") }
-            let text = json == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json
-            let value: JSONValue
-            do {
-                value = try JSONParser().parse(text)
-            } catch {
-                throw ValidationError("--json is not valid JSON: \(error)")
-            }
-            guard case .object(let object) = value else { throw ValidationError("--json must be a JSON object") }
-            return object
-        }
-        var payload = JSONObject()
-        var remaining = fieldArguments[...]
-        while let argument = remaining.popFirst() {
-            guard argument.hasPrefix("--") else { throw ValidationError("unexpected argument '\(argument)'") }
-            var name = String(argument.dropFirst(2))
-            var value: String?
-            if let equals = name.firstIndex(of: "=") {
-                value = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
-            }
-            let fieldName = name.replacingOccurrences(of: "-", with: "_")
-            guard let field = fields.first(where: { $0.name == fieldName }) else {
-                let known = fields.map { "--" + $0.name.replacingOccurrences(of: "_", with: "-") }.joined(separator: ", ")
-                throw ValidationError("unknown flag '--\(name)' for this method; its fields are: \(known)")
-            }
-            if value == nil { value = remaining.popFirst() }
-            guard let value else { throw ValidationError("--\(name) needs a value") }
-            guard payload[field.name] == nil else { throw ValidationError("--\(name) is given twice") }
-            payload[field.name] = try Self.jsonValue(value, for: field)
-        }
-        return payload
-    }
-
-    private static func jsonValue(_ text: String, for field: UserV1Schema.Field) throws -> JSONValue {
-        switch field.type {
-        case "string":
-            return .string(text)
-        case "integer":
-            guard let int = Int(text) else { throw ValidationError("--\(field.name) must be an integer, not '\(text)'") }
-            return .number(String(int))
-        case "number":
-            guard Double(text) != nil, let value = try? JSONParser().parse(text), case .number = value else {
-                throw ValidationError("--\(field.name) must be a number, not '\(text)'")
-            }
-            return value
-        case "boolean":
-            guard let bool = Bool(text) else { throw ValidationError("--\(field.name) must be true or false") }
-            return .bool(bool)
-        default:
-            // Arrays and objects are given as JSON text.
-            do {
-                return try JSONParser().parse(text)
-            } catch {
-                throw ValidationError("--\(field.name) must be JSON: \(error)")
-            }
         }
     }
 }

@@ -85,6 +85,12 @@ public final class UserRPCClient: Sendable {
         return try await rawCall(method: method, payload: writer.bytes, options: options)
     }
 
+    /// Calls any method by its full name with a payload that is already JSON object text (for example
+    /// encoded once and sent many times), and returns the response payload.
+    public func call(method: String, payloadJSON: [UInt8], options: CallOptions = CallOptions()) async throws(UserRPCError) -> JSONObject {
+        try await rawCall(method: method, payload: payloadJSON, options: options)
+    }
+
     /// Sends a ping and waits for the pong.
     public func ping(timeout: Duration? = nil) async throws(UserRPCError) {
         let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue

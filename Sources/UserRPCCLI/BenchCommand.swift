@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import StrictJSON
+import UserRPCClient
+import UserV1
+
+/// `user-rpc bench METHOD`: a load generator in the spirit of ghz, built on the client library, so it
+/// measures what an embedding program gets.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Load-test a method and report throughput, latency percentiles and status codes.",
+        discussion: """
+            Closed loop by default: --concurrency calls are kept in flight over --connections connections.
+            With --rate, calls start at a fixed rate (open loop) and latency is measured from each call's
+            scheduled start, so queueing is not hidden.
+
+            Examples:
+              user-rpc bench GetUser --prepare 1000 --concurrency 64 --connections 4 --duration 10s
+              user-rpc bench RegisterUser --concurrency 16 --requests 20000
+              user-rpc bench SearchUsers --username a --limit 10 --rate 2000 --duration 5s --format json
+            """)
+
+    @Argument(help: "The method (GetUser, RegisterUser, SearchUsers, or a full name).")
+    var method: String
+
+    @Option(help: "Server address host:port (env USER_RPC_ADDRESS; default 127.0.0.1:50051).")
+    var address: String?
+
+    @Option(name: [.short, .long], help: "Calls in flight at once (closed loop), or the most in flight (open loop).")
+    var concurrency: Int = 16
+
+    @Option(help: "TCP connections to spread the calls over.")
+    var connections: Int = 1
+
+    @Option(help: "How long to run, e.g. 10s (default 10s unless --requests is given).")
+    var duration: String?
+
+    @Option(name: [.short, .long], help: "Stop after this many calls.")
+    var requests: Int?
+
+    @Option(help: "Start calls at this many per second (open loop).")
+    var rate: Double?
+
+    @Option(help: "Register this many users first; GetUser then spreads over their ids.")
+    var prepare: Int = 0
+
+    @Option(help: "Per-call timeout, e.g. 5s.")
+    var timeout: String = "10s"
+
+    @Option(help: "The request payload as a JSON object (or - for standard input); or give field flags.")
+    var json: String?
+
+    @Option(help: "text (default) or json.")
+    var format: OutputFormat = .text
+
+    @Argument(parsing: .allUnrecognized, help: "Request fields as --field value, from the method's schema.")
+    var fieldArguments: [String] = []
+
+    enum OutputFormat: String, ExpressibleByArgument {
+        case text, json
+    }
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard (1...1024).contains(connections) else { throw ValidationError("--connections must be 1...1024") }
+        if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
+        if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
+        guard prepare >= 0 else { throw ValidationError("--prepare must not be negative") }
+    }
+
+    func run() async throws {
+        let schema = UserV1Schema.embedded
+        guard let schemaMethod = schema.method(named: method) else {
+            throw ValidationError("unknown method '\(method)'; known: \(schema.methods.map(\.name).joined(separator: ", "))")
+        }
+        guard let callTimeout = Duration(text: timeout) else { throw ValidationError("timeout '\(timeout)' is not a duration") }
+        var runDuration: Duration?
+        if let duration {
+            guard let value = Duration(text: duration) else { throw ValidationError("duration '\(duration)' is not a duration") }
+            runDuration = value
+        } else if requests == nil {
+            runDuration = .seconds(10)
+        }
+
+        let baseConfiguration = try ServerAddress.configuration(address)
+        let clients = (0..<connections).map { _ in UserRPCClient(configuration: baseConfiguration) }
+        defer { for client in clients { Task { await client.close() } } }
+
+        let given = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
+        let payloads = try await makePayloads(method: schemaMethod, given: given, clients: clients)
+
+        let plan = LoadPlan(
+            method: schemaMethod.fullName, payloads: payloads, clients: clients, concurrency: concurrency, duration: runDuration,
+            requests: requests, rate: rate, timeout: callTimeout)
+        let showProgress = format == .text && isatty(STDERR_FILENO) == 1
+        let result = await LoadRunner(plan: plan).run(progress: showProgress)
+        let report = BenchReport(
+            method: schemaMethod.name, address: "\(baseConfiguration.host):\(baseConfiguration.port)", connections: connections,
+            concurrency: concurrency, rate: rate, result: result)
+        print(format == .json ? report.json : report.text)
+    }
+
+    /// The payloads the calls cycle through.
+    private func makePayloads(method: UserV1Schema.Method, given: JSONObject, clients: [UserRPCClient]) async throws -> PayloadSource {
+        let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        if method.name == "RegisterUser" && given.isEmpty {
+            // Every registration needs a fresh username and email.
+            return .generated { ticket in
+                var writer = JSONWriter(reservingCapacity: 96)
+                RegisterUserRequest(username: "b\(runID)_\(ticket)", email: "b\(runID)_\(ticket)@bench.example").encode(into: &writer)
+                return writer.bytes
+            }
+        }
+        guard prepare > 0 else {
+            var writer = JSONWriter()
+            writer.value(.object(given))
+            return .fixed([writer.bytes])
+        }
+        let ids = try await Self.registerUsers(count: prepare, runID: runID, clients: clients, concurrency: concurrency)
+        if method.name == "GetUser" && given.isEmpty {
+            return .fixed(ids.map { GetUserRequest(id: $0).jsonBytes })
+        }
+        var writer = JSONWriter()
+        writer.value(.object(given))
+        return .fixed([writer.bytes])
+    }
+
+    private static func registerUsers(count: Int, runID: String, clients: [UserRPCClient], concurrency: Int) async throws -> [String] {
+        try await withThrowingTaskGroup(of: [String].self) { group in
+            let workers = min(concurrency, count)
+            for worker in 0..<workers {
+                group.addTask {
+                    var ids: [String] = []
+                    var index = worker
+                    while index < count {
+                        let user = try await clients[index % clients.count].registerUser(
+                            username: "p\(runID)_\(index)", email: "p\(runID)_\(index)@bench.example")
+                        ids.append(user.id)
+                        index += workers
+                    }
+                    return ids
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+    }
+}

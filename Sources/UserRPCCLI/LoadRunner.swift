@@ -1,0 +1,147 @@
+import Foundation
+import Histogram
+import Synchronization
+import UserRPCClient
+import UserRPCWire
+
+/// Where each call's payload comes from.
+enum PayloadSource: Sendable {
+    /// Cycled through in order.
+    case fixed([[UInt8]])
+    /// Made for each call from its ticket number.
+    case generated(@Sendable (Int) -> [UInt8])
+
+    func payload(for ticket: Int) -> [UInt8] {
+        switch self {
+        case .fixed(let payloads): payloads[ticket % payloads.count]
+        case .generated(let make): make(ticket)
+        }
+    }
+}
+
+struct LoadPlan: Sendable {
+    var method: String
+    var payloads: PayloadSource
+    var clients: [UserRPCClient]
+    var concurrency: Int
+    var duration: Duration?
+    var requests: Int?
+    /// Calls per second for an open loop; `nil` for a closed loop.
+    var rate: Double?
+    var timeout: Duration
+}
+
+struct LoadResult: Sendable {
+    var calls: Int
+    var elapsed: Duration
+    /// Latency in nanoseconds.
+    var histogram: Histogram<UInt64>
+    var statusCounts: [String: Int]
+    /// CPU time this process used during the run (user + system), in seconds.
+    var cpuSeconds: Double
+}
+
+/// Runs the calls of a plan from `concurrency` workers and gathers their measurements.
+struct LoadRunner {
+    let plan: LoadPlan
+
+    /// Shared by the workers: the next ticket to take, and calls completed (for the progress line).
+    private final class Counters: Sendable {
+        let tickets = Atomic<Int>(0)
+        let completed = Atomic<Int>(0)
+    }
+
+    private struct WorkerResult: Sendable {
+        var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+        var statusCounts: [String: Int] = [:]
+        var calls = 0
+    }
+
+    func run(progress: Bool) async -> LoadResult {
+        let counters = Counters()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = plan.duration.map { start + $0 }
+        let cpuBefore = Self.cpuSeconds()
+
+        let progressTask: Task<Void, Never>? =
+            progress
+            ? Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    let done = counters.completed.load(ordering: .relaxed)
+                    let seconds = Self.seconds(clock.now - start)
+                    let line = String(format: "\r[%5.1fs] %d calls, %.0f calls/s   ", seconds, done, Double(done) / max(seconds, 0.001))
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+            } : nil
+
+        let plan = self.plan
+        let workers = await withTaskGroup(of: WorkerResult.self) { group in
+            for worker in 0..<plan.concurrency {
+                let client = plan.clients[worker % plan.clients.count]
+                group.addTask {
+                    var result = WorkerResult()
+                    let options = UserRPCClient.CallOptions(timeout: plan.timeout)
+                    while true {
+                        let ticket = counters.tickets.wrappingAdd(1, ordering: .relaxed).oldValue
+                        if let limit = plan.requests, ticket >= limit { break }
+                        var scheduled = clock.now
+                        if let rate = plan.rate {
+                            scheduled = start + .nanoseconds(Int64(Double(ticket) * 1e9 / rate))
+                            if let deadline, scheduled >= deadline { break }
+                            if scheduled > clock.now { try? await Task.sleep(until: scheduled, clock: clock) }
+                        } else if let deadline, scheduled >= deadline {
+                            break
+                        }
+                        let code: String
+                        do throws(UserRPCError) {
+                            _ = try await client.call(method: plan.method, payloadJSON: plan.payloads.payload(for: ticket), options: options)
+                            code = "OK"
+                        } catch {
+                            code = error.code.rawValue
+                        }
+                        let latency = clock.now - scheduled
+                        _ = result.histogram.record(UInt64(max(0, Self.nanoseconds(latency))))
+                        result.statusCounts[code, default: 0] += 1
+                        result.calls += 1
+                        counters.completed.wrappingAdd(1, ordering: .relaxed)
+                    }
+                    return result
+                }
+            }
+            return await group.reduce(into: [WorkerResult]()) { $0.append($1) }
+        }
+        let elapsed = clock.now - start
+        progressTask?.cancel()
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+
+        var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+        var statusCounts: [String: Int] = [:]
+        var calls = 0
+        for worker in workers {
+            histogram.add(worker.histogram)
+            statusCounts.merge(worker.statusCounts, uniquingKeysWith: +)
+            calls += worker.calls
+        }
+        return LoadResult(
+            calls: calls, elapsed: elapsed, histogram: histogram, statusCounts: statusCounts, cpuSeconds: Self.cpuSeconds() - cpuBefore)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(nanoseconds(duration)) / 1e9
+    }
+
+    /// User plus system CPU time of this process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
