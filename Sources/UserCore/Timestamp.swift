@@ -25,11 +25,32 @@ public enum RFC3339 {
         let minute = millisOfDay / 60_000 % 60
         let second = millisOfDay / 1000 % 60
         let millis = millisOfDay % 1000
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let s = String(value)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        guard (0...9999).contains(year) else { return String(year) + "-01-01T00:00:00.000Z" }
+        // Written digit by digit into one small string: this runs for every user a call returns.
+        return String(unsafeUninitializedCapacity: 24) { out in
+            func put(_ value: Int64, digits: Int, at offset: Int) {
+                var value = value
+                for position in stride(from: offset + digits - 1, through: offset, by: -1) {
+                    out[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, digits: 4, at: 0)
+            out[4] = UInt8(ascii: "-")
+            put(month, digits: 2, at: 5)
+            out[7] = UInt8(ascii: "-")
+            put(day, digits: 2, at: 8)
+            out[10] = UInt8(ascii: "T")
+            put(hour, digits: 2, at: 11)
+            out[13] = UInt8(ascii: ":")
+            put(minute, digits: 2, at: 14)
+            out[16] = UInt8(ascii: ":")
+            put(second, digits: 2, at: 17)
+            out[19] = UInt8(ascii: ".")
+            put(millis, digits: 3, at: 20)
+            out[23] = UInt8(ascii: "Z")
+            return 24
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(millis, 3))Z"
     }
 
     /// `date` truncated to whole milliseconds, the precision every store keeps.

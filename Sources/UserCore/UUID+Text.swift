@@ -10,21 +10,24 @@ extension UUID {
         var text = text
         let parsed: UUID?? = text.withUTF8 { utf8 -> UUID? in
             guard utf8.count == 36 else { return nil }
-            var bytes = [UInt8](repeating: 0, count: 16)
-            var out = 0
-            var i = 0
-            while i < 36 {
-                if i == 8 || i == 13 || i == 18 || i == 23 {
-                    guard utf8[i] == UInt8(ascii: "-") else { return nil }
-                    i += 1
-                    continue
+            var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            let valid = withUnsafeMutableBytes(of: &uuid) { bytes -> Bool in
+                var out = 0
+                var i = 0
+                while i < 36 {
+                    if i == 8 || i == 13 || i == 18 || i == 23 {
+                        guard utf8[i] == UInt8(ascii: "-") else { return false }
+                        i += 1
+                        continue
+                    }
+                    guard let high = Self.hexValue(utf8[i]), let low = Self.hexValue(utf8[i + 1]) else { return false }
+                    bytes[out] = high << 4 | low
+                    out += 1
+                    i += 2
                 }
-                guard let high = Self.hexValue(utf8[i]), let low = Self.hexValue(utf8[i + 1]) else { return nil }
-                bytes[out] = high << 4 | low
-                out += 1
-                i += 2
+                return true
             }
-            return UUID(bytes: bytes)
+            return valid ? UUID(uuid: uuid) : nil
         }
         guard let value = parsed ?? nil else { return nil }
         self = value

@@ -3,9 +3,12 @@ import UserV1
 /// Reads users: one by id (cache-aside), or a page of a search.
 public struct UserQueryLogic: Sendable {
     public let repository: UserRepository
+    /// The repository's synchronous view, looked up once (it involves dynamic casts).
+    private let nonBlockingRepository: NonBlockingUserRepository?
 
     public init(repository: UserRepository) {
         self.repository = repository
+        self.nonBlockingRepository = repository.nonBlocking
     }
 
     public func getUser(_ request: GetUserRequest) async throws(UserError) -> UserV1.User {
@@ -21,7 +24,7 @@ public struct UserQueryLogic: Sendable {
 
     /// ``getUser(_:)`` without suspending, when the repository never blocks; `nil` when it cannot.
     public func getUserWithoutBlocking(_ request: GetUserRequest) -> Result<UserV1.User, UserError>? {
-        guard let repository = repository.nonBlocking else { return nil }
+        guard let repository = nonBlockingRepository else { return nil }
         return Result { () throws(UserError) in
             let id = try UserValidation.userID(request.id)
             guard let user = try repository.user(id: id) else { throw .notFound(id: request.id) }
@@ -31,7 +34,7 @@ public struct UserQueryLogic: Sendable {
 
     /// ``searchUsers(_:)`` without suspending, when the repository never blocks; `nil` when it cannot.
     public func searchUsersWithoutBlocking(_ request: SearchUsersRequest) -> Result<SearchUsersResponse, UserError>? {
-        guard let repository = repository.nonBlocking else { return nil }
+        guard let repository = nonBlockingRepository else { return nil }
         return Result { () throws(UserError) in
             let query = try UserValidation.searchQuery(request)
             return Self.page(try repository.search(query), limit: query.limit)

@@ -9,11 +9,14 @@ import UserV1
 /// Registers users: validates the request, makes the entity (a version 7 id, the current time) and adds it.
 public struct UserRegistrationLogic: Sendable {
     public let repository: UserRepository
+    /// The repository's synchronous view, looked up once (it involves dynamic casts).
+    private let nonBlockingRepository: NonBlockingUserRepository?
     private let now: @Sendable () -> Date
 
     /// - Parameter now: the clock; tests may pin it.
     public init(repository: UserRepository, now: @escaping @Sendable () -> Date = { Date() }) {
         self.repository = repository
+        self.nonBlockingRepository = repository.nonBlocking
         self.now = now
     }
 
@@ -26,7 +29,7 @@ public struct UserRegistrationLogic: Sendable {
     /// ``register(_:)`` without suspending, when the repository never blocks (the embedded store).
     /// Returns `nil` when it cannot run synchronously.
     public func registerWithoutBlocking(_ request: RegisterUserRequest) -> Result<UserV1.User, UserError>? {
-        guard let repository = repository.nonBlocking else { return nil }
+        guard let repository = nonBlockingRepository else { return nil }
         return Result { () throws(UserError) in
             let user = try makeUser(request)
             try repository.add(user)

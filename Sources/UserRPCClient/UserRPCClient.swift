@@ -204,10 +204,8 @@ public final class UserRPCClient: Sendable {
 
     private func connect() -> EventLoopFuture<Connection> {
         let maxFrameBytes = configuration.maxFrameBytes
-        let eventLoop = group.next()
-        let handlerPromise = eventLoop.makePromise(of: NIOLoopBound<ClientChannelHandler>.self)
         let timeout = configuration.connectTimeout.components
-        return ClientBootstrap(group: eventLoop)
+        return ClientBootstrap(group: group.next())
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000))
             .channelInitializer { [weak self] channel in
@@ -218,16 +216,14 @@ public final class UserRPCClient: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
                     try channel.pipeline.syncOperations.addHandler(handler)
-                    handlerPromise.succeed(NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 }
             }
             .connect(host: configuration.host, port: configuration.port)
             .flatMap { channel in
-                handlerPromise.futureResult.map { Connection(channel: channel, handler: $0) }
-            }
-            .flatMapErrorThrowing { error in
-                handlerPromise.fail(error)
-                throw error
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = try channel.pipeline.syncOperations.handler(type: ClientChannelHandler.self)
+                    return Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                }
             }
     }
 

@@ -24,6 +24,9 @@ public final class UserRPCServer: Service, Sendable {
         var listener: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var shuttingDown = false
+        /// Each promise is completed exactly once: these record that it was.
+        var addressResolved = false
+        var allClosedSignalled = false
     }
 
     /// - Parameters:
@@ -45,8 +48,10 @@ public final class UserRPCServer: Service, Sendable {
     }
 
     deinit {
-        address.fail(CancellationError())
-        allConnectionsClosed.succeed()
+        // Never leave a waiter hanging, and never complete a promise twice.
+        let (addressResolved, allClosedSignalled) = state.withLock { ($0.addressResolved, $0.allClosedSignalled) }
+        if !addressResolved { address.fail(CancellationError()) }
+        if !allClosedSignalled { allConnectionsClosed.succeed() }
     }
 
     /// The address the server listens on, once it is bound (useful with port 0).
@@ -69,15 +74,21 @@ public final class UserRPCServer: Service, Sendable {
                 .bind(host: configuration.host, port: configuration.port)
                 .get()
         } catch {
+            state.withLock { $0.addressResolved = true }
             address.fail(error)
             logger.error("could not listen", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)", "error": "\(error)"])
             throw error
         }
         let alreadyShuttingDown = state.withLock { state in
             state.listener = listener
+            state.addressResolved = true
             return state.shuttingDown
         }
-        if let local = listener.localAddress { address.succeed(local) }
+        if let local = listener.localAddress {
+            address.succeed(local)
+        } else {
+            address.fail(ChannelError.unknownLocalAddress)
+        }
         logger.info("listening", metadata: ["address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
         if alreadyShuttingDown { beginGracefulShutdown() }
 
@@ -133,8 +144,14 @@ public final class UserRPCServer: Service, Sendable {
         checkAllClosed()
     }
 
+    /// Completes `allConnectionsClosed` once shutdown has begun and no connection is left. Connections
+    /// close on several event loops at once: the flag, set under the lock, makes this happen once.
     private func checkAllClosed() {
-        let done = state.withLock { $0.shuttingDown && $0.connections.isEmpty }
+        let done = state.withLock { state in
+            guard state.shuttingDown, state.connections.isEmpty, !state.allClosedSignalled else { return false }
+            state.allClosedSignalled = true
+            return true
+        }
         if done { allConnectionsClosed.succeed() }
     }
 

@@ -14,10 +14,11 @@ public enum UserServiceV1 {
 
         /// The method for a full wire name, or `nil`.
         public init?(fullName: String) {
-            let prefix = UserServiceV1.serviceName + "/"
-            guard fullName.hasPrefix(prefix) else { return nil }
-            self.init(rawValue: String(fullName.dropFirst(prefix.count)))
+            guard let method = Self.byFullName[fullName] else { return nil }
+            self = method
         }
+
+        private static let byFullName: [String: Method] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.fullName, $0) })
 
         public var requestType: any UserV1Message.Type {
             switch self {
