@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [
                 "CLibPQ", "UserCore",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             exclude: [],
             resources: [.embedInCode("Migrations/V1__create_users.sql")]
@@ -43,6 +44,7 @@ let package = Package(
             dependencies: [
                 "CHiredis", "UserCore", "StrictJSON",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -60,6 +62,7 @@ let package = Package(
                 "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -79,6 +82,7 @@ let package = Package(
                 "UserV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -107,6 +111,7 @@ let package = Package(
             dependencies: [
                 "UserRPCServer", "UserStorePostgres", "UserCacheRedis", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 import StrictJSON
 import Synchronization
@@ -151,7 +152,7 @@ public final class RedisUserCache: UserCache {
 final class RateLimitedWarnings: Sendable {
     private let logger: Logger
     private let intervalNanoseconds: UInt64
-    private let state = Mutex<(last: UInt64, suppressed: Int)>((0, 0))
+    private let state = NIOLockedValueBox<(last: UInt64, suppressed: Int)>((0, 0))
 
     init(logger: Logger, interval: Duration) {
         self.logger = logger
@@ -160,7 +161,7 @@ final class RateLimitedWarnings: Sendable {
 
     func warn(_ message: String) {
         let now = DispatchTime.now().uptimeNanoseconds
-        let suppressed: Int? = state.withLock { state in
+        let suppressed: Int? = state.withLockedValue { state in
             guard state.last == 0 || now - state.last >= intervalNanoseconds else {
                 state.suppressed += 1
                 return nil

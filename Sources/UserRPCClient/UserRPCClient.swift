@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import StrictJSON
@@ -20,7 +21,7 @@ import UserV1
 public final class UserRPCClient: Sendable {
     public let configuration: Configuration
     private let group: any EventLoopGroup
-    private let state = Mutex(ConnectionState.idle)
+    private let state = NIOLockedValueBox(ConnectionState.idle)
     private let nextCallID = Atomic<UInt64>(1)
 
     private enum ConnectionState {
@@ -41,7 +42,7 @@ public final class UserRPCClient: Sendable {
     }
 
     deinit {
-        if case .ready(let connection) = state.withLock({ $0 }) {
+        if case .ready(let connection) = state.withLockedValue({ $0 }) {
             connection.channel.close(promise: nil)
         }
     }
@@ -106,7 +107,7 @@ public final class UserRPCClient: Sendable {
 
     /// Closes the connection; calls in flight fail with UNAVAILABLE. Later calls throw UNAVAILABLE.
     public func close() async {
-        let previous = state.withLock { state in
+        let previous = state.withLockedValue { state in
             defer { state = .closed }
             return state
         }
@@ -168,7 +169,7 @@ public final class UserRPCClient: Sendable {
             case wait(EventLoopFuture<Connection>)
             case closed
         }
-        let step: Step = state.withLock { state in
+        let step: Step = state.withLockedValue { state in
             if case .ready(let connection) = state, !connection.channel.isActive { state = .idle }
             switch state {
             case .ready(let connection): return .use(connection)
@@ -188,12 +189,12 @@ public final class UserRPCClient: Sendable {
         case .wait(let future):
             do {
                 let connection = try await future.get()
-                state.withLock { state in
+                state.withLockedValue { state in
                     if case .connecting(let pending) = state, pending === future { state = .ready(connection) }
                 }
                 return connection
             } catch {
-                state.withLock { state in
+                state.withLockedValue { state in
                     if case .connecting(let pending) = state, pending === future { state = .idle }
                 }
                 throw UserRPCError(
@@ -229,7 +230,7 @@ public final class UserRPCClient: Sendable {
 
     /// The connection with this channel takes no more calls: the next call opens a new one.
     private func retire(channelID: ObjectIdentifier) {
-        state.withLock { state in
+        state.withLockedValue { state in
             if case .ready(let connection) = state, ObjectIdentifier(connection.channel) == channelID { state = .idle }
         }
     }
@@ -238,11 +239,11 @@ public final class UserRPCClient: Sendable {
 /// Orders a call's start and its cancellation, which race from different threads.
 private final class CallProgress: Sendable {
     private enum Phase { case notStarted, started, cancelled }
-    private let phase = Mutex(Phase.notStarted)
+    private let phase = NIOLockedValueBox(Phase.notStarted)
 
     /// Runs `send` unless the call was already cancelled; returns whether it ran.
     func start(_ send: () -> Void) -> Bool {
-        phase.withLock { phase in
+        phase.withLockedValue { phase in
             guard phase == .notStarted else { return false }
             send()
             phase = .started
@@ -252,7 +253,7 @@ private final class CallProgress: Sendable {
 
     /// Marks the call cancelled; runs `cancelSent` when the call had already been sent.
     func cancel(_ cancelSent: () -> Void) {
-        phase.withLock { phase in
+        phase.withLockedValue { phase in
             if phase == .started { cancelSent() }
             phase = .cancelled
         }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -16,7 +17,7 @@ public final class UserRPCServer: Service, Sendable {
     private let service: UserServiceV1Handler
     private let logger: Logger
     private let group: any EventLoopGroup
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     private let address: EventLoopPromise<SocketAddress>
     private let allConnectionsClosed: EventLoopPromise<Void>
 
@@ -49,7 +50,7 @@ public final class UserRPCServer: Service, Sendable {
 
     deinit {
         // Never leave a waiter hanging, and never complete a promise twice.
-        let (addressResolved, allClosedSignalled) = state.withLock { ($0.addressResolved, $0.allClosedSignalled) }
+        let (addressResolved, allClosedSignalled) = state.withLockedValue { ($0.addressResolved, $0.allClosedSignalled) }
         if !addressResolved { address.fail(CancellationError()) }
         if !allClosedSignalled { allConnectionsClosed.succeed() }
     }
@@ -74,12 +75,12 @@ public final class UserRPCServer: Service, Sendable {
                 .bind(host: configuration.host, port: configuration.port)
                 .get()
         } catch {
-            state.withLock { $0.addressResolved = true }
+            state.withLockedValue { $0.addressResolved = true }
             address.fail(error)
             logger.error("could not listen", metadata: ["host": "\(configuration.host)", "port": "\(configuration.port)", "error": "\(error)"])
             throw error
         }
-        let alreadyShuttingDown = state.withLock { state in
+        let alreadyShuttingDown = state.withLockedValue { state in
             state.listener = listener
             state.addressResolved = true
             return state.shuttingDown
@@ -108,7 +109,7 @@ public final class UserRPCServer: Service, Sendable {
     /// Stops accepting connections, sends `goaway` on every connection, and closes each once its calls
     /// finish; at the end of the grace period, calls still running are answered UNAVAILABLE and closed.
     public func beginGracefulShutdown() {
-        let (listener, connections, first) = state.withLock { state in
+        let (listener, connections, first) = state.withLockedValue { state in
             let first = !state.shuttingDown
             state.shuttingDown = true
             return (state.listener, Array(state.connections.values), first)
@@ -126,7 +127,7 @@ public final class UserRPCServer: Service, Sendable {
         let grace = configuration.gracePeriod.components
         let nanoseconds = grace.seconds * 1_000_000_000 + grace.attoseconds / 1_000_000_000
         group.next().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
-            let remaining = state.withLock { Array($0.connections.values) }
+            let remaining = state.withLockedValue { Array($0.connections.values) }
             for connection in remaining {
                 connection.pipeline.fireUserInboundEventTriggered(ForceCloseConnectionEvent())
             }
@@ -135,7 +136,7 @@ public final class UserRPCServer: Service, Sendable {
     }
 
     private func closeNow() {
-        let (listener, connections) = state.withLock { state in
+        let (listener, connections) = state.withLockedValue { state in
             state.shuttingDown = true
             return (state.listener, Array(state.connections.values))
         }
@@ -147,7 +148,7 @@ public final class UserRPCServer: Service, Sendable {
     /// Completes `allConnectionsClosed` once shutdown has begun and no connection is left. Connections
     /// close on several event loops at once: the flag, set under the lock, makes this happen once.
     private func checkAllClosed() {
-        let done = state.withLock { state in
+        let done = state.withLockedValue { state in
             guard state.shuttingDown, state.connections.isEmpty, !state.allClosedSignalled else { return false }
             state.allClosedSignalled = true
             return true
@@ -157,7 +158,7 @@ public final class UserRPCServer: Service, Sendable {
 
     private func initializeConnection(_ channel: any Channel) throws {
         let key = ObjectIdentifier(channel)
-        let accepted = state.withLock { state in
+        let accepted = state.withLockedValue { state in
             guard !state.shuttingDown else { return false }
             state.connections[key] = channel
             return true
@@ -167,7 +168,7 @@ public final class UserRPCServer: Service, Sendable {
             return
         }
         channel.closeFuture.whenComplete { [self] _ in
-            state.withLock { _ = $0.connections.removeValue(forKey: key) }
+            state.withLockedValue { _ = $0.connections.removeValue(forKey: key) }
             checkAllClosed()
         }
         var connectionLogger = logger

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// Links a call's task cancellation to the libpq query that runs for it on a pool thread.
@@ -13,11 +14,11 @@ final class QueryCancellation: Sendable {
         case cancelled
     }
 
-    private let state = Mutex(State.pending)
+    private let state = NIOLockedValueBox(State.pending)
 
     /// Marks the query as running on a connection; `false` if the call was already cancelled.
     func begin(_ handle: PostgresCancelHandle) -> Bool {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard case .pending = state else { return false }
             state = .running(handle)
             return true
@@ -26,19 +27,19 @@ final class QueryCancellation: Sendable {
 
     /// Marks the query as done; later cancellations do nothing.
     func end() {
-        state.withLock { state in
+        state.withLockedValue { state in
             if case .running = state { state = .finished }
         }
     }
 
     var isCancelled: Bool {
-        state.withLock { if case .cancelled = $0 { true } else { false } }
+        state.withLockedValue { if case .cancelled = $0 { true } else { false } }
     }
 
     func cancel() {
         // The cancel request is sent while holding the lock, so `end()` (and the next query on the
         // same connection) waits until it is out: it can only hit this call's query.
-        state.withLock { state in
+        state.withLockedValue { state in
             if case .running(let handle) = state { handle.requestCancel() }
             if case .finished = state { return }
             state = .cancelled

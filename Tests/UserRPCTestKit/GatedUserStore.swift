@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Synchronization
 import UserCore
 
@@ -9,7 +10,7 @@ import UserCore
 public final class GatedUserStore: UserStore {
     public let inner = InMemoryUserStore()
     public let gatedID: UUID
-    private let waiters = Mutex<[UUID: CheckedContinuation<Void, Never>]>([:])
+    private let waiters = NIOLockedValueBox<[UUID: CheckedContinuation<Void, Never>]>([:])
     private let arrivals: AsyncStream<Void>.Continuation
     /// One element each time a call reaches the gate.
     public let arrived: AsyncStream<Void>
@@ -23,7 +24,7 @@ public final class GatedUserStore: UserStore {
     /// Lets every held call (and later ones) through.
     public func openGate() {
         open.store(true, ordering: .sequentiallyConsistent)
-        let held = waiters.withLock { waiters in
+        let held = waiters.withLockedValue { waiters in
             defer { waiters.removeAll() }
             return Array(waiters.values)
         }
@@ -39,7 +40,7 @@ public final class GatedUserStore: UserStore {
             let token = UUID()
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
-                    let release = waiters.withLock { waiters -> Bool in
+                    let release = waiters.withLockedValue { waiters -> Bool in
                         if open.load(ordering: .sequentiallyConsistent) || Task.isCancelled { return true }
                         waiters[token] = continuation
                         return false
@@ -48,7 +49,7 @@ public final class GatedUserStore: UserStore {
                     if release { continuation.resume() }
                 }
             } onCancel: {
-                waiters.withLock { $0.removeValue(forKey: token) }?.resume()
+                waiters.withLockedValue { $0.removeValue(forKey: token) }?.resume()
             }
             if Task.isCancelled { throw .deadlineExceeded }
         }

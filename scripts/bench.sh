@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Reproduces the figures in docs/PERFORMANCE.md in one run on this machine: it builds release binaries,
+# starts its own PostgreSQL, Redis and user-rpc servers on loopback, drives each the same way as
+# redis-benchmark / pgbench drive theirs, prints every figure, and stops everything it started.
+#
+#   scripts/bench.sh [SECONDS]        (default 5 seconds per measurement)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${1:-5}
+WORK=$(mktemp -d /tmp/user-rpc-bench.XXXXXX)
+export SERVICES_DIR=$WORK/services PG_PORT=${BENCH_PG_PORT:-55460} REDIS_PORT=${BENCH_REDIS_PORT:-56460}
+PORT=${BENCH_PORT:-50460}
+SERVER_PID=
+
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  ./scripts/services.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+./scripts/install-packages.sh --test
+echo "== building release binaries and the load generator" >&2
+swift build -c release --product user-rpc-server >&2
+swift build -c release --product user-rpc >&2
+cc -O2 -o "$WORK/loadgen" Benchmarks/loadgen/loadgen.c
+BIN=.build/release
+LOADGEN=$WORK/loadgen
+eval "$(./scripts/services.sh start)"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+export PGPASSWORD=userrpc
+PSQL=("$PGBIN/psql" -Xq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U userrpc -d userrpc)
+
+start_server() {  # args: extra server flags
+  [ -n "$SERVER_PID" ] && { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
+  "$BIN/user-rpc-server" --port "$PORT" --log-level warning "$@" 2>"$WORK/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 100); do "$BIN/user-rpc" list >/dev/null 2>&1 && (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+}
+loadgen() {  # method payload-file connections depth
+  "$LOADGEN" -p "$PORT" -m "user.v1.UserService/$1" -f "$2" -c "$3" -d "$4" -t "$SECONDS_PER_RUN"
+}
+redis_bench() {  # redis-benchmark args; prints requests per second and p50
+  redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -n "$1" "${@:2}" --csv 2>/dev/null | tail -n +2
+}
+server_cpu() { ps -o times= -p "$SERVER_PID" | tr -d ' '; }
+section() { echo; echo "### $*"; }
+
+cpu_count=$(nproc)
+echo "# user-rpc benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $cpu_count cores, $(uname -r)"
+
+section "1. Protocol and dispatch: GetUser on the embedded store vs Redis GET"
+start_server
+id=$("$BIN/user-rpc" call RegisterUser --address 127.0.0.1:$PORT --username bench --email bench@example.com \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "{\"id\":\"$id\"}" > "$WORK/get-one.txt"
+redis-cli -p "$REDIS_PORT" set key:000000000001 value >/dev/null
+echo "redis-benchmark -t get -c 4 -P 16 (64 in flight over 4 connections):"
+redis_bench 3000000 -t get -c 4 -P 16
+echo "user-rpc GetUser, loadgen -c 4 -d 16 (64 in flight over 4 connections):"
+before=$(server_cpu); loadgen GetUser "$WORK/get-one.txt" 4 16; echo "server cpu time before/after: $before / $(server_cpu)"
+echo "redis-benchmark -t get -c 1 (1 in flight):"
+redis_bench 200000 -t get -c 1
+echo "user-rpc GetUser, loadgen -c 1 -d 1 (1 in flight):"
+loadgen GetUser "$WORK/get-one.txt" 1 1
+echo "user-rpc bench GetUser --concurrency 64 --connections 4 (the client library drives it):"
+"$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --prepare 1000 --concurrency 64 --connections 4 --duration "${SECONDS_PER_RUN}s"
+echo "user-rpc bench GetUser --concurrency 1:"
+"$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --id "$id" --concurrency 1 --duration "${SECONDS_PER_RUN}s"
+
+section "2. Storage: PostgreSQL + Redis behind the service vs pgbench and redis-benchmark"
+"${PSQL[@]}" -c "DROP TABLE IF EXISTS users, schema_migrations, bench_users" >/dev/null
+start_server --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" --db-pool-size 8
+"${PSQL[@]}" -c "CREATE TABLE bench_users (LIKE users INCLUDING ALL)" >/dev/null
+# 300k users to read; their ids, one GetUser payload per line.
+"${PSQL[@]}" -c "INSERT INTO users SELECT gen_random_uuid(), 'seed' || g, 'seed' || g || '@example.com', now() FROM generate_series(1, 300000) g" >/dev/null
+"${PSQL[@]}" -c "ANALYZE users" >/dev/null
+"${PSQL[@]}" -tAc "SELECT '{\"id\":\"' || id || '\"}' FROM users ORDER BY random()" > "$WORK/get-many.txt"
+python3 - "$WORK" <<'PY'
+import sys
+work = sys.argv[1]
+with open(f"{work}/register.txt", "w") as f:
+    for i in range(600000):
+        f.write('{"username":"r%d","email":"r%d@bench.example"}\n' % (i, i))
+PY
+cat > "$WORK/pg-insert.sql" <<'SQL'
+INSERT INTO bench_users (id, username, email, created_at) VALUES (gen_random_uuid(), 'p' || :client_id || '_' || nextval('bench_seq'), 'p' || :client_id || '_' || currval('bench_seq') || '@x.example', now());
+SQL
+"${PSQL[@]}" -c "CREATE SEQUENCE IF NOT EXISTS bench_seq" >/dev/null
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U userrpc -i -q -s 10 userrpc >/dev/null 2>&1
+for clients in 1 64; do
+  depth=$(( clients == 1 ? 1 : 16 )); conns=$(( clients == 1 ? 1 : 4 ))
+  echo "--- $clients call(s) in flight"
+  echo "pgbench one-row insert, $clients client(s):"
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U userrpc -n -M prepared -c "$clients" -j "$cpu_count" -T "$SECONDS_PER_RUN" -f "$WORK/pg-insert.sql" userrpc 2>/dev/null | grep -E "latency average|tps"
+  echo "user-rpc RegisterUser (loadgen -c $conns -d $depth):"
+  loadgen RegisterUser "$WORK/register.txt" "$conns" "$depth" || true
+  "${PSQL[@]}" -c "DELETE FROM users WHERE email LIKE '%@bench.example'" >/dev/null
+  echo "pgbench select by primary key (-S), $clients client(s):"
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U userrpc -n -S -M prepared -c "$clients" -j "$cpu_count" -T "$SECONDS_PER_RUN" userrpc 2>/dev/null | grep -E "latency average|tps"
+  redis-cli -p "$REDIS_PORT" flushall >/dev/null
+  echo "user-rpc GetUser, cache miss (each id read once, Redis flushed; loadgen -c $conns -d $depth):"
+  loadgen GetUser "$WORK/get-many.txt" "$conns" "$depth" || true
+  echo "redis-benchmark -t get,set -c $clients:"
+  redis_bench 300000 -t get,set -c "$clients"
+  head -2000 "$WORK/get-many.txt" > "$WORK/get-hot.txt"
+  loadgen GetUser "$WORK/get-hot.txt" 1 1 >/dev/null   # fill the cache for these ids
+  echo "user-rpc GetUser, cache hit (2000 cached ids; loadgen -c $conns -d $depth):"
+  loadgen GetUser "$WORK/get-hot.txt" "$conns" "$depth" || true
+done
