@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
 WORK=$(mktemp -d /tmp/user-rpc-bench.XXXXXX)
+chmod 755 "$WORK"   # PostgreSQL runs as user postgres and must reach its data folder
 export SERVICES_DIR=$WORK/services PG_PORT=${BENCH_PG_PORT:-55460} REDIS_PORT=${BENCH_REDIS_PORT:-56460}
 PORT=${BENCH_PORT:-50460}
 SERVER_PID=
@@ -33,6 +34,7 @@ PSQL=("$PGBIN/psql" -Xq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U userrpc
 start_server() {  # args: extra server flags
   [ -n "$SERVER_PID" ] && { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
   "$BIN/user-rpc-server" --port "$PORT" --log-level warning "$@" 2>"$WORK/server.log" &
+  # (The server reads DATABASE_URL and REDIS_URL; section 1 clears them to get the embedded store.)
   SERVER_PID=$!
   for _ in $(seq 100); do "$BIN/user-rpc" list >/dev/null 2>&1 && (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 }
@@ -42,14 +44,14 @@ loadgen() {  # method payload-file connections depth
 redis_bench() {  # redis-benchmark args; prints requests per second and p50
   redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -n "$1" "${@:2}" --csv 2>/dev/null | tail -n +2
 }
-server_cpu() { ps -o times= -p "$SERVER_PID" | tr -d ' '; }
+server_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$SERVER_PID/stat"; }   # user+system seconds
 section() { echo; echo "### $*"; }
 
 cpu_count=$(nproc)
 echo "# user-rpc benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $cpu_count cores, $(uname -r)"
 
 section "1. Protocol and dispatch: GetUser on the embedded store vs Redis GET"
-start_server
+DATABASE_URL= REDIS_URL= start_server
 id=$("$BIN/user-rpc" call RegisterUser --address 127.0.0.1:$PORT --username bench --email bench@example.com \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 echo "{\"id\":\"$id\"}" > "$WORK/get-one.txt"
@@ -57,7 +59,7 @@ redis-cli -p "$REDIS_PORT" set key:000000000001 value >/dev/null
 echo "redis-benchmark -t get -c 4 -P 16 (64 in flight over 4 connections):"
 redis_bench 3000000 -t get -c 4 -P 16
 echo "user-rpc GetUser, loadgen -c 4 -d 16 (64 in flight over 4 connections):"
-before=$(server_cpu); loadgen GetUser "$WORK/get-one.txt" 4 16; echo "server cpu time before/after: $before / $(server_cpu)"
+before=$(server_cpu); loadgen GetUser "$WORK/get-one.txt" 4 16; echo "server CPU seconds used during the run: $before -> $(server_cpu)"
 echo "redis-benchmark -t get -c 1 (1 in flight):"
 redis_bench 200000 -t get -c 1
 echo "user-rpc GetUser, loadgen -c 1 -d 1 (1 in flight):"
@@ -107,3 +109,20 @@ for clients in 1 64; do
   echo "user-rpc GetUser, cache hit (2000 cached ids; loadgen -c $conns -d $depth):"
   loadgen GetUser "$WORK/get-hot.txt" "$conns" "$depth" || true
 done
+
+section "3. Server memory: resident size idle and with 1000 idle connections (embedded store)"
+DATABASE_URL= REDIS_URL= start_server
+echo "idle: $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2 " kB"}')"
+ulimit -n 4096
+python3 - "$SERVER_PID" "$PORT" <<'PY'
+import json, socket, struct, sys
+pid, port = sys.argv[1], int(sys.argv[2])
+sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(1000)]
+ping = json.dumps({"type": "ping", "id": 1}).encode()
+for s in sockets:
+    s.sendall(struct.pack(">I", len(ping)) + ping)
+for s in sockets:  # every connection answered: all 1000 are live
+    n = struct.unpack(">I", s.recv(4))[0]; s.recv(n)
+rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
+print(f"with 1000 idle connections: {rss} kB")
+PY

@@ -26,3 +26,7 @@ swift build --build-tests
 
 echo "== tests (unit, end-to-end on both backends, integration, faults)"
 swift test --skip-build
+
+echo "== the same tests under Thread Sanitizer"
+swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+swift test --skip-build --sanitize=thread --scratch-path .build-tsan
