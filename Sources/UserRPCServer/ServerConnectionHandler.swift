@@ -8,12 +8,17 @@ struct DrainConnectionEvent: Sendable {}
 /// Sent when the grace period is over: calls still running are answered UNAVAILABLE, then the connection closes.
 struct ForceCloseConnectionEvent: Sendable {}
 
-/// Serves one connection: reads request frames, runs calls, writes responses in completion order.
+/// Serves one connection: splits the byte stream into frames, runs calls, writes responses in
+/// completion order.
 ///
 /// Calls that cannot block are answered inline while the read is processed; their responses are
 /// collected in one output buffer and written with a single flush per read batch. Calls that can
 /// block run in a task each and are tracked in `inFlight` until they finish, are cancelled, or
 /// pass their deadline; exactly one response goes out per call.
+///
+/// Limits enforced here: frame size (checked on the length prefix), calls in flight, the read
+/// timeout of a partly received frame, the idle timeout, and write backpressure (reading stops while
+/// the client does not read its responses; the connection closes if that lasts too long).
 final class ServerConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -30,9 +35,18 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private let service: UserServiceV1Handler
-    private let maxConcurrentCalls: Int
+    private let configuration: UserRPCServerConfiguration
+    private let frames: FrameDecoder
     private var logger: Logger
     private let parser = JSONParser()
+
+    /// Bytes received but not yet a complete frame.
+    private var inbound: ByteBuffer?
+    private var readTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
+    private var stallTimer: Scheduled<Void>?
+    private var readingPaused = false
 
     private var context: ChannelHandlerContext?
     private var inFlight: [UInt64: InFlightCall] = [:]
@@ -42,15 +56,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var draining = false
     private var closing = false
 
-    init(service: UserServiceV1Handler, maxConcurrentCalls: Int, logger: Logger, allocator: ByteBufferAllocator) {
+    init(service: UserServiceV1Handler, configuration: UserRPCServerConfiguration, logger: Logger, allocator: ByteBufferAllocator) {
         self.service = service
-        self.maxConcurrentCalls = maxConcurrentCalls
+        self.configuration = configuration
+        self.frames = FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)
         self.logger = logger
         self.output = allocator.buffer(capacity: 4096)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        scheduleIdleCheck(after: configuration.idleTimeout.timeAmount)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -60,12 +76,132 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         for call in inFlight.values { call.stop() }
         inFlight.removeAll()
+        readTimer?.cancel()
+        idleTimer?.cancel()
+        stallTimer?.cancel()
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        let body = unwrapInboundIn(data)
+        lastActivity = .now()
+        var bytes = unwrapInboundIn(data)
+        if var pending = inbound {
+            pending.writeBuffer(&bytes)
+            bytes = pending
+        }
+        inbound = bytes
+        processInbound(context: context)
+    }
+
+    /// Serves every complete frame in `inbound`, unless the client is not reading its responses:
+    /// then the rest waits (with reading paused) until the output drains.
+    private func processInbound(context: ChannelHandlerContext) {
+        guard var bytes = inbound else { return }
+        inbound = nil
+        do {
+            while !closing, !readingPaused, let frame = try frames.nextFrame(from: &bytes) {
+                handleFrame(frame, context: context)
+                if output.readableBytes >= configuration.writeBufferHighWaterMark {
+                    flushOutput(context: context)
+                    if !context.channel.isWritable { pauseReading(context: context) }
+                }
+            }
+        } catch {
+            logger.info("closing connection after a framing error", metadata: ["reason": "\(error)"])
+            closeAfterFlushing(context: context)
+            return
+        }
+        if bytes.readableBytes > 0 {
+            inbound = bytes
+            // A frame has started: all of it must arrive within the read timeout.
+            if readTimer == nil && !readingPaused {
+                let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                readTimer = context.eventLoop.scheduleTask(in: configuration.readTimeout.timeAmount) {
+                    handler.value.readTimedOut()
+                }
+            }
+        } else {
+            readTimer?.cancel()
+            readTimer = nil
+        }
+    }
+
+    private func readTimedOut() {
+        readTimer = nil
+        guard let context, inbound != nil, !closing else { return }
+        logger.info("closing connection: a frame did not arrive within the read timeout")
+        closeAfterFlushing(context: context)
+    }
+
+    /// Closes a connection that has had no call in flight and no input for the idle timeout.
+    private func scheduleIdleCheck(after delay: TimeAmount) {
+        guard let context else { return }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: delay) { handler.value.checkIdle() }
+    }
+
+    private func checkIdle() {
+        guard let context, !closing else { return }
+        let idleFor = NIODeadline.now() - lastActivity
+        let limit = configuration.idleTimeout.timeAmount
+        if inFlight.isEmpty && inbound == nil && idleFor >= limit {
+            logger.debug("closing idle connection")
+            writer.reset()
+            ServerFrame.goaway.encode(into: &writer)
+            appendFrame()
+            closeAfterFlushing(context: context)
+        } else {
+            scheduleIdleCheck(after: max(limit - idleFor, .milliseconds(10)))
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            resumeReading(context: context)
+        } else {
+            pauseReading(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Backpressure: while the client does not read its responses, stop reading its requests, and
+    /// close the connection if that lasts longer than the write stall timeout.
+    private func pauseReading(context: ChannelHandlerContext) {
+        guard !readingPaused else { return }
+        readingPaused = true
+        readTimer?.cancel()
+        readTimer = nil
+        context.channel.setOption(.autoRead, value: false).whenFailure { _ in }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        stallTimer = context.eventLoop.scheduleTask(in: configuration.writeStallTimeout.timeAmount) {
+            handler.value.writeStalled()
+        }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard readingPaused else { return }
+        readingPaused = false
+        stallTimer?.cancel()
+        stallTimer = nil
+        processInbound(context: context)
+        flushOutput(context: context)
+        guard !readingPaused, !closing else { return }
+        context.channel.setOption(.autoRead, value: true).whenFailure { _ in }
+        context.read()
+    }
+
+    private func writeStalled() {
+        stallTimer = nil
+        guard let context, readingPaused else { return }
+        logger.info("closing connection: the client has not read its responses within the write stall timeout")
+        closing = true
+        for call in inFlight.values { call.stop() }
+        inFlight.removeAll()
+        context.close(promise: nil)
+    }
+
+    private func handleFrame(_ body: ByteBuffer, context: ChannelHandlerContext) {
         let decoded: Result<ClientFrame, ClientFrameError> = body.withUnsafeReadableBytes { bytes in
             Result { () throws(ClientFrameError) in try ClientFrame.decode(bytes, parser: parser) }
         }
@@ -143,7 +279,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 .failed(RPCStatus(code: .invalidArgument, message: "call id \(id) is already in flight on this connection")))
             return
         }
-        if request.timeoutMilliseconds == 0 {
+        // Every call has a deadline: the client's, capped by the server's maximum, or the default.
+        let maxMilliseconds = configuration.maxTimeout.wholeMillisecondsRoundedUp
+        let timeoutMilliseconds = min(request.timeoutMilliseconds ?? configuration.defaultTimeout.wholeMillisecondsRoundedUp, maxMilliseconds)
+        if timeoutMilliseconds == 0 {
             respond(id: id, method: request.method, .failed(RPCStatus(code: .deadlineExceeded, message: "deadline exceeded")))
             return
         }
@@ -155,11 +294,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case .immediate(let result):
             respond(id: id, method: request.method, result)
         case .deferred(let work):
-            guard inFlight.count < maxConcurrentCalls else {
+            guard inFlight.count < configuration.maxConcurrentCallsPerConnection else {
+                let limit = configuration.maxConcurrentCallsPerConnection
                 respond(
                     id: id, method: request.method,
-                    .failed(RPCStatus(code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(maxConcurrentCalls))"))
-                )
+                    .failed(RPCStatus(code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(limit))")))
                 return
             }
             let eventLoop = context.eventLoop
@@ -168,10 +307,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 let result = await work()
                 eventLoop.execute { handler.value.finishCall(id: id, result: result) }
             }
-            let deadline = request.timeoutMilliseconds.map { milliseconds in
-                eventLoop.scheduleTask(in: .milliseconds(Int64(clamping: milliseconds))) {
-                    handler.value.expireCall(id: id)
-                }
+            let deadline = eventLoop.scheduleTask(in: .milliseconds(Int64(clamping: timeoutMilliseconds))) {
+                handler.value.expireCall(id: id)
             }
             inFlight[id] = InFlightCall(method: request.method, task: task, deadline: deadline)
         }

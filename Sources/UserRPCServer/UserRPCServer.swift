@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -20,11 +21,15 @@ public final class UserRPCServer: Service, Sendable {
     private let state = NIOLockedValueBox(State())
     private let address: EventLoopPromise<SocketAddress>
     private let allConnectionsClosed: EventLoopPromise<Void>
+    /// `user_rpc_rejected_connections_total`: connections refused over `maxConnections`.
+    private let rejectedConnectionsCounter = Counter(label: "user_rpc_rejected_connections_total")
 
     private struct State {
         var listener: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var shuttingDown = false
+        /// Connections closed at once because `maxConnections` were open.
+        var rejectedConnections = 0
         /// Each promise is completed exactly once: these record that it was.
         var addressResolved = false
         var allClosedSignalled = false
@@ -55,6 +60,12 @@ public final class UserRPCServer: Service, Sendable {
         if !allClosedSignalled { allConnectionsClosed.succeed() }
     }
 
+    /// How many connections were refused because `maxConnections` were already open.
+    public var rejectedConnections: Int { state.withLockedValue { $0.rejectedConnections } }
+
+    /// The number of open connections.
+    public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
+
     /// The address the server listens on, once it is bound (useful with port 0).
     public var listeningAddress: SocketAddress {
         get async throws { try await address.futureResult.get() }
@@ -69,6 +80,10 @@ public final class UserRPCServer: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelOption(
+                    .writeBufferWaterMark,
+                    value: .init(low: configuration.writeBufferHighWaterMark / 2, high: configuration.writeBufferHighWaterMark)
+                )
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture { try self.initializeConnection(channel) }
                 }
@@ -158,12 +173,30 @@ public final class UserRPCServer: Service, Sendable {
 
     private func initializeConnection(_ channel: any Channel) throws {
         let key = ObjectIdentifier(channel)
-        let accepted = state.withLockedValue { state in
-            guard !state.shuttingDown else { return false }
-            state.connections[key] = channel
-            return true
+        enum Admission {
+            case accepted, shuttingDown
+            case overLimit(Int)
         }
-        guard accepted else {
+        let admission: Admission = state.withLockedValue { state in
+            guard !state.shuttingDown else { return .shuttingDown }
+            guard state.connections.count < configuration.maxConnections else {
+                state.rejectedConnections += 1
+                return .overLimit(state.rejectedConnections)
+            }
+            state.connections[key] = channel
+            return .accepted
+        }
+        switch admission {
+        case .accepted:
+            break
+        case .shuttingDown:
+            channel.close(promise: nil)
+            return
+        case .overLimit(let total):
+            rejectedConnectionsCounter.increment()
+            logger.warning(
+                "connection refused: too many connections",
+                metadata: ["limit": "\(configuration.maxConnections)", "rejected_total": "\(total)"])
             channel.close(promise: nil)
             return
         }
@@ -175,10 +208,9 @@ public final class UserRPCServer: Service, Sendable {
         connectionLogger[metadataKey: "peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
         let handler = ServerConnectionHandler(
             service: service,
-            maxConcurrentCalls: configuration.maxConcurrentCallsPerConnection,
+            configuration: configuration,
             logger: connectionLogger,
             allocator: channel.allocator)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
         try channel.pipeline.syncOperations.addHandler(handler)
     }
 }

@@ -10,6 +10,22 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     public var gracePeriod: Duration = .seconds(10)
     /// Calls in flight on one connection before new ones get RESOURCE_EXHAUSTED. Default 1000.
     public var maxConcurrentCallsPerConnection: Int = 1000
+    /// Open connections; one more is closed at once (and counted). Default 10,000.
+    public var maxConnections: Int = 10_000
+    /// Once the first byte of a frame has arrived, the whole frame must arrive within this. Default 10 s.
+    public var readTimeout: Duration = .seconds(10)
+    /// A connection with no call in flight and nothing received for this long gets `goaway` and is
+    /// closed. Default 5 minutes.
+    public var idleTimeout: Duration = .seconds(300)
+    /// The longest deadline a call may have: a larger `timeout_ms` is capped to it. Default 60 s.
+    public var maxTimeout: Duration = .seconds(60)
+    /// The deadline of a call that sets no `timeout_ms`. Default 30 s.
+    public var defaultTimeout: Duration = .seconds(30)
+    /// Responses waiting to be written, in bytes, above which the server stops reading from that
+    /// connection until the client reads. Default 1 MiB.
+    public var writeBufferHighWaterMark: Int = 1024 * 1024
+    /// How long a connection may stay over the high-water mark before it is closed. Default 30 s.
+    public var writeStallTimeout: Duration = .seconds(30)
 
     public init() {}
 

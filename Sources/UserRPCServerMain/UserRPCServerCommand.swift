@@ -104,6 +104,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Calls in flight per connection (env USER_RPC_MAX_CONCURRENT_CALLS; default 1000).")
     var maxConcurrentCalls: Int?
 
+    @Option(help: "Open connections; more are closed at once (env USER_RPC_MAX_CONNECTIONS; default 10000).")
+    var maxConnections: Int?
+
+    @Option(help: "Time for a started frame to arrive in full (env USER_RPC_READ_TIMEOUT; default 10s).")
+    var readTimeout: String?
+
+    @Option(help: "Close connections idle this long (env USER_RPC_IDLE_TIMEOUT; default 300s).")
+    var idleTimeout: String?
+
+    @Option(help: "Cap on a call's timeout_ms (env USER_RPC_MAX_TIMEOUT; default 60s).")
+    var maxTimeout: String?
+
+    @Option(help: "Deadline of calls that give no timeout_ms (env USER_RPC_DEFAULT_TIMEOUT; default 30s).")
+    var defaultTimeout: String?
+
     func run() async throws {
         let environment = storage.environment
         let logger = try storage.bootstrapLogging()
@@ -127,6 +142,20 @@ struct Serve: AsyncParsableCommand {
             guard let value = Int(text), value >= 1 else { throw ValidationError("max concurrent calls must be at least 1, not '\(text)'") }
             configuration.maxConcurrentCallsPerConnection = value
         }
+
+        if let text = maxConnections.map(String.init) ?? environment["USER_RPC_MAX_CONNECTIONS"] {
+            guard let value = Int(text), value >= 1 else { throw ValidationError("max connections must be at least 1, not '\(text)'") }
+            configuration.maxConnections = value
+        }
+        func duration(_ flag: String?, _ name: String, _ what: String) throws -> Duration? {
+            guard let text = flag ?? environment[name] else { return nil }
+            guard let value = Duration(text: text), value > .zero else { throw ValidationError("\(what) '\(text)' is not a positive duration") }
+            return value
+        }
+        if let value = try duration(readTimeout, "USER_RPC_READ_TIMEOUT", "read timeout") { configuration.readTimeout = value }
+        if let value = try duration(idleTimeout, "USER_RPC_IDLE_TIMEOUT", "idle timeout") { configuration.idleTimeout = value }
+        if let value = try duration(maxTimeout, "USER_RPC_MAX_TIMEOUT", "max timeout") { configuration.maxTimeout = value }
+        if let value = try duration(defaultTimeout, "USER_RPC_DEFAULT_TIMEOUT", "default timeout") { configuration.defaultTimeout = value }
 
         let postgresConfiguration = try storage.postgresConfiguration()
         let redisConfiguration = try storage.redisConfiguration()
