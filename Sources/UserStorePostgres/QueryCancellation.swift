@@ -4,8 +4,8 @@ import Synchronization
 /// Links a call's task cancellation to the libpq query that runs for it on a pool thread.
 ///
 /// Cancellation may come before the query starts (it then never starts), while it runs (a cancel
-/// request is sent to the server), or after it ended (nothing happens: the connection has moved on
-/// to other work and must not be cancelled).
+/// request is sent to the server), or after it ended (no request is sent, since the connection may
+/// already run another call's statement; but no retry of this call starts either).
 final class QueryCancellation: Sendable {
     private enum State {
         case pending
@@ -16,12 +16,17 @@ final class QueryCancellation: Sendable {
 
     private let state = NIOLockedValueBox(State.pending)
 
-    /// Marks the query as running on a connection; `false` if the call was already cancelled.
+    /// Marks a query as running on a connection (the first, or a retry after the previous one
+    /// ended); `false` if the call was already cancelled.
     func begin(_ handle: PostgresCancelHandle) -> Bool {
         state.withLockedValue { state in
-            guard case .pending = state else { return false }
-            state = .running(handle)
-            return true
+            switch state {
+            case .pending, .finished:
+                state = .running(handle)
+                return true
+            case .running, .cancelled:
+                return false
+            }
         }
     }
 
@@ -41,7 +46,6 @@ final class QueryCancellation: Sendable {
         // same connection) waits until it is out: it can only hit this call's query.
         state.withLockedValue { state in
             if case .running(let handle) = state { handle.requestCancel() }
-            if case .finished = state { return }
             state = .cancelled
         }
     }

@@ -82,6 +82,10 @@ struct FaultTests {
         try await client.ping()  // the server is up
 
         try await blocking { try TestServices.runScript(["start-postgres"], environment: pgEnvironment) }
+        // The database kept every user registered before the stop…
+        let kept = try await blocking { try PostgresConnection(url: url).execute("SELECT username FROM users ORDER BY username").rows }
+        #expect(kept.compactMap { $0[0] } == registered.map { $0.username }.sorted())
+        // …and the server, with connections opened before the restart, serves them.
         for user in registered { #expect(try await client.getUser(id: user.id) == user) }
         for i in 0..<10 { registered.append(try await client.registerUser(username: "pg_after\(i)", email: "pg_after\(i)@example.com")) }
 
