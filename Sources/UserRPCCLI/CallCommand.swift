@@ -69,12 +69,16 @@ struct CallCommand: AsyncParsableCommand {
 /// Reads `host:port` (or `[v6]:port`), with the `USER_RPC_ADDRESS` fallback.
 enum ServerAddress {
     static func configuration(_ flag: String?) throws -> UserRPCClient.Configuration {
-        let text = flag ?? ProcessInfo.processInfo.environment["USER_RPC_ADDRESS"] ?? "127.0.0.1:50051"
+        let environment = ProcessInfo.processInfo.environment
+        let text = flag ?? environment["USER_RPC_ADDRESS"] ?? "127.0.0.1:50051"
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
         else { throw ValidationError("address '\(text)' is not host:port") }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { throw ValidationError("address '\(text)' has no host") }
-        return UserRPCClient.Configuration(host: host, port: port)
+        var configuration = UserRPCClient.Configuration(host: host, port: port)
+        // A bearer token from the environment (never a flag: `ps` would show it).
+        if let token = environment["USER_RPC_TOKEN"], !token.isEmpty { configuration.bearerToken = token }
+        return configuration
     }
 }

@@ -15,6 +15,11 @@ extension UserRPCClient {
         public var maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes
         /// Metadata sent with every call (per-call metadata is merged over it).
         public var metadata: [String: String] = [:]
+        /// A bearer token for servers that require one: sent as `authorization: Bearer <token>`.
+        public var bearerToken: String? {
+            get { metadata["authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } }
+            set { metadata["authorization"] = newValue.map { "Bearer \($0)" } }
+        }
 
         public init(host: String = "127.0.0.1", port: Int = 50051) {
             self.host = host

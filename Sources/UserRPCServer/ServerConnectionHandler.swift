@@ -36,6 +36,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private let service: UserServiceV1Handler
     private let configuration: UserRPCServerConfiguration
+    private let authenticator: BearerTokenAuthenticator
     private let frames: FrameDecoder
     private var logger: Logger
     private let parser = JSONParser()
@@ -59,6 +60,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     init(service: UserServiceV1Handler, configuration: UserRPCServerConfiguration, logger: Logger, allocator: ByteBufferAllocator) {
         self.service = service
         self.configuration = configuration
+        self.authenticator = BearerTokenAuthenticator(tokens: configuration.authTokens, openMethods: configuration.unauthenticatedMethods)
         self.frames = FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)
         self.logger = logger
         self.output = allocator.buffer(capacity: 4096)
@@ -271,6 +273,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         if draining {
             respond(
                 id: id, method: request.method, .failed(RPCStatus(code: .unavailable, message: "server is shutting down; retry on a new connection")))
+            return
+        }
+        if authenticator.isEnabled && !authenticator.allows(method: request.method, metadata: request.metadata) {
+            respond(id: id, method: request.method, .failed(RPCStatus(code: .unauthenticated, message: "missing or invalid bearer token")))
             return
         }
         if inFlight[id] != nil {

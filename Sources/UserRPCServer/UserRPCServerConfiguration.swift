@@ -27,6 +27,12 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     /// How long a connection may stay over the high-water mark before it is closed. Default 30 s.
     public var writeStallTimeout: Duration = .seconds(30)
 
+    /// Bearer tokens accepted in the `authorization` metadata entry (`Bearer <token>`). Empty (the
+    /// default): no authentication.
+    public var authTokens: [String] = []
+    /// Full method names callable without a token when tokens are set. Default: none.
+    public var unauthenticatedMethods: Set<String> = []
+
     public init() {}
 
     /// The defaults, changed by `configure`.

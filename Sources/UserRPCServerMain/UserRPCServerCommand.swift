@@ -119,6 +119,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Deadline of calls that give no timeout_ms (env USER_RPC_DEFAULT_TIMEOUT; default 30s).")
     var defaultTimeout: String?
 
+    @Option(help: "File of bearer tokens, one per line, that calls must present (env USER_RPC_AUTH_TOKEN_FILE; default: no authentication).")
+    var authTokenFile: String?
+
     func run() async throws {
         let environment = storage.environment
         let logger = try storage.bootstrapLogging()
@@ -156,6 +159,18 @@ struct Serve: AsyncParsableCommand {
         if let value = try duration(idleTimeout, "USER_RPC_IDLE_TIMEOUT", "idle timeout") { configuration.idleTimeout = value }
         if let value = try duration(maxTimeout, "USER_RPC_MAX_TIMEOUT", "max timeout") { configuration.maxTimeout = value }
         if let value = try duration(defaultTimeout, "USER_RPC_DEFAULT_TIMEOUT", "default timeout") { configuration.defaultTimeout = value }
+
+        // Tokens come from a file or the environment, never from a command-line value (`ps` shows those).
+        if let path = authTokenFile ?? environment["USER_RPC_AUTH_TOKEN_FILE"] {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read the auth token file \(path)")
+            }
+            configuration.authTokens = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            guard !configuration.authTokens.isEmpty else { throw ValidationError("the auth token file \(path) holds no token") }
+        } else if let list = environment["USER_RPC_AUTH_TOKENS"] {
+            configuration.authTokens = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
 
         let postgresConfiguration = try storage.postgresConfiguration()
         let redisConfiguration = try storage.redisConfiguration()

@@ -44,13 +44,19 @@ public struct TestServer: Sendable {
     public static func start(
         repository: UserRepository = UserRepository(store: InMemoryUserStore()),
         database: TestDatabase? = nil,
+        logger: Logger? = nil,
         configure: (inout UserRPCServerConfiguration) -> Void = { _ in },
         cleanup: @escaping @Sendable () async -> Void = {}
     ) async throws -> TestServer {
         var configuration = UserRPCServerConfiguration.defaults { $0.port = 0 }
         configure(&configuration)
-        var logger = Logger(label: "test-server")
-        logger.logLevel = .critical
+        let logger =
+            logger
+            ?? {
+                var quiet = Logger(label: "test-server")
+                quiet.logLevel = .critical
+                return quiet
+            }()
         let server = UserRPCServer(configuration: configuration, repository: repository, logger: logger)
         let runTask = Task { try await server.run() }
         let address = try await server.listeningAddress
