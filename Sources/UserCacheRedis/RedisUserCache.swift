@@ -12,7 +12,7 @@ import UserCore
 /// or answers garbage, a read is a miss and a write is dropped, with a rate-limited warning; after a
 /// failure, calls skip Redis for ``RedisUserCacheConfiguration/retryInterval``, then try again, so it
 /// recovers by itself. hiredis is blocking, so commands run on a small thread pool, one connection per thread.
-public final class RedisUserCache: UserCache {
+public final class RedisUserCache: BlockingUserCache {
     public let configuration: RedisUserCacheConfiguration
     private let threads: NIOThreadPool
     private let slots = ThreadSpecificVariable<ConnectionSlot>()
@@ -41,14 +41,44 @@ public final class RedisUserCache: UserCache {
     }
 
     public func user(id: UUID) async -> User? {
-        let key = Array(Self.key(for: id).utf8)
-        guard let reply = await run({ connection throws(RedisError) in try connection.command([Array("GET".utf8), key]) }) else {
-            return nil
-        }
+        guard !skipping else { return nil }
+        let reply = try? await threads.runIfActive { [self] in runHere(Self.getCommand(id)) }
+        return reply.flatMap { decodeEntry($0, id: id) }
+    }
+
+    public func store(_ user: User) async {
+        guard !skipping else { return }
+        _ = try? await threads.runIfActive { [self] in runHere(setCommand(user)) }
+    }
+
+    // MARK: BlockingUserCache (on the calling thread, which may block)
+
+    public func userBlocking(id: UUID) -> User? {
+        guard !skipping else { return nil }
+        return decodeEntry(runHere(Self.getCommand(id)), id: id)
+    }
+
+    public func storeBlocking(_ user: User) {
+        guard !skipping else { return }
+        _ = runHere(setCommand(user))
+    }
+
+    // MARK: Commands
+
+    private static func getCommand(_ id: UUID) -> [[UInt8]] {
+        [Array("GET".utf8), Array(key(for: id).utf8)]
+    }
+
+    private func setCommand(_ user: User) -> [[UInt8]] {
+        [Array("SET".utf8), Array(Self.key(for: user.id).utf8), Self.encode(user), Array("EX".utf8), Array(String(configuration.ttlSeconds).utf8)]
+    }
+
+    /// The user in a GET reply; `nil` (with a warning for garbage) otherwise.
+    private func decodeEntry(_ reply: RedisReply?, id: UUID) -> User? {
         switch reply {
-        case .null:
+        case nil, .null?:
             return nil
-        case .string(let bytes):
+        case .string(let bytes)?:
             guard let user = Self.decode(bytes), user.id == id else {
                 warnings.warn("Redis returned an unreadable entry; reading from the store")
                 return nil
@@ -60,32 +90,23 @@ public final class RedisUserCache: UserCache {
         }
     }
 
-    public func store(_ user: User) async {
-        let arguments = [
-            Array("SET".utf8), Array(Self.key(for: user.id).utf8), Self.encode(user), Array("EX".utf8), Array(String(configuration.ttlSeconds).utf8),
-        ]
-        _ = await run { connection throws(RedisError) in try connection.command(arguments) }
+    /// Whether Redis is being skipped after a recent failure.
+    private var skipping: Bool {
+        DispatchTime.now().uptimeNanoseconds < skipUntil.load(ordering: .relaxed)
     }
 
-    /// Runs one command on a pool thread; `nil` (and a warning) on any failure.
-    private func run(_ body: @escaping @Sendable (RedisConnection) throws(RedisError) -> RedisReply) async -> RedisReply? {
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard now >= skipUntil.load(ordering: .relaxed) else { return nil }
-        let result: Result<RedisReply, RedisError>
-        do {
-            result = try await threads.runIfActive { [slots, configuration] in
-                Self.runOnPoolThread(slots: slots, configuration: configuration, body)
-            }
-        } catch {
-            return nil  // cancelled, or shut down
+    /// Runs one command on the calling thread with its connection; `nil` (and a warning, and a pause
+    /// before Redis is tried again) on any failure.
+    private func runHere(_ arguments: [[UInt8]]) -> RedisReply? {
+        let result = Self.runOnPoolThread(slots: slots, configuration: configuration) { connection throws(RedisError) in
+            try connection.command(arguments)
         }
         switch result {
         case .success(let reply):
             return reply
         case .failure(let error):
-            let retryNanoseconds =
-                UInt64(configuration.retryInterval.components.seconds) * 1_000_000_000
-                + UInt64(configuration.retryInterval.components.attoseconds / 1_000_000_000)
+            let retry = configuration.retryInterval.components
+            let retryNanoseconds = UInt64(retry.seconds) * 1_000_000_000 + UInt64(retry.attoseconds / 1_000_000_000)
             skipUntil.store(DispatchTime.now().uptimeNanoseconds + retryNanoseconds, ordering: .relaxed)
             warnings.warn("Redis unavailable, using the store only: \(error.message)")
             return nil

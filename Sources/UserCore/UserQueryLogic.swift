@@ -5,10 +5,13 @@ public struct UserQueryLogic: Sendable {
     public let repository: UserRepository
     /// The repository's synchronous view, looked up once (it involves dynamic casts).
     private let nonBlockingRepository: NonBlockingUserRepository?
+    /// The repository's blocking view, looked up once.
+    public let blockingRepository: BlockingUserRepository?
 
     public init(repository: UserRepository) {
         self.repository = repository
         self.nonBlockingRepository = repository.nonBlocking
+        self.blockingRepository = repository.blocking
     }
 
     public func getUser(_ request: GetUserRequest) async throws(UserError) -> UserV1.User {
@@ -38,6 +41,26 @@ public struct UserQueryLogic: Sendable {
         return Result { () throws(UserError) in
             let query = try UserValidation.searchQuery(request)
             return Self.page(try repository.search(query), limit: query.limit)
+        }
+    }
+
+    /// ``getUser(_:)`` on a thread that may block (of ``blockingRepository``'s executor); `nil` when
+    /// the repository has no blocking view.
+    public func getUserBlocking(_ request: GetUserRequest, cancellation: CallCancellation) -> Result<UserV1.User, UserError>? {
+        guard let repository = blockingRepository else { return nil }
+        return Result { () throws(UserError) in
+            let id = try UserValidation.userID(request.id)
+            guard let user = try repository.user(id: id, cancellation: cancellation) else { throw .notFound(id: request.id) }
+            return user.v1
+        }
+    }
+
+    /// ``searchUsers(_:)`` on a thread that may block; `nil` when the repository has no blocking view.
+    public func searchUsersBlocking(_ request: SearchUsersRequest, cancellation: CallCancellation) -> Result<SearchUsersResponse, UserError>? {
+        guard let repository = blockingRepository else { return nil }
+        return Result { () throws(UserError) in
+            let query = try UserValidation.searchQuery(request)
+            return Self.page(try repository.search(query, cancellation: cancellation), limit: query.limit)
         }
     }
 

@@ -11,12 +11,15 @@ public struct UserRegistrationLogic: Sendable {
     public let repository: UserRepository
     /// The repository's synchronous view, looked up once (it involves dynamic casts).
     private let nonBlockingRepository: NonBlockingUserRepository?
+    /// The repository's blocking view, looked up once.
+    public let blockingRepository: BlockingUserRepository?
     private let now: @Sendable () -> Date
 
     /// - Parameter now: the clock; tests may pin it.
     public init(repository: UserRepository, now: @escaping @Sendable () -> Date = { Date() }) {
         self.repository = repository
         self.nonBlockingRepository = repository.nonBlocking
+        self.blockingRepository = repository.blocking
         self.now = now
     }
 
@@ -33,6 +36,16 @@ public struct UserRegistrationLogic: Sendable {
         return Result { () throws(UserError) in
             let user = try makeUser(request)
             try repository.add(user)
+            return user.v1
+        }
+    }
+
+    /// ``register(_:)`` on a thread that may block; `nil` when the repository has no blocking view.
+    public func registerBlocking(_ request: RegisterUserRequest, cancellation: CallCancellation) -> Result<UserV1.User, UserError>? {
+        guard let repository = blockingRepository else { return nil }
+        return Result { () throws(UserError) in
+            let user = try makeUser(request)
+            try repository.add(user, cancellation: cancellation)
             return user.v1
         }
     }

@@ -1,3 +1,4 @@
+import UserCore
 import UserRPCWire
 
 /// What a finished call sends back: a status and, when OK, the payload as encoded JSON.
@@ -15,9 +16,13 @@ public struct CallResult: Sendable {
     public static func failed(_ status: RPCStatus) -> CallResult { CallResult(status: status) }
 }
 
-/// How a method serves one call: at once, on the event loop (the work cannot block), or as async work
-/// that runs in a task of its own (the work may wait on a database).
+/// How a method serves one call.
 public enum CallOutcome: Sendable {
+    /// Answered at once, on the event loop: the work cannot block (the embedded store).
     case immediate(CallResult)
+    /// Blocking work (a database, a cache) that runs whole on one thread of the executor: one hop
+    /// there, one back. The cancellation interrupts it at its deadline or when the client cancels.
+    case offloaded(any BlockingExecutor, @Sendable (CallCancellation) -> CallResult)
+    /// Async work that runs in a task of its own.
     case deferred(@Sendable () async -> CallResult)
 }

@@ -1,6 +1,8 @@
+import Dispatch
 import Logging
 import NIOCore
 import StrictJSON
+import UserCore
 import UserRPCWire
 
 /// Sent through a connection's pipeline when the server starts a graceful shutdown.
@@ -25,11 +27,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private struct InFlightCall {
         let method: String
-        let task: Task<Void, Never>
+        /// Stops the call's work: cancels its task, or its blocking work's `CallCancellation`.
+        let stopWork: @Sendable () -> Void
         let deadline: Scheduled<Void>?
 
         func stop() {
-            task.cancel()
+            stopWork()
             deadline?.cancel()
         }
     }
@@ -299,7 +302,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         switch outcome {
         case .immediate(let result):
             respond(id: id, method: request.method, result)
-        case .deferred(let work):
+        case .offloaded, .deferred:
             guard inFlight.count < configuration.maxConcurrentCallsPerConnection else {
                 let limit = configuration.maxConcurrentCallsPerConnection
                 respond(
@@ -309,14 +312,29 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             }
             let eventLoop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: eventLoop)
-            let task = Task {
-                let result = await work()
-                eventLoop.execute { handler.value.finishCall(id: id, result: result) }
+            let stopWork: @Sendable () -> Void
+            if case .offloaded(let executor, let work) = outcome {
+                // One hop to a blocking thread for the whole call, one hop back.
+                let cancellation = CallCancellation()
+                executor.execute { isActive in
+                    let result = isActive ? work(cancellation) : .failed(RPCStatus(code: .unavailable, message: "the server is shutting down"))
+                    eventLoop.execute { handler.value.finishCall(id: id, result: result) }
+                }
+                // Interrupting a statement may itself block (libpq's cancel request): never on the event loop.
+                stopWork = { DispatchQueue.global().async { cancellation.cancel() } }
+            } else if case .deferred(let work) = outcome {
+                let task = Task {
+                    let result = await work()
+                    eventLoop.execute { handler.value.finishCall(id: id, result: result) }
+                }
+                stopWork = { DispatchQueue.global().async { task.cancel() } }
+            } else {
+                return
             }
             let deadline = eventLoop.scheduleTask(in: .milliseconds(Int64(clamping: timeoutMilliseconds))) {
                 handler.value.expireCall(id: id)
             }
-            inFlight[id] = InFlightCall(method: request.method, task: task, deadline: deadline)
+            inFlight[id] = InFlightCall(method: request.method, stopWork: stopWork, deadline: deadline)
         }
     }
 
@@ -331,7 +349,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func expireCall(id: UInt64) {
         guard let call = inFlight.removeValue(forKey: id) else { return }
-        call.task.cancel()
+        call.stopWork()
         respond(id: id, method: call.method, .failed(RPCStatus(code: .deadlineExceeded, message: "deadline exceeded")))
         scheduleFlush()
         closeIfDrained()

@@ -11,11 +11,13 @@ public struct UserServiceV1Handler: Sendable {
     public let registration: UserRegistrationLogic
     public let query: UserQueryLogic
     private let runsInline: Bool
+    private let blockingExecutor: (any BlockingExecutor)?
 
     public init(repository: UserRepository) {
         registration = UserRegistrationLogic(repository: repository)
         query = UserQueryLogic(repository: repository)
         runsInline = repository.nonBlocking != nil
+        blockingExecutor = query.blockingRepository?.executor
     }
 
     /// The full method names this handler serves.
@@ -26,17 +28,20 @@ public struct UserServiceV1Handler: Sendable {
         guard let method = UserServiceV1.Method(fullName: fullName) else { return nil }
         switch method {
         case .registerUser:
-            return serve(payload, as: RegisterUserRequest.self, inline: registration.registerWithoutBlocking) {
-                [registration] (request) async throws(UserError) in try await registration.register(request)
-            }
+            return serve(
+                payload, as: RegisterUserRequest.self, inline: registration.registerWithoutBlocking,
+                blocking: { [registration] in registration.registerBlocking($0, cancellation: $1) },
+                deferred: { [registration] (request) async throws(UserError) in try await registration.register(request) })
         case .getUser:
-            return serve(payload, as: GetUserRequest.self, inline: query.getUserWithoutBlocking) {
-                [query] (request) async throws(UserError) in try await query.getUser(request)
-            }
+            return serve(
+                payload, as: GetUserRequest.self, inline: query.getUserWithoutBlocking,
+                blocking: { [query] in query.getUserBlocking($0, cancellation: $1) },
+                deferred: { [query] (request) async throws(UserError) in try await query.getUser(request) })
         case .searchUsers:
-            return serve(payload, as: SearchUsersRequest.self, inline: query.searchUsersWithoutBlocking) {
-                [query] (request) async throws(UserError) in try await query.searchUsers(request)
-            }
+            return serve(
+                payload, as: SearchUsersRequest.self, inline: query.searchUsersWithoutBlocking,
+                blocking: { [query] in query.searchUsersBlocking($0, cancellation: $1) },
+                deferred: { [query] (request) async throws(UserError) in try await query.searchUsers(request) })
         }
     }
 
@@ -44,6 +49,7 @@ public struct UserServiceV1Handler: Sendable {
         _ payload: JSONObject,
         as: Request.Type,
         inline: (Request) -> Result<Response, UserError>?,
+        blocking: @escaping @Sendable (Request, CallCancellation) -> Result<Response, UserError>?,
         deferred: @escaping @Sendable (Request) async throws(UserError) -> Response
     ) -> CallOutcome {
         let request: Request
@@ -54,6 +60,14 @@ public struct UserServiceV1Handler: Sendable {
         }
         if runsInline, let result = inline(request) {
             return .immediate(Self.callResult(result))
+        }
+        if let blockingExecutor {
+            return .offloaded(blockingExecutor) { cancellation in
+                guard let result = blocking(request, cancellation) else {
+                    return .failed(UserError.internalError("no blocking path").rpcStatus)
+                }
+                return Self.callResult(result)
+            }
         }
         return .deferred {
             do throws(UserError) {

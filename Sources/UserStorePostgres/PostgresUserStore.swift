@@ -9,7 +9,7 @@ import UserCore
 /// Statements are parameterized and prepared once per connection; nothing from a request is ever
 /// part of SQL text. Cancelling the calling task (deadline, client cancel) sends a cancel request
 /// for the running statement.
-public final class PostgresUserStore: UserStore {
+public final class PostgresUserStore: BlockingUserStore {
     public let configuration: PostgresUserStoreConfiguration
     private let threads: NIOThreadPool
     private let slots = ThreadSpecificVariable<ConnectionSlot>()
@@ -42,17 +42,9 @@ public final class PostgresUserStore: UserStore {
     // MARK: UserStore
 
     public func insert(_ user: User) async throws(UserError) {
-        let parameters = [user.id.lowercasedText, user.username, user.email, String(Self.milliseconds(user.createdAt))]
+        let parameters = Self.insertParameters(user)
         try await run(retryOnStaleConnection: true) { connection, isRetry throws(PostgresError) in
-            do throws(PostgresError) {
-                try connection.executePrepared("insert_user", sql: SQL.insert, parameters)
-            } catch {
-                guard isRetry, error.isUniqueViolation else { throw error }
-                // The first attempt's connection broke after sending the INSERT: it may have committed.
-                // If the row with this id is ours, the insert did happen; otherwise the conflict is real.
-                let rows = try connection.executePrepared("user_by_id", sql: SQL.byID, [parameters[0]])
-                guard let row = rows.rows.first, row[1] == user.username, row[2] == user.email else { throw error }
-            }
+            try Self.insert(parameters, user: user, on: connection, isRetry: isRetry)
         }
     }
 
@@ -71,6 +63,60 @@ public final class PostgresUserStore: UserStore {
         return try rows.rows.map(Self.user(from:))
     }
 
+    // MARK: BlockingUserStore (runs on `blockingExecutor`, one thread for the whole call)
+
+    /// The pool's threads, each with its own connection.
+    public var blockingExecutor: any BlockingExecutor { PoolExecutor(threads: threads) }
+
+    public func insertBlocking(_ user: User, cancellation: CallCancellation) throws(UserError) {
+        let parameters = Self.insertParameters(user)
+        try runHere(retry: true, cancellation: cancellation) { connection, isRetry throws(PostgresError) in
+            try Self.insert(parameters, user: user, on: connection, isRetry: isRetry)
+        }
+    }
+
+    public func userBlocking(id: UUID, cancellation: CallCancellation) throws(UserError) -> User? {
+        let rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
+            try connection.executePrepared("user_by_id", sql: SQL.byID, [id.lowercasedText])
+        }
+        return try rows.rows.first.map(Self.user(from:))
+    }
+
+    public func searchBlocking(_ query: UserSearchQuery, cancellation: CallCancellation) throws(UserError) -> [User] {
+        guard let statement = SQL.search(query) else { return [] }
+        let rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
+            try connection.executePrepared(statement.name, sql: statement.sql, statement.parameters)
+        }
+        return try rows.rows.map(Self.user(from:))
+    }
+
+    /// Runs `body` on the calling thread (one of the pool's), with that thread's connection.
+    private func runHere<T>(
+        retry: Bool, cancellation: CallCancellation, _ body: (PostgresConnection, Bool) throws(PostgresError) -> T
+    ) throws(UserError) -> T {
+        switch Self.runOnPoolThread(slots: slots, configuration: configuration, cancellation: cancellation, retry: retry, body) {
+        case .success(let value): return value
+        case .failure(let error): throw Self.domainError(error)
+        }
+    }
+
+    /// The INSERT, made idempotent on a retry (see ``insert(_:)``).
+    private static func insert(_ parameters: [String?], user: User, on connection: PostgresConnection, isRetry: Bool) throws(PostgresError) {
+        do throws(PostgresError) {
+            try connection.executePrepared("insert_user", sql: SQL.insert, parameters)
+        } catch {
+            // The first attempt's connection broke after sending the INSERT: it may have committed.
+            // If the row with this id is ours, the insert did happen; otherwise the conflict is real.
+            guard isRetry, error.isUniqueViolation else { throw error }
+            let rows = try connection.executePrepared("user_by_id", sql: SQL.byID, [parameters[0]])
+            guard let row = rows.rows.first, row[1] == user.username, row[2] == user.email else { throw error }
+        }
+    }
+
+    private static func insertParameters(_ user: User) -> [String?] {
+        [user.id.lowercasedText, user.username, user.email, String(Self.milliseconds(user.createdAt))]
+    }
+
     // MARK: Running statements
 
     /// Runs `body` with this thread's connection on the pool, mapping failures to domain errors.
@@ -81,7 +127,7 @@ public final class PostgresUserStore: UserStore {
         retryOnStaleConnection: Bool,
         _ body: @escaping @Sendable (PostgresConnection, Bool) throws(PostgresError) -> T
     ) async throws(UserError) -> T {
-        let cancellation = QueryCancellation()
+        let cancellation = CallCancellation()
         let outcome: Result<T, PostgresError>
         do {
             outcome = try await withTaskCancellationHandler {
@@ -108,7 +154,7 @@ public final class PostgresUserStore: UserStore {
     private static func runOnPoolThread<T>(
         slots: ThreadSpecificVariable<ConnectionSlot>,
         configuration: PostgresUserStoreConfiguration,
-        cancellation: QueryCancellation,
+        cancellation: CallCancellation,
         retry: Bool,
         _ body: (PostgresConnection, Bool) throws(PostgresError) -> T
     ) -> Result<T, PostgresError> {
@@ -132,7 +178,8 @@ public final class PostgresUserStore: UserStore {
                 }
                 slot.connection = connection
             }
-            guard cancellation.begin(connection.cancelHandle) else {
+            let cancelHandle = connection.cancelHandle
+            guard cancellation.begin(onCancel: { cancelHandle.requestCancel() }) else {
                 return .failure(PostgresError(kind: .cancelled, message: "cancelled before it ran"))
             }
             let result = Result { () throws(PostgresError) in try body(connection, isRetry) }
@@ -168,5 +215,14 @@ public final class PostgresUserStore: UserStore {
             let millisText = row[3], let millis = Int64(millisText)
         else { throw .internalError("unexpected row shape from the users table") }
         return User(id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+}
+
+/// Runs blocking work on the store's pool threads.
+private struct PoolExecutor: BlockingExecutor {
+    let threads: NIOThreadPool
+
+    func execute(_ work: @escaping @Sendable (Bool) -> Void) {
+        threads.submit { state in work(state == .active) }
     }
 }

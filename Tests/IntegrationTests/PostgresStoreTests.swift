@@ -198,26 +198,3 @@ extension PostgresUserStoreConfiguration {
         return copy
     }
 }
-
-@Suite("Query cancellation")
-struct QueryCancellationTests {
-    @Test("a retry after a finished statement may run; nothing runs after cancellation")
-    func states() async throws {
-        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
-        let handle = try await blocking { UncheckedHandle(try database.connect().cancelHandle) }
-        let cancellation = QueryCancellation()
-        #expect(cancellation.begin(handle.value))
-        cancellation.end()
-        #expect(cancellation.begin(handle.value), "a retry on a fresh connection is allowed")
-        cancellation.end()
-        cancellation.cancel()
-        #expect(!cancellation.begin(handle.value))
-        #expect(cancellation.isCancelled)
-        await database.drop()
-    }
-}
-
-private struct UncheckedHandle: Sendable {
-    let value: PostgresCancelHandle
-    init(_ value: PostgresCancelHandle) { self.value = value }
-}
