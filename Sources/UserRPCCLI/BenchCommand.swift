@@ -24,8 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Argument(help: "The method (GetUser, RegisterUser, SearchUsers, or a full name).")
     var method: String
 
-    @Option(help: "Server address host:port (env USER_RPC_ADDRESS; default 127.0.0.1:50051).")
-    var address: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(name: [.short, .long], help: "Calls in flight at once (closed loop), or the most in flight (open loop).")
     var concurrency: Int = 16
@@ -83,7 +82,7 @@ struct BenchCommand: AsyncParsableCommand {
             runDuration = .seconds(10)
         }
 
-        let baseConfiguration = try ServerAddress.configuration(address)
+        let baseConfiguration = try connection.configuration()
         let clients = (0..<connections).map { _ in UserRPCClient(configuration: baseConfiguration) }
         defer { for client in clients { Task { await client.close() } } }
 

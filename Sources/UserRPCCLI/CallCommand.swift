@@ -21,8 +21,7 @@ struct CallCommand: AsyncParsableCommand {
     @Argument(help: "The method: a name from 'user-rpc list' (GetUser) or a full name (user.v1.UserService/GetUser).")
     var method: String
 
-    @Option(help: "Server address host:port (env USER_RPC_ADDRESS; default 127.0.0.1:50051).")
-    var address: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(help: "Call deadline, e.g. 5s or 250ms (sent as timeout_ms).")
     var timeout: String?
@@ -51,7 +50,7 @@ struct CallCommand: AsyncParsableCommand {
             guard let colon = entry.firstIndex(of: ":") else { throw ValidationError("metadata '\(entry)' is not key:value") }
             options.metadata[String(entry[..<colon])] = String(entry[entry.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
         }
-        let client = UserRPCClient(configuration: try ServerAddress.configuration(address))
+        let client = UserRPCClient(configuration: try connection.configuration())
         defer { Task { await client.close() } }
         do {
             let response = try await client.call(method: schemaMethod.fullName, payload: payload, options: options)
@@ -63,6 +62,37 @@ struct CallCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data((text + "\n").utf8))
             throw ExitCode(Int32(100 + error.code.numericValue))
         }
+    }
+}
+
+/// Where and how to connect: shared by `call` and `bench`.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Server address host:port (env USER_RPC_ADDRESS; default 127.0.0.1:50051).")
+    var address: String?
+
+    @Flag(help: "Connect with TLS.")
+    var tls = false
+
+    @Option(help: "PEM CA bundle to trust for the server's certificate (implies --tls).")
+    var ca: String?
+
+    @Option(help: "PEM client certificate, for servers that require one (implies --tls).")
+    var cert: String?
+
+    @Option(help: "PEM private key of --cert.")
+    var key: String?
+
+    @Option(help: "Name to verify the server certificate against (default: the host).")
+    var serverName: String?
+
+    /// The client configuration: address, TLS, and a bearer token from `USER_RPC_TOKEN`.
+    func configuration() throws -> UserRPCClient.Configuration {
+        var configuration = try ServerAddress.configuration(address)
+        if tls || ca != nil || cert != nil {
+            guard (cert == nil) == (key == nil) else { throw ValidationError("--cert and --key go together") }
+            configuration.tls = UserRPCClient.TLS(trustedCAPath: ca, certificatePath: cert, privateKeyPath: key, serverHostname: serverName)
+        }
+        return configuration
     }
 }
 

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import StrictJSON
 import Synchronization
 import UserRPCWire
@@ -206,7 +207,17 @@ public final class UserRPCClient: Sendable {
     private func connect() -> EventLoopFuture<Connection> {
         let maxFrameBytes = configuration.maxFrameBytes
         let timeout = configuration.connectTimeout.components
-        return ClientBootstrap(group: group.next())
+        let eventLoop = group.next()
+        var tlsContext: NIOSSLContext?
+        if let tls = configuration.tls {
+            do {
+                tlsContext = try Self.makeTLSContext(tls)
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+        }
+        let hostname = configuration.tls?.serverHostname ?? (Self.isIPAddress(configuration.host) ? nil : configuration.host)
+        return ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000))
             .channelInitializer { [weak self] channel in
@@ -214,6 +225,9 @@ public final class UserRPCClient: Sendable {
                     let key = ObjectIdentifier(channel)
                     let handler = ClientChannelHandler(allocator: channel.allocator) { [weak self] in
                         self?.retire(channelID: key)
+                    }
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: hostname))
                     }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -226,6 +240,21 @@ public final class UserRPCClient: Sendable {
                     return Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 }
             }
+    }
+
+    static func makeTLSContext(_ settings: TLS) throws -> NIOSSLContext {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let ca = settings.trustedCAPath { tls.trustRoots = .file(ca) }
+        if let certificate = settings.certificatePath, let key = settings.privateKeyPath {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        }
+        return try NIOSSLContext(configuration: tls)
+    }
+
+    private static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
     /// The connection with this channel takes no more calls: the next call opens a new one.

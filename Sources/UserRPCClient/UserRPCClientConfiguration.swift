@@ -21,9 +21,31 @@ extension UserRPCClient {
             set { metadata["authorization"] = newValue.map { "Bearer \($0)" } }
         }
 
+        /// TLS settings; `nil` (the default): plaintext.
+        public var tls: TLS?
+
         public init(host: String = "127.0.0.1", port: Int = 50051) {
             self.host = host
             self.port = port
+        }
+    }
+
+    /// How the client secures its connection.
+    public struct TLS: Sendable, Hashable {
+        /// PEM file of CA certificates to trust for the server's certificate; `nil`: the system's.
+        public var trustedCAPath: String?
+        /// PEM files of a client certificate and its key, for servers that require one (mutual TLS).
+        public var certificatePath: String?
+        public var privateKeyPath: String?
+        /// The name to verify the server's certificate against (and to send as SNI); `nil`: the host
+        /// when it is a name, or the peer's IP address when the host is an address.
+        public var serverHostname: String?
+
+        public init(trustedCAPath: String? = nil, certificatePath: String? = nil, privateKeyPath: String? = nil, serverHostname: String? = nil) {
+            self.trustedCAPath = trustedCAPath
+            self.certificatePath = certificatePath
+            self.privateKeyPath = privateKeyPath
+            self.serverHostname = serverHostname
         }
     }
 

@@ -3,6 +3,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import UserCore
@@ -74,6 +75,15 @@ public final class UserRPCServer: Service, Sendable {
     /// Binds, serves until a graceful shutdown completes, and returns. Cancelling the task closes at once.
     public func run() async throws {
         let listener: any Channel
+        let tlsContext: NIOSSLContext?
+        do {
+            tlsContext = try configuration.tls.map(Self.makeTLSContext)
+        } catch {
+            state.withLockedValue { $0.addressResolved = true }
+            address.fail(error)
+            logger.error("cannot load the TLS certificate or key", metadata: ["error": "\(error)"])
+            throw error
+        }
         do {
             listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 512)
@@ -85,7 +95,7 @@ public final class UserRPCServer: Service, Sendable {
                     value: .init(low: configuration.writeBufferHighWaterMark / 2, high: configuration.writeBufferHighWaterMark)
                 )
                 .childChannelInitializer { [self] channel in
-                    channel.eventLoop.makeCompletedFuture { try self.initializeConnection(channel) }
+                    channel.eventLoop.makeCompletedFuture { try self.initializeConnection(channel, tls: tlsContext) }
                 }
                 .bind(host: configuration.host, port: configuration.port)
                 .get()
@@ -171,7 +181,20 @@ public final class UserRPCServer: Service, Sendable {
         if done { allConnectionsClosed.succeed() }
     }
 
-    private func initializeConnection(_ channel: any Channel) throws {
+    /// A TLS context from the configured PEM files (and client CA, for mutual TLS).
+    static func makeTLSContext(_ settings: TLSSettings) throws -> NIOSSLContext {
+        let chain = try NIOSSLCertificate.fromPEMFile(settings.certificateChainPath).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: settings.privateKeyPath, format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        if let clientCA = settings.clientCAPath {
+            tls.certificateVerification = .noHostnameVerification
+            tls.trustRoots = .file(clientCA)
+        }
+        return try NIOSSLContext(configuration: tls)
+    }
+
+    private func initializeConnection(_ channel: any Channel, tls: NIOSSLContext?) throws {
         let key = ObjectIdentifier(channel)
         enum Admission {
             case accepted, shuttingDown
@@ -211,6 +234,7 @@ public final class UserRPCServer: Service, Sendable {
             configuration: configuration,
             logger: connectionLogger,
             allocator: channel.allocator)
+        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
         try channel.pipeline.syncOperations.addHandler(handler)
     }
 }

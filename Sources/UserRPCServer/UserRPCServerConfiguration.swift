@@ -33,6 +33,9 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     /// Full method names callable without a token when tokens are set. Default: none.
     public var unauthenticatedMethods: Set<String> = []
 
+    /// TLS for the listening port; `nil` (the default): plaintext.
+    public var tls: TLSSettings?
+
     public init() {}
 
     /// The defaults, changed by `configure`.
@@ -40,5 +43,22 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
         var configuration = Self()
         configure(&configuration)
         return configuration
+    }
+}
+
+/// Where the server's TLS certificate and key are, and (for mutual TLS) which CA signs client certificates.
+public struct TLSSettings: Sendable, Hashable {
+    /// PEM file: the server's certificate, then any intermediates.
+    public var certificateChainPath: String
+    /// PEM file: the server's private key.
+    public var privateKeyPath: String
+    /// PEM file of CA certificates. When set, every client must present a certificate signed by one
+    /// of them (mutual TLS); when `nil`, clients are not asked for one.
+    public var clientCAPath: String?
+
+    public init(certificateChainPath: String, privateKeyPath: String, clientCAPath: String? = nil) {
+        self.certificateChainPath = certificateChainPath
+        self.privateKeyPath = privateKeyPath
+        self.clientCAPath = clientCAPath
     }
 }

@@ -119,6 +119,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Deadline of calls that give no timeout_ms (env USER_RPC_DEFAULT_TIMEOUT; default 30s).")
     var defaultTimeout: String?
 
+    @Option(help: "PEM certificate chain: serve TLS (env USER_RPC_TLS_CERT; default: plaintext).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for --tls-cert (env USER_RPC_TLS_KEY).")
+    var tlsKey: String?
+
+    @Option(help: "PEM CA bundle: require client certificates signed by it, mutual TLS (env USER_RPC_TLS_CLIENT_CA).")
+    var tlsClientCa: String?
+
     @Option(help: "File of bearer tokens, one per line, that calls must present (env USER_RPC_AUTH_TOKEN_FILE; default: no authentication).")
     var authTokenFile: String?
 
@@ -159,6 +168,18 @@ struct Serve: AsyncParsableCommand {
         if let value = try duration(idleTimeout, "USER_RPC_IDLE_TIMEOUT", "idle timeout") { configuration.idleTimeout = value }
         if let value = try duration(maxTimeout, "USER_RPC_MAX_TIMEOUT", "max timeout") { configuration.maxTimeout = value }
         if let value = try duration(defaultTimeout, "USER_RPC_DEFAULT_TIMEOUT", "default timeout") { configuration.defaultTimeout = value }
+
+        let certificate = tlsCert ?? environment["USER_RPC_TLS_CERT"]
+        let key = tlsKey ?? environment["USER_RPC_TLS_KEY"]
+        let clientCA = tlsClientCa ?? environment["USER_RPC_TLS_CLIENT_CA"]
+        switch (certificate, key) {
+        case (let certificate?, let key?):
+            configuration.tls = TLSSettings(certificateChainPath: certificate, privateKeyPath: key, clientCAPath: clientCA)
+        case (nil, nil):
+            if clientCA != nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
 
         // Tokens come from a file or the environment, never from a command-line value (`ps` shows those).
         if let path = authTokenFile ?? environment["USER_RPC_AUTH_TOKEN_FILE"] {
