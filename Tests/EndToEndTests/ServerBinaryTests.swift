@@ -10,7 +10,7 @@ struct ServerBinaryTests {
     }
 
     /// Reads the child's stderr line by line until the "listening" line, and returns the port.
-    private static func waitForPort(_ handle: FileHandle, log: inout String) throws -> Int {
+    static func waitForPort(_ handle: FileHandle, log: inout String) throws -> Int {
         while true {
             let data = handle.availableData
             guard !data.isEmpty else { throw TimeoutError(seconds: 0) }
