@@ -116,7 +116,12 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(UserRPCError(code: .unavailable, message: "connection failed: \(error)"))
+        if error is FrameError {
+            // Typically a TLS server answering a plaintext client with a TLS record.
+            fail(UserRPCError(code: .unavailable, message: "the server's reply is not a user-rpc frame (\(error)); is it a TLS server?"))
+        } else {
+            fail(UserRPCError(code: .unavailable, message: "connection failed: \(error)"))
+        }
         context.close(promise: nil)
     }
 

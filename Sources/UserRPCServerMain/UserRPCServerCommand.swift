@@ -227,6 +227,8 @@ struct Serve: AsyncParsableCommand {
             "starting user-rpc-server",
             metadata: [
                 "store": "\(storeDescription)", "cache": "\(cacheDescription)", "host": "\(configuration.host)", "port": "\(configuration.port)",
+                "auth": "\(configuration.authTokens.isEmpty ? "none" : "bearer tokens (\(configuration.authTokens.count))")",
+                "tls": "\(configuration.tls == nil ? "off" : configuration.tls?.clientCAPath == nil ? "on" : "on, client certificates required")",
             ])
         let server = UserRPCServer(configuration: configuration, repository: repository, logger: logger)
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -45,6 +45,7 @@ struct ServerBinaryTests {
         }
         log = port.1
         #expect(log.contains("embedded in-memory"))
+        #expect(log.contains("auth=none") && log.contains("tls=off"), "the start-up line says how it is secured")
 
         let connection = try await RawConnection.connect(port: port.0)
         try await connection.send(#"{"type":"ping","id":1}"#)
