@@ -126,3 +126,17 @@ for s in sockets:  # every connection answered: all 1000 are live
 rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
 print(f"with 1000 idle connections: {rss} kB")
 PY
+
+section "4. Server memory over 60 seconds at full load (GetUser, embedded store, 64 in flight)"
+DATABASE_URL= REDIS_URL= start_server
+id=$("$BIN/user-rpc" call RegisterUser --address 127.0.0.1:$PORT --username steady --email steady@example.com \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "{\"id\":\"$id\"}" > "$WORK/get-steady.txt"
+"$LOADGEN" -p "$PORT" -m user.v1.UserService/GetUser -f "$WORK/get-steady.txt" -c 4 -d 16 -t 60 > "$WORK/steady.json" &
+LOADGEN_PID=$!
+for t in 0 10 20 30 40 50 60; do
+  echo "t=${t}s rss=$(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2}') kB"
+  [ "$t" = 60 ] || sleep 10   # sampling interval of the measurement, not synchronisation
+done
+wait "$LOADGEN_PID" || true
+cat "$WORK/steady.json"

@@ -8,6 +8,13 @@
 # Installs the Debian packages when missing (needs root). PostgreSQL runs as the `postgres` user
 # (it refuses root) from a data folder under /tmp. Both are idempotent.
 set -euo pipefail
+# Close every descriptor we inherited beyond stdin/out/err: the daemons started below must not keep
+# the caller's sockets open (a test process's listening sockets, for instance, would stay alive in
+# the postmaster and accept connections that nobody serves).
+for fd in /proc/$$/fd/*; do
+  n=${fd##*/}
+  if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null || true; fi
+done
 if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then
   [ "$(id -u)" = 0 ] || { echo "services: install postgresql and redis-server first" >&2; exit 1; }
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql redis-server >&2

@@ -24,7 +24,7 @@ struct CallCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     @Option(help: "Call deadline, e.g. 5s or 250ms (sent as timeout_ms).")
-    var timeout: String?
+    var timeout: String = "30s"
 
     @Option(name: .customShort("H"), help: "Metadata entry key:value; may repeat.")
     var header: [String] = []
@@ -42,10 +42,8 @@ struct CallCommand: AsyncParsableCommand {
         }
         let payload = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
         var options = UserRPCClient.CallOptions()
-        if let timeout {
-            guard let duration = Duration(text: timeout) else { throw ValidationError("timeout '\(timeout)' is not a duration") }
-            options.timeout = duration
-        }
+        guard let duration = Duration(text: timeout), duration > .zero else { throw ValidationError("timeout '\(timeout)' is not a duration") }
+        options.timeout = duration
         for entry in header {
             guard let colon = entry.firstIndex(of: ":") else { throw ValidationError("metadata '\(entry)' is not key:value") }
             options.metadata[String(entry[..<colon])] = String(entry[entry.index(after: colon)...]).trimmingCharacters(in: .whitespaces)

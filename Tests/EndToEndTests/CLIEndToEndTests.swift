@@ -100,7 +100,7 @@ struct CLIEndToEndTests {
         #expect(usage.stderr.contains("--id"))
         try await server.stop()
 
-        let unreachable = try await run(["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000"], port: server.port)
+        let unreachable = try await run(["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000", "--timeout", "5s"], port: server.port)
         #expect(unreachable.status == 114)
         #expect(unreachable.stderr.contains("UNAVAILABLE"))
     }
