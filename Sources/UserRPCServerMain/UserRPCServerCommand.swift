@@ -113,6 +113,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Close connections idle this long (env USER_RPC_IDLE_TIMEOUT; default 300s).")
     var idleTimeout: String?
 
+    @Option(help: "Close a connection whose client has not read its responses for this long (env USER_RPC_WRITE_STALL_TIMEOUT; default 30s).")
+    var writeStallTimeout: String?
+
     @Option(help: "Cap on a call's timeout_ms (env USER_RPC_MAX_TIMEOUT; default 60s).")
     var maxTimeout: String?
 
@@ -167,6 +170,9 @@ struct Serve: AsyncParsableCommand {
         if let value = try duration(readTimeout, "USER_RPC_READ_TIMEOUT", "read timeout") { configuration.readTimeout = value }
         if let value = try duration(idleTimeout, "USER_RPC_IDLE_TIMEOUT", "idle timeout") { configuration.idleTimeout = value }
         if let value = try duration(maxTimeout, "USER_RPC_MAX_TIMEOUT", "max timeout") { configuration.maxTimeout = value }
+        if let value = try duration(writeStallTimeout, "USER_RPC_WRITE_STALL_TIMEOUT", "write stall timeout") {
+            configuration.writeStallTimeout = value
+        }
         if let value = try duration(defaultTimeout, "USER_RPC_DEFAULT_TIMEOUT", "default timeout") { configuration.defaultTimeout = value }
 
         let certificate = tlsCert ?? environment["USER_RPC_TLS_CERT"]

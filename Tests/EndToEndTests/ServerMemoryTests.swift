@@ -5,6 +5,11 @@ import UserRPCTestKit
 /// Hostile load against the real server binary, measuring its resident memory from /proc.
 @Suite("Server memory under hostile clients")
 struct ServerMemoryTests {
+    static func frame(_ body: [UInt8]) -> [UInt8] {
+        let n = UInt32(body.count)
+        return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + body
+    }
+
     static func residentKilobytes(_ pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
@@ -12,14 +17,14 @@ struct ServerMemoryTests {
         return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
     }
 
-    @Test("after large frames, a thousand connections and unread responses, memory returns near its baseline")
+    @Test("after every kind of hostile client, memory returns near its baseline")
     func memoryReturnsNearBaseline() async throws {
         let process = Process()
         process.executableURL = ServerBinaryTests.binary
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" && $0.key != "REDIS_URL" }
         let stderr = Pipe()
         process.standardError = stderr
-        process.arguments = ["--port", "0", "--max-frame-bytes", "4194304"]
+        process.arguments = ["--port", "0", "--max-frame-bytes", "4194304", "--read-timeout", "300ms", "--write-stall-timeout", "500ms"]
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         let handle = stderr.fileHandleForReading
@@ -52,6 +57,34 @@ struct ServerMemoryTests {
             for _ in 0..<100 { batch.append(try await RawConnection.connect(port: port)) }
             for connection in batch { await connection.close() }
         }
+        // Malformed frames of every kind, each on its own connection (each closed, or answered).
+        let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+        let hostile: [[UInt8]] = [
+            Array("GET / HTTP/1.1\r\n\r\n".utf8), [0x16, 0x03, 0x01, 0x02, 0x00, 0x01], [0, 0, 0, 0], [0xFF, 0xFF, 0xFF, 0xFF],
+            Self.frame(Array(deep.utf8)), Self.frame([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]),
+            Self.frame(Array(#"{"type":"ping","id":1,"id":2}"#.utf8)), Self.frame(Array(#"{"type":"ping","id":1e400}"#.utf8)),
+        ]
+        for _ in 0..<20 {
+            for bytes in hostile {
+                let connection = try await RawConnection.connect(port: port)
+                try await connection.sendBytes(bytes)
+                _ = try? await connection.next(timeout: 5)
+                await connection.close()
+            }
+        }
+        // Slow drips: a started frame that never completes, cut off by the read timeout.
+        for _ in 0..<50 {
+            let connection = try await RawConnection.connect(port: port)
+            try await connection.sendBytes([0, 0, 0, 100, 0x7B])
+            #expect(try await connection.expectClosed(timeout: 5))
+        }
+        // A client that never reads 20,000 answers: the server stops reading it, then closes it.
+        let pile = try await RawConnection.connect(port: port, readsResponses: false)
+        var batch: [String] = []
+        for i in 0..<20_000 { batch.append(#"{"type":"request","id":\#(i),"method":"user.v1.UserService/SearchUsers","payload":{}}"#) }
+        try? await pile.sendBatch(batch)
+        await pile.close()
+
         // Prove the server is still prompt, then let closed connections be released.
         try await warm.send(#"{"type":"ping","id":9999}"#)
         #expect(try await warm.expectFrame(timeout: 5).frameID == 9999)

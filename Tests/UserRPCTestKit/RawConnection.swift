@@ -19,9 +19,11 @@ public final class RawConnection: @unchecked Sendable {
         channel.close(promise: nil)
     }
 
-    public static func connect(port: Int, maxFrameBytes: Int = 64 * 1024 * 1024) async throws -> RawConnection {
+    /// - Parameter readsResponses: `false` makes a client that never reads from its socket.
+    public static func connect(port: Int, maxFrameBytes: Int = 64 * 1024 * 1024, readsResponses: Bool = true) async throws -> RawConnection {
         let (frames, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.autoRead, value: readsResponses)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
