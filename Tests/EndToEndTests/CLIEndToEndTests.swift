@@ -40,6 +40,7 @@ struct CLIEndToEndTests {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
+        markDescriptorsCloseOnExec()
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()

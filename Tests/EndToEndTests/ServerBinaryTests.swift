@@ -31,6 +31,7 @@ struct ServerBinaryTests {
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" && $0.key != "REDIS_URL" }
         let stderr = Pipe()
         process.standardError = stderr
+        markDescriptorsCloseOnExec()
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 

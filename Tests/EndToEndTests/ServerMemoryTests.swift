@@ -25,6 +25,7 @@ struct ServerMemoryTests {
         let stderr = Pipe()
         process.standardError = stderr
         process.arguments = ["--port", "0", "--max-frame-bytes", "4194304", "--read-timeout", "300ms", "--write-stall-timeout", "500ms"]
+        markDescriptorsCloseOnExec()
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         let handle = stderr.fileHandleForReading
