@@ -129,8 +129,7 @@ struct LoadRunner {
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        duration.timeAmount.nanoseconds
     }
 
     static func seconds(_ duration: Duration) -> Double {

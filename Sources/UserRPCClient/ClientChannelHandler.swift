@@ -44,7 +44,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         }
         let deadline = timeout.map { timeout in
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            return context.eventLoop.scheduleTask(in: .nanoseconds(Int64(clamping: timeout.wholeNanoseconds))) {
+            return context.eventLoop.scheduleTask(in: timeout.timeAmount) {
                 handler.value.expire(id: id)
             }
         }
@@ -163,13 +163,5 @@ final class ClientChannelHandler: ChannelInboundHandler {
         let chunk = output
         output = context.channel.allocator.buffer(capacity: 4096)
         context.writeAndFlush(wrapOutboundOut(chunk), promise: nil)
-    }
-}
-
-extension Duration {
-    var wholeNanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow
-            ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

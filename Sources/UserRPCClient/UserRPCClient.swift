@@ -206,20 +206,17 @@ public final class UserRPCClient: Sendable {
 
     private func connect() -> EventLoopFuture<Connection> {
         let maxFrameBytes = configuration.maxFrameBytes
-        let timeout = configuration.connectTimeout.components
         let eventLoop = group.next()
-        var tlsContext: NIOSSLContext?
-        if let tls = configuration.tls {
-            do {
-                tlsContext = try Self.makeTLSContext(tls)
-            } catch {
-                return eventLoop.makeFailedFuture(error)
-            }
+        let tlsContext: NIOSSLContext?
+        do {
+            tlsContext = try configuration.tls.map(Self.makeTLSContext)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
         }
         let hostname = configuration.tls?.serverHostname ?? (Self.isIPAddress(configuration.host) ? nil : configuration.host)
         return ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.nanoseconds(timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000))
+            .connectTimeout(configuration.connectTimeout.timeAmount)
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let key = ObjectIdentifier(channel)

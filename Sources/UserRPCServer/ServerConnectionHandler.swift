@@ -238,11 +238,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let frameError = error as? FrameError {
-            logger.info("closing connection after a framing error", metadata: ["reason": "\(frameError)"])
-        } else {
-            logger.debug("closing connection after an error", metadata: ["error": "\(error)"])
-        }
+        // Framing errors are handled where frames are split (`processInbound`); what arrives here is
+        // I/O (a reset) or a TLS failure.
+        logger.debug("closing connection after an error", metadata: ["error": "\(error)"])
         closeAfterFlushing(context: context)
     }
 
@@ -302,40 +300,53 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         switch outcome {
         case .immediate(let result):
             respond(id: id, method: request.method, result)
-        case .offloaded, .deferred:
-            guard inFlight.count < configuration.maxConcurrentCallsPerConnection else {
-                let limit = configuration.maxConcurrentCallsPerConnection
-                respond(
-                    id: id, method: request.method,
-                    .failed(RPCStatus(code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(limit))")))
-                return
-            }
+        case .offloaded(let executor, let work):
+            guard admitsWaitingCall(id: id, method: request.method) else { return }
             let eventLoop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: eventLoop)
-            let stopWork: @Sendable () -> Void
-            if case .offloaded(let executor, let work) = outcome {
-                // One hop to a blocking thread for the whole call, one hop back.
-                let cancellation = CallCancellation()
-                executor.execute { isActive in
-                    let result = isActive ? work(cancellation) : .failed(RPCStatus(code: .unavailable, message: "the server is shutting down"))
-                    eventLoop.execute { handler.value.finishCall(id: id, result: result) }
-                }
-                // Interrupting a statement may itself block (libpq's cancel request): never on the event loop.
-                stopWork = { DispatchQueue.global().async { cancellation.cancel() } }
-            } else if case .deferred(let work) = outcome {
-                let task = Task {
-                    let result = await work()
-                    eventLoop.execute { handler.value.finishCall(id: id, result: result) }
-                }
-                stopWork = { DispatchQueue.global().async { task.cancel() } }
-            } else {
-                return
+            // One hop to a blocking thread for the whole call, one hop back.
+            let cancellation = CallCancellation()
+            executor.execute { isActive in
+                let result = isActive ? work(cancellation) : .failed(RPCStatus(code: .unavailable, message: "the server is shutting down"))
+                eventLoop.execute { handler.value.finishCall(id: id, result: result) }
             }
-            let deadline = eventLoop.scheduleTask(in: .milliseconds(Int64(clamping: timeoutMilliseconds))) {
-                handler.value.expireCall(id: id)
+            // Interrupting a statement may itself block (libpq's cancel request): never on the event loop.
+            track(id: id, method: request.method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
+                DispatchQueue.global().async { cancellation.cancel() }
             }
-            inFlight[id] = InFlightCall(method: request.method, stopWork: stopWork, deadline: deadline)
+        case .deferred(let work):
+            guard admitsWaitingCall(id: id, method: request.method) else { return }
+            let eventLoop = context.eventLoop
+            let handler = NIOLoopBound(self, eventLoop: eventLoop)
+            let task = Task {
+                let result = await work()
+                eventLoop.execute { handler.value.finishCall(id: id, result: result) }
+            }
+            track(id: id, method: request.method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
+                DispatchQueue.global().async { task.cancel() }
+            }
         }
+    }
+
+    /// Whether another call that waits on storage may start; answers RESOURCE_EXHAUSTED if not.
+    private func admitsWaitingCall(id: UInt64, method: String) -> Bool {
+        let limit = configuration.maxConcurrentCallsPerConnection
+        guard inFlight.count >= limit else { return true }
+        respond(
+            id: id, method: method,
+            .failed(RPCStatus(code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(limit))")))
+        return false
+    }
+
+    /// Records a started call with its deadline, so that a cancel, the deadline or shutdown can end it.
+    private func track(
+        id: UInt64, method: String, timeoutMilliseconds: UInt64, context: ChannelHandlerContext, stopWork: @escaping @Sendable () -> Void
+    ) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let deadline = context.eventLoop.scheduleTask(in: .milliseconds(Int64(clamping: timeoutMilliseconds))) {
+            handler.value.expireCall(id: id)
+        }
+        inFlight[id] = InFlightCall(method: method, stopWork: stopWork, deadline: deadline)
     }
 
     private func finishCall(id: UInt64, result: CallResult) {

@@ -5,7 +5,6 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
 import UserCore
 import UserRPCWire
 
@@ -149,9 +148,7 @@ public final class UserRPCServer: Service, Sendable {
         for connection in connections {
             connection.pipeline.fireUserInboundEventTriggered(DrainConnectionEvent())
         }
-        let grace = configuration.gracePeriod.components
-        let nanoseconds = grace.seconds * 1_000_000_000 + grace.attoseconds / 1_000_000_000
-        group.next().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+        group.next().scheduleTask(in: configuration.gracePeriod.timeAmount) { [self] in
             let remaining = state.withLockedValue { Array($0.connections.values) }
             for connection in remaining {
                 connection.pipeline.fireUserInboundEventTriggered(ForceCloseConnectionEvent())

@@ -1,3 +1,5 @@
+import NIOCore
+
 extension Duration {
     /// Reads a duration written as a number of seconds (`"10"`, `"2.5"`) or with a unit suffix
     /// (`"500ms"`, `"10s"`, `"2m"`). Returns `nil` for anything else, or a negative value.
@@ -22,5 +24,14 @@ extension Duration {
         guard seconds >= 0, attoseconds >= 0 else { return 0 }
         let millis = UInt64(seconds) * 1000 + UInt64(attoseconds / 1_000_000_000_000_000)
         return attoseconds % 1_000_000_000_000_000 == 0 ? millis : millis + 1
+    }
+}
+
+extension Duration {
+    /// The same span as NIO's `TimeAmount`, in nanoseconds (saturating at the largest amount).
+    public var timeAmount: TimeAmount {
+        let (seconds, attoseconds) = components
+        let (nanoseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return .nanoseconds(overflow ? .max : nanoseconds + attoseconds / 1_000_000_000)
     }
 }

@@ -34,33 +34,25 @@ public final class PostgresUserStore: BlockingUserStore {
 
     /// Applies pending migrations; returns the versions applied. Safe when several servers start at once.
     public func migrate() async throws(UserError) -> [Int] {
-        try await run(retryOnStaleConnection: false) { connection, _ throws(PostgresError) in
-            try PostgresMigrator.migrate(connection)
+        try await onPool { [self] cancellation throws(UserError) in
+            try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
+                try PostgresMigrator.migrate(connection)
+            }
         }
     }
 
-    // MARK: UserStore
+    // MARK: UserStore (the blocking methods below, run on a pool thread)
 
     public func insert(_ user: User) async throws(UserError) {
-        let parameters = Self.insertParameters(user)
-        try await run(retryOnStaleConnection: true) { connection, isRetry throws(PostgresError) in
-            try Self.insert(parameters, user: user, on: connection, isRetry: isRetry)
-        }
+        try await onPool { [self] cancellation throws(UserError) in try insertBlocking(user, cancellation: cancellation) }
     }
 
     public func user(id: UUID) async throws(UserError) -> User? {
-        let rows = try await run(retryOnStaleConnection: true) { connection, _ throws(PostgresError) in
-            try connection.executePrepared("user_by_id", sql: SQL.byID, [id.lowercasedText])
-        }
-        return try rows.rows.first.map(Self.user(from:))
+        try await onPool { [self] cancellation throws(UserError) in try userBlocking(id: id, cancellation: cancellation) }
     }
 
     public func search(_ query: UserSearchQuery) async throws(UserError) -> [User] {
-        guard let statement = SQL.search(query) else { return [] }
-        let rows = try await run(retryOnStaleConnection: true) { connection, _ throws(PostgresError) in
-            try connection.executePrepared(statement.name, sql: statement.sql, statement.parameters)
-        }
-        return try rows.rows.map(Self.user(from:))
+        try await onPool { [self] cancellation throws(UserError) in try searchBlocking(query, cancellation: cancellation) }
     }
 
     // MARK: BlockingUserStore (runs on `blockingExecutor`, one thread for the whole call)
@@ -90,7 +82,7 @@ public final class PostgresUserStore: BlockingUserStore {
         return try rows.rows.map(Self.user(from:))
     }
 
-    /// Runs `body` on the calling thread (one of the pool's), with that thread's connection.
+    /// ``runOnPoolThread(slots:configuration:cancellation:retry:_:)`` with failures as domain errors.
     private func runHere<T>(
         retry: Bool, cancellation: CallCancellation, _ body: (PostgresConnection, Bool) throws(PostgresError) -> T
     ) throws(UserError) -> T {
@@ -119,22 +111,14 @@ public final class PostgresUserStore: BlockingUserStore {
 
     // MARK: Running statements
 
-    /// Runs `body` with this thread's connection on the pool, mapping failures to domain errors.
-    ///
-    /// When a reused connection turns out to be broken (the database restarted since it was opened),
-    /// `body` runs once more on a fresh connection, told so by its second argument.
-    private func run<T: Sendable>(
-        retryOnStaleConnection: Bool,
-        _ body: @escaping @Sendable (PostgresConnection, Bool) throws(PostgresError) -> T
-    ) async throws(UserError) -> T {
+    /// Runs blocking work on a pool thread; cancelling the calling task cancels it (a statement that
+    /// is running gets a cancel request; one that has not started never runs).
+    private func onPool<T: Sendable>(_ body: @escaping @Sendable (CallCancellation) throws(UserError) -> T) async throws(UserError) -> T {
         let cancellation = CallCancellation()
-        let outcome: Result<T, PostgresError>
+        let outcome: Result<T, UserError>
         do {
             outcome = try await withTaskCancellationHandler {
-                try await threads.runIfActive { [slots, configuration] in
-                    Self.runOnPoolThread(
-                        slots: slots, configuration: configuration, cancellation: cancellation, retry: retryOnStaleConnection, body)
-                }
+                try await threads.runIfActive { Result { () throws(UserError) in try body(cancellation) } }
             } onCancel: {
                 cancellation.cancel()
             }
@@ -143,14 +127,13 @@ public final class PostgresUserStore: BlockingUserStore {
         } catch {
             throw .unavailable("database unavailable: the store is shut down")
         }
-        switch outcome {
-        case .success(let value):
-            return value
-        case .failure(let error):
-            throw Self.domainError(error)
-        }
+        return try outcome.get()
     }
 
+    /// Runs `body` with the calling pool thread's connection (opened, or replaced, as needed).
+    ///
+    /// When a reused connection turns out to be broken (the database restarted since it was opened),
+    /// `body` runs once more on a fresh connection, told so by its second argument.
     private static func runOnPoolThread<T>(
         slots: ThreadSpecificVariable<ConnectionSlot>,
         configuration: PostgresUserStoreConfiguration,
