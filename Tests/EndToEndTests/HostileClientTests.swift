@@ -24,11 +24,6 @@ struct HostileClientTests {
         await probe.close()
     }
 
-    private func frame(_ body: [UInt8]) -> [UInt8] {
-        let n = UInt32(body.count)
-        return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + body
-    }
-
     @Test("malformed frames close the connection or get INVALID_ARGUMENT, and nothing else breaks")
     func malformedInputs() async throws {
         let server = try await TestServer.start()
@@ -36,19 +31,19 @@ struct HostileClientTests {
         let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
         let hugeString = String(repeating: "a", count: 1_000_000)
         let cases: [(name: String, bytes: [UInt8], closes: Bool)] = [
-            ("invalid UTF-8", frame([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]), true),
-            ("deeply nested JSON", frame(Array(deep.utf8)), true),
-            ("huge number id", frame(Array(#"{"type":"ping","id":\#(String(repeating: "9", count: 400))}"#.utf8)), true),
-            ("duplicate keys", frame(Array(#"{"type":"ping","id":1,"id":2}"#.utf8)), true),
-            ("id above uint64", frame(Array(#"{"type":"ping","id":18446744073709551616}"#.utf8)), true),
-            ("negative id", frame(Array(#"{"type":"ping","id":-1}"#.utf8)), true),
+            ("invalid UTF-8", framed([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]), true),
+            ("deeply nested JSON", framed(Array(deep.utf8)), true),
+            ("huge number id", framed(Array(#"{"type":"ping","id":\#(String(repeating: "9", count: 400))}"#.utf8)), true),
+            ("duplicate keys", framed(Array(#"{"type":"ping","id":1,"id":2}"#.utf8)), true),
+            ("id above uint64", framed(Array(#"{"type":"ping","id":18446744073709551616}"#.utf8)), true),
+            ("negative id", framed(Array(#"{"type":"ping","id":-1}"#.utf8)), true),
             ("truncated frame then EOF", [0, 0, 0, 50] + Array(#"{"type":"ping""#.utf8), false),
             ("TLS ClientHello", [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03] + [UInt8](repeating: 0, count: 32), true),
             ("HTTP request", Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8), true),
             ("NUL bytes", [0, 0, 0, 3, 0, 0, 0], true),
             (
                 "huge username",
-                frame(
+                framed(
                     Array(
                         #"{"type":"request","id":5,"method":"user.v1.UserService/RegisterUser","payload":{"username":"\#(hugeString)","email":"a@b.co"}}"#
                             .utf8)),
@@ -56,7 +51,7 @@ struct HostileClientTests {
             ),
             (
                 "wrong types everywhere",
-                frame(
+                framed(
                     Array(
                         #"{"type":"request","id":6,"method":"user.v1.UserService/SearchUsers","payload":{"username":[],"email":{},"limit":"5","page_token":7}}"#
                             .utf8)),
@@ -166,7 +161,7 @@ struct HostileClientTests {
         var batch: [UInt8] = []
         batch.reserveCapacity(16_000_000)
         for i in 0..<150_000 {
-            batch += frame(Array(#"{"type":"request","id":\#(i),"method":"user.v1.UserService/SearchUsers","payload":{"limit":100}}"#.utf8))
+            batch += framed(Array(#"{"type":"request","id":\#(i),"method":"user.v1.UserService/SearchUsers","payload":{"limit":100}}"#.utf8))
         }
         var flags = fcntl(fd, F_GETFL)
         flags |= O_NONBLOCK

@@ -5,11 +5,6 @@ import UserRPCTestKit
 /// Hostile load against the real server binary, measuring its resident memory from /proc.
 @Suite("Server memory under hostile clients")
 struct ServerMemoryTests {
-    static func frame(_ body: [UInt8]) -> [UInt8] {
-        let n = UInt32(body.count)
-        return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + body
-    }
-
     static func residentKilobytes(_ pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
@@ -62,8 +57,8 @@ struct ServerMemoryTests {
         let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
         let hostile: [[UInt8]] = [
             Array("GET / HTTP/1.1\r\n\r\n".utf8), [0x16, 0x03, 0x01, 0x02, 0x00, 0x01], [0, 0, 0, 0], [0xFF, 0xFF, 0xFF, 0xFF],
-            Self.frame(Array(deep.utf8)), Self.frame([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]),
-            Self.frame(Array(#"{"type":"ping","id":1,"id":2}"#.utf8)), Self.frame(Array(#"{"type":"ping","id":1e400}"#.utf8)),
+            framed(Array(deep.utf8)), framed([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]),
+            framed(Array(#"{"type":"ping","id":1,"id":2}"#.utf8)), framed(Array(#"{"type":"ping","id":1e400}"#.utf8)),
         ]
         for _ in 0..<20 {
             for bytes in hostile {

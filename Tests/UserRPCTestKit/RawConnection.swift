@@ -124,3 +124,10 @@ extension JSONObject {
     public var frameID: UInt64? { self["id"]?.uint64Value }
     public var payload: JSONObject? { self["payload"]?.objectValue }
 }
+
+/// `body` with its 4-byte length prefix, as raw bytes (for tests that send hand-made frames).
+public func framed(_ body: [UInt8]) -> [UInt8] {
+    var buffer = ByteBuffer()
+    WireProtocol.writeFrame(body, into: &buffer)
+    return Array(buffer.readableBytesView)
+}

@@ -71,12 +71,9 @@ struct FrameMutationTests {
         var generator = Generator(state: 7)
         let decoder = FrameDecoder(maxFrameBytes: 256)
         for _ in 0..<5_000 {
-            var stream: [UInt8] = []
-            for seed in Self.seeds.shuffled(using: &generator) {
-                let body = Array(seed.utf8)
-                let length = UInt32(body.count)
-                stream += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + body
-            }
+            var frames = ByteBuffer()
+            for seed in Self.seeds.shuffled(using: &generator) { WireProtocol.writeFrame(Array(seed.utf8), into: &frames) }
+            var stream = Array(frames.readableBytesView)
             stream = Self.mutate(stream, using: &generator)
             var buffer = ByteBuffer()
             var offset = 0
