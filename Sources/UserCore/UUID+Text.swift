@@ -8,48 +8,58 @@ extension UUID {
     /// Parses the canonical 36-character form (`8-4-4-4-12` hex digits, either case), and nothing else.
     public init?(strictText text: String) {
         var text = text
-        let parsed: UUID?? = text.withUTF8 { utf8 -> UUID? in
-            guard utf8.count == 36 else { return nil }
-            var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            let valid = withUnsafeMutableBytes(of: &uuid) { bytes -> Bool in
-                var out = 0
-                var i = 0
-                while i < 36 {
-                    if i == 8 || i == 13 || i == 18 || i == 23 {
-                        guard utf8[i] == UInt8(ascii: "-") else { return false }
-                        i += 1
-                        continue
-                    }
-                    guard let high = Self.hexValue(utf8[i]), let low = Self.hexValue(utf8[i + 1]) else { return false }
-                    bytes[out] = high << 4 | low
-                    out += 1
-                    i += 2
-                }
-                return true
-            }
-            return valid ? UUID(uuid: uuid) : nil
-        }
-        guard let value = parsed ?? nil else { return nil }
+        guard let value = text.withUTF8({ UUID(strictTextUTF8: UnsafeRawBufferPointer($0)) }) else { return nil }
         self = value
+    }
+
+    /// ``init(strictText:)`` reading UTF-8 bytes, for example straight from a request frame.
+    public init?(strictTextUTF8 utf8: UnsafeRawBufferPointer) {
+        guard utf8.count == 36 else { return nil }
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let valid = withUnsafeMutableBytes(of: &uuid) { bytes -> Bool in
+            var out = 0
+            var i = 0
+            while i < 36 {
+                if i == 8 || i == 13 || i == 18 || i == 23 {
+                    guard utf8[i] == UInt8(ascii: "-") else { return false }
+                    i += 1
+                    continue
+                }
+                guard let high = Self.hexValue(utf8[i]), let low = Self.hexValue(utf8[i + 1]) else { return false }
+                bytes[out] = high << 4 | low
+                out += 1
+                i += 2
+            }
+            return true
+        }
+        guard valid else { return nil }
+        self.init(uuid: uuid)
+    }
+
+    /// Writes the canonical lower-case text form (36 bytes) at the start of `out`, which must hold 36 bytes.
+    public func writeLowercasedText(into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= 36, "a UUID's text needs 36 bytes")
+        let digits: StaticString = "0123456789abcdef"
+        withUnsafeBytes(of: uuid) { raw in
+            var o = 0
+            for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    out[o] = UInt8(ascii: "-")
+                    o += 1
+                }
+                let byte = raw[index]
+                out[o] = digits.utf8Start[Int(byte >> 4)]
+                out[o + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                o += 2
+            }
+        }
     }
 
     /// The canonical lower-case text form.
     public var lowercasedText: String {
-        let digits: StaticString = "0123456789abcdef"
-        return withUnsafeBytes(of: uuid) { raw in
-            String(unsafeUninitializedCapacity: 36) { out in
-                var o = 0
-                for (index, byte) in raw.enumerated() {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        out[o] = UInt8(ascii: "-")
-                        o += 1
-                    }
-                    out[o] = digits.utf8Start[Int(byte >> 4)]
-                    out[o + 1] = digits.utf8Start[Int(byte & 0x0F)]
-                    o += 2
-                }
-                return 36
-            }
+        String(unsafeUninitializedCapacity: 36) { out in
+            writeLowercasedText(into: UnsafeMutableRawBufferPointer(out))
+            return 36
         }
     }
 

@@ -45,9 +45,16 @@ public struct UserRepository: Sendable {
 }
 
 /// ``UserRepository`` over adapters that never block, for callers that must not suspend (an event loop).
-public struct NonBlockingUserRepository: Sendable {
+///
+/// A class, so that the event loop's per-call path borrows it instead of copying its two existentials.
+public final class NonBlockingUserRepository: Sendable {
     public let store: any NonBlockingUserStore
     public let cache: (any NonBlockingUserCache)?
+
+    public init(store: any NonBlockingUserStore, cache: (any NonBlockingUserCache)?) {
+        self.store = store
+        self.cache = cache
+    }
 
     public func add(_ user: User) throws(UserError) {
         try store.insertNow(user)

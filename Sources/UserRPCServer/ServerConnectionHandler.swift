@@ -43,6 +43,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let frames: FrameDecoder
     private var logger: Logger
     private let parser = JSONParser()
+    private let defaultTimeoutMilliseconds: UInt64
+    private let maxTimeoutMilliseconds: UInt64
 
     /// Bytes received but not yet a complete frame.
     private var inbound: ByteBuffer?
@@ -66,6 +68,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         self.authenticator = BearerTokenAuthenticator(tokens: configuration.authTokens, openMethods: configuration.unauthenticatedMethods)
         self.frames = FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)
         self.logger = logger
+        self.defaultTimeoutMilliseconds = configuration.defaultTimeout.wholeMillisecondsRoundedUp
+        self.maxTimeoutMilliseconds = configuration.maxTimeout.wholeMillisecondsRoundedUp
         self.output = allocator.buffer(capacity: 4096)
     }
 
@@ -207,6 +211,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func handleFrame(_ body: ByteBuffer, context: ChannelHandlerContext) {
+        if !draining && !authenticator.isEnabled && body.withUnsafeReadableBytes({ answerOnHotPath(frame: $0) }) {
+            return
+        }
         let decoded: Result<ClientFrame, ClientFrameError> = body.withUnsafeReadableBytes { bytes in
             Result { () throws(ClientFrameError) in try ClientFrame.decode(bytes, parser: parser) }
         }
@@ -269,6 +276,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: Calls
 
+    /// The hot path: a call in the common shape, answered from the frame's bytes without building a
+    /// JSON document (see ``RequestFrameScanner`` and ``UserServiceV1Handler/answerOnHotPath(_:frame:into:)``).
+    /// `false` when the frame must take the general path, which decides everything else.
+    private func answerOnHotPath(frame bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let request = RequestFrameScanner.scan(bytes),
+            min(request.timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds) > 0,
+            inFlight.isEmpty || inFlight[request.id] == nil
+        else { return false }
+        return service.answerOnHotPath(request, frame: bytes, into: &output)
+    }
+
     private func startCall(_ request: RequestEnvelope, context: ChannelHandlerContext) {
         let id = request.id
         if draining {
@@ -287,8 +305,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             return
         }
         // Every call has a deadline: the client's, capped by the server's maximum, or the default.
-        let maxMilliseconds = configuration.maxTimeout.wholeMillisecondsRoundedUp
-        let timeoutMilliseconds = min(request.timeoutMilliseconds ?? configuration.defaultTimeout.wholeMillisecondsRoundedUp, maxMilliseconds)
+        let timeoutMilliseconds = min(request.timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
         if timeoutMilliseconds == 0 {
             respond(id: id, method: request.method, .failed(RPCStatus(code: .deadlineExceeded, message: "deadline exceeded")))
             return

@@ -11,12 +11,15 @@ public struct UserServiceV1Handler: Sendable {
     public let registration: UserRegistrationLogic
     public let query: UserQueryLogic
     private let runsInline: Bool
+    /// The repository's synchronous view when calls run on the event loop, for the hot path.
+    let inlineRepository: NonBlockingUserRepository?
     private let blockingExecutor: (any BlockingExecutor)?
 
     public init(repository: UserRepository) {
         registration = UserRegistrationLogic(repository: repository)
         query = UserQueryLogic(repository: repository)
-        runsInline = repository.nonBlocking != nil
+        inlineRepository = repository.nonBlocking
+        runsInline = inlineRepository != nil
         blockingExecutor = query.blockingRepository?.executor
     }
 

@@ -54,13 +54,18 @@ public final class RawConnection: @unchecked Sendable {
         try await channel.writeAndFlush(buffer)
     }
 
-    /// The next frame as a JSON object, or `nil` when the server closed the connection.
-    public func next(timeout seconds: Double = 10) async throws -> JSONObject? {
+    /// The next frame's body as the server sent it, or `nil` when the server closed the connection.
+    public func nextBody(timeout seconds: Double = 10) async throws -> [UInt8]? {
         let box = IteratorBox(iterator)
         let body: ByteBuffer? = try await withTimeout(seconds: seconds) { await box.next() }
         iterator = box.iterator
-        guard let body else { return nil }
-        let value = try JSONParser().parse(Array(body.readableBytesView))
+        return body.map { Array($0.readableBytesView) }
+    }
+
+    /// The next frame as a JSON object, or `nil` when the server closed the connection.
+    public func next(timeout seconds: Double = 10) async throws -> JSONObject? {
+        guard let body = try await nextBody(timeout: seconds) else { return nil }
+        let value = try JSONParser().parse(body)
         guard case .object(let object) = value else { throw RawConnectionError.notAnObject }
         return object
     }

@@ -1,0 +1,262 @@
+/// A request frame read straight from its bytes, without building a JSON document: the hot path.
+///
+/// Ranges are byte offsets into the frame body the scanner was given.
+public struct ScannedRequest: Sendable, Equatable {
+    public var id: UInt64
+    /// The method name's bytes (a JSON string without escapes, so the bytes are the name).
+    public var method: Range<Int>
+    public var timeoutMilliseconds: UInt64?
+    /// The payload's members, in order; empty when the frame has no payload.
+    public var payload: ScannedPayload
+}
+
+/// The members of a flat payload object: keys and string or unsigned-integer values, at most
+/// ``capacity`` of them, no two keys alike.
+public struct ScannedPayload: Sendable, Equatable {
+    public struct Member: Sendable, Hashable {
+        /// The key's bytes, without quotes.
+        public var key: Range<Int>
+        /// A string's bytes without quotes, or an integer's digits.
+        public var value: Range<Int>
+        public var isString: Bool
+    }
+
+    public static let capacity = 4
+    public private(set) var count = 0
+    private var members: (Member, Member, Member, Member)
+
+    init() {
+        let empty = Member(key: 0..<0, value: 0..<0, isString: false)
+        members = (empty, empty, empty, empty)
+    }
+
+    public subscript(index: Int) -> Member {
+        precondition(index >= 0 && index < count, "payload member index out of range")
+        switch index {
+        case 0: return members.0
+        case 1: return members.1
+        case 2: return members.2
+        default: return members.3
+        }
+    }
+
+    public static func == (lhs: ScannedPayload, rhs: ScannedPayload) -> Bool {
+        lhs.count == rhs.count && (0..<lhs.count).allSatisfy { lhs[$0] == rhs[$0] }
+    }
+
+    mutating func append(_ member: Member) {
+        switch count {
+        case 0: members.0 = member
+        case 1: members.1 = member
+        case 2: members.2 = member
+        default: members.3 = member
+        }
+        count += 1
+    }
+}
+
+/// Reads the common shape of a request frame from its bytes, or declines.
+///
+/// It accepts only a strict subset of what ``ClientFrame/decode(_:parser:)`` accepts, and reads it
+/// the same way: an object with the keys `type` (exactly `"request"`), `id`, `method`, optional
+/// `timeout_ms` and an optional flat `payload`, each once; strings of printable ASCII without escapes;
+/// integers without sign, fraction or exponent that fit in 64 bits. Anything else — `metadata`,
+/// escapes, non-ASCII text, nested payload values, a malformed or unusual frame — returns `nil`, and
+/// the caller decodes the frame the general way, which gives the exact error. So the scanner never
+/// decides that a frame is wrong; it only recognises frames that are certainly right.
+public enum RequestFrameScanner {
+    public static func scan(_ body: UnsafeRawBufferPointer) -> ScannedRequest? {
+        var reader = ByteReader(bytes: body)
+        var seen: UInt8 = 0  // one bit per envelope key
+        var id: UInt64?
+        var method: Range<Int>?
+        var timeout: UInt64?
+        var payload = ScannedPayload()
+        var isRequest = false
+
+        reader.skipWhitespace()
+        guard reader.consume(UInt8(ascii: "{")) else { return nil }
+        reader.skipWhitespace()
+        if reader.peek == UInt8(ascii: "}") { return nil }
+        while true {
+            guard let key = reader.plainString() else { return nil }
+            reader.skipWhitespace()
+            guard reader.consume(UInt8(ascii: ":")) else { return nil }
+            reader.skipWhitespace()
+            let bit: UInt8
+            switch EnvelopeKey(reader.bytes, key) {
+            case .type?:
+                bit = 1
+                guard let value = reader.plainString(), body.bytes(in: value, equal: "request") else { return nil }
+                isRequest = true
+            case .id?:
+                bit = 2
+                guard let value = reader.unsignedInteger() else { return nil }
+                id = value
+            case .method?:
+                bit = 4
+                guard let value = reader.plainString() else { return nil }
+                method = value
+            case .timeout?:
+                bit = 8
+                guard let value = reader.unsignedInteger() else { return nil }
+                timeout = value
+            case .payload?:
+                bit = 16
+                guard reader.flatObject(into: &payload) else { return nil }
+            case nil:
+                return nil
+            }
+            guard seen & bit == 0 else { return nil }
+            seen |= bit
+            reader.skipWhitespace()
+            if reader.consume(UInt8(ascii: ",")) {
+                reader.skipWhitespace()
+                continue
+            }
+            guard reader.consume(UInt8(ascii: "}")) else { return nil }
+            break
+        }
+        reader.skipWhitespace()
+        guard reader.atEnd, isRequest, let id, let method else { return nil }
+        return ScannedRequest(id: id, method: method, timeoutMilliseconds: timeout, payload: payload)
+    }
+
+    private enum EnvelopeKey {
+        case type, id, method, timeout, payload
+
+        init?(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) {
+            if bytes.bytes(in: range, equal: "type") {
+                self = .type
+            } else if bytes.bytes(in: range, equal: "id") {
+                self = .id
+            } else if bytes.bytes(in: range, equal: "method") {
+                self = .method
+            } else if bytes.bytes(in: range, equal: "timeout_ms") {
+                self = .timeout
+            } else if bytes.bytes(in: range, equal: "payload") {
+                self = .payload
+            } else {
+                return nil
+            }
+        }
+    }
+}
+
+/// A cursor over JSON bytes that reads only the plain forms the scanner accepts.
+private struct ByteReader {
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+
+    init(bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    var atEnd: Bool { index >= bytes.count }
+    var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func consume(_ byte: UInt8) -> Bool {
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    /// A string of printable ASCII (0x20...0x7E, and DEL) with no escapes: the range of its contents.
+    mutating func plainString() -> Range<Int>? {
+        guard consume(UInt8(ascii: "\"")) else { return nil }
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return start..<(index - 1)
+            }
+            guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { return nil }
+            index += 1
+        }
+        return nil
+    }
+
+    /// `0` or a digit string without a leading zero, fitting in 64 bits, followed by something that is
+    /// not part of a number.
+    mutating func unsignedInteger() -> UInt64? {
+        guard let range = digits() else { return nil }
+        var value: UInt64 = 0
+        for position in range {
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(bytes[position] &- UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    /// The digits of an unsigned integer literal (see ``unsignedInteger()``), at most 20 of them.
+    mutating func digits() -> Range<Int>? {
+        let start = index
+        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
+        let count = index - start
+        guard count > 0, count <= 20, count == 1 || bytes[start] != UInt8(ascii: "0") else { return nil }
+        // A fraction, an exponent or a sign after the digits makes it some other number.
+        if let next = peek,
+            next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E") || next == UInt8(ascii: "-")
+                || next == UInt8(ascii: "+")
+        {
+            return nil
+        }
+        return start..<index
+    }
+
+    /// An object whose values are plain strings or unsigned integers, with distinct keys, at most
+    /// ``ScannedPayload/capacity`` members.
+    mutating func flatObject(into payload: inout ScannedPayload) -> Bool {
+        guard consume(UInt8(ascii: "{")) else { return false }
+        skipWhitespace()
+        if consume(UInt8(ascii: "}")) { return true }
+        while true {
+            guard payload.count < ScannedPayload.capacity, let key = plainString() else { return false }
+            for index in 0..<payload.count where equal(payload[index].key, key) { return false }
+            skipWhitespace()
+            guard consume(UInt8(ascii: ":")) else { return false }
+            skipWhitespace()
+            if peek == UInt8(ascii: "\"") {
+                guard let value = plainString() else { return false }
+                payload.append(.init(key: key, value: value, isString: true))
+            } else {
+                guard let value = digits() else { return false }
+                payload.append(.init(key: key, value: value, isString: false))
+            }
+            skipWhitespace()
+            if consume(UInt8(ascii: ",")) {
+                skipWhitespace()
+                continue
+            }
+            return consume(UInt8(ascii: "}"))
+        }
+    }
+
+    func equal(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        guard a.count == b.count else { return false }
+        for offset in 0..<a.count where bytes[a.lowerBound + offset] != bytes[b.lowerBound + offset] { return false }
+        return true
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether the bytes in `range` are exactly `text`.
+    public func bytes(in range: Range<Int>, equal text: StaticString) -> Bool {
+        guard range.lowerBound >= 0, range.upperBound <= count, range.count == text.utf8CodeUnitCount else { return false }
+        let pointer = text.utf8Start
+        for offset in 0..<range.count where self[range.lowerBound + offset] != pointer[offset] { return false }
+        return true
+    }
+}

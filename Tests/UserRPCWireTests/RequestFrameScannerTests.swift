@@ -1,0 +1,145 @@
+import Foundation
+import NIOCore
+import StrictJSON
+import Testing
+import UserRPCWire
+
+/// The hot path's scanner must read exactly what the general decoder reads, and decline the rest.
+@Suite("Request frame scanner")
+struct RequestFrameScannerTests {
+    private func scan(_ text: String) -> ScannedRequest? {
+        Array(text.utf8).withUnsafeBytes { RequestFrameScanner.scan($0) }
+    }
+
+    private func text(_ range: Range<Int>, of frame: String) -> String {
+        String(decoding: Array(frame.utf8)[range], as: UTF8.self)
+    }
+
+    @Test("reads id, method, timeout and a flat payload in any key order and spacing")
+    func readsCommonShape() throws {
+        let frame =
+            #" { "payload" : { "id" : "abc" , "limit" : 20 } , "timeout_ms":250,"method":"user.v1.UserService/GetUser","id":18446744073709551615,"type":"request" } "#
+        let scanned = try #require(scan(frame))
+        #expect(scanned.id == UInt64.max)
+        #expect(text(scanned.method, of: frame) == "user.v1.UserService/GetUser")
+        #expect(scanned.timeoutMilliseconds == 250)
+        #expect(scanned.payload.count == 2)
+        #expect(text(scanned.payload[0].key, of: frame) == "id")
+        #expect(text(scanned.payload[0].value, of: frame) == "abc" && scanned.payload[0].isString)
+        #expect(text(scanned.payload[1].value, of: frame) == "20" && !scanned.payload[1].isString)
+        let bare = try #require(scan(#"{"type":"request","id":0,"method":"m"}"#))
+        #expect(bare.id == 0 && bare.payload.count == 0 && bare.timeoutMilliseconds == nil)
+    }
+
+    @Test(
+        "declines every frame outside the plain shape, leaving it to the general decoder",
+        arguments: [
+            #"{"type":"request","id":1,"method":"m","metadata":{"authorization":"Bearer x"}}"#,  // metadata
+            #"{"type":"request","id":1,"method":"m\u0041"}"#,  // escape in a value
+            #"{"type":"request","\u0069d":1,"method":"m"}"#,  // escape in a key
+            #"{"type":"request","id":1,"method":"é"}"#,  // non-ASCII
+            #"{"type":"request","id":1,"id":2,"method":"m"}"#,  // duplicate key
+            #"{"type":"request","id":1,"method":"m","payload":{"a":"b","a":"c"}}"#,  // duplicate payload key
+            #"{"type":"request","id":1,"method":"m","payload":{"a":{"b":1}}}"#,  // nested payload value
+            #"{"type":"request","id":1,"method":"m","payload":{"a":true}}"#,
+            #"{"type":"request","id":1,"method":"m","payload":{"a":-1}}"#,
+            #"{"type":"request","id":1,"method":"m","payload":{"a":1.5}}"#,
+            #"{"type":"request","id":1,"method":"m","payload":{"a":"1","b":"2","c":"3","d":"4","e":"5"}}"#,  // more than 4
+            #"{"type":"request","id":1,"method":"m","payload":[]}"#,
+            #"{"type":"request","id":01,"method":"m"}"#,  // leading zero
+            #"{"type":"request","id":1e3,"method":"m"}"#,
+            #"{"type":"request","id":-1,"method":"m"}"#,
+            #"{"type":"request","id":18446744073709551616,"method":"m"}"#,  // overflow
+            #"{"type":"request","id":1,"method":"m","timeout_ms":null}"#,
+            #"{"type":"ping","id":1}"#,
+            #"{"type":"request","method":"m"}"#,  // no id
+            #"{"type":"request","id":1}"#,  // no method
+            #"{"id":1,"method":"m"}"#,  // no type
+            #"{"type":"request","id":1,"method":"m","extra":1}"#,
+            #"{"type":"request","id":1,"method":"m"} x"#,  // trailing bytes
+            #"{"type":"request","id":1,"method":"m",}"#,
+            #"{"type":"request","id":1,"method":"m""#,
+            "{\"type\":\"request\",\"id\":1,\"method\":\"a\u{1}b\"}",  // control character
+            "",
+            "{}",
+        ])
+    func declines(frame: String) {
+        #expect(scan(frame) == nil)
+    }
+
+    @Test("on 30,000 generated frames, whatever the scanner reads the general decoder and Foundation read the same way")
+    func differential() throws {
+        var generator = FrameMutationTests.Generator(state: 99)
+        let seeds = [
+            #"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","payload":{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1"}}"#,
+            #"{"type":"request","id":42,"method":"user.v1.UserService/SearchUsers","timeout_ms":900,"payload":{"username":"ab","limit":5}}"#,
+            #"{ "method" : "x" , "type" : "request" , "id" : 10 , "payload" : { } }"#,
+        ]
+        var accepted = 0
+        for round in 0..<30_000 {
+            let seed = Array(seeds[round % seeds.count].utf8)
+            let frame = round % 10 == 0 ? seed : FrameMutationTests.mutate(seed, using: &generator)
+            guard let scanned = frame.withUnsafeBytes({ RequestFrameScanner.scan($0) }) else { continue }
+            accepted += 1
+            let shown = String(decoding: frame, as: UTF8.self)
+            // The general decoder: a request with the same fields.
+            let decoded = frame.withUnsafeBytes { bytes in Result { () throws(ClientFrameError) in try ClientFrame.decode(bytes) } }
+            guard case .success(.request(let request)) = decoded else {
+                Issue.record("scanner read \(shown) but the decoder gave \(decoded)")
+                continue
+            }
+            #expect(request.id == scanned.id, "\(shown)")
+            #expect(Array(request.method.utf8) == Array(frame[scanned.method]), "\(shown)")
+            #expect(request.timeoutMilliseconds == scanned.timeoutMilliseconds, "\(shown)")
+            #expect(request.metadata.isEmpty)
+            #expect(request.payload.members.count == scanned.payload.count, "\(shown)")
+            for index in 0..<scanned.payload.count {
+                let member = scanned.payload[index]
+                let key = String(decoding: frame[member.key], as: UTF8.self)
+                let value = String(decoding: frame[member.value], as: UTF8.self)
+                #expect(request.payload[key] == (member.isString ? .string(value) : .number(value)), "\(shown)")
+            }
+            // Foundation's parser: the same document.
+            let foundation = try #require(
+                try JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any], "Foundation rejected \(shown)")
+            #expect(foundation["type"] as? String == "request")
+            #expect(foundation["method"] as? String == request.method)
+            if scanned.id < 1 << 53 { #expect((foundation["id"] as? NSNumber)?.uint64Value == scanned.id, "\(shown)") }
+            #expect((foundation["payload"] as? [String: Any])?.count ?? 0 == scanned.payload.count)
+        }
+        // Mutations keep a share of frames in the plain shape, so the comparison has substance.
+        #expect(accepted > 3_000)
+    }
+}
+
+@Suite("Response frame writer")
+struct ResponseFrameWriterTests {
+    @Test("writes the general encoder's bytes: envelope, ids, and strings that need escaping")
+    func sameBytesAsGeneralEncoder() throws {
+        var generator = FrameMutationTests.Generator(state: 5)
+        let pieces = ["a", "é", "\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1F}", "\u{7F}", "😀", " ", "/"]
+        for round in 0..<2_000 {
+            let text = (0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            let id = round % 3 == 0 ? UInt64.max - UInt64(round) : UInt64.random(in: 0...1_000_000, using: &generator)
+            // General path: the payload through JSONWriter, the envelope through ServerFrame.
+            var payloadWriter = JSONWriter()
+            payloadWriter.beginObject()
+            payloadWriter.key("text")
+            payloadWriter.string(text)
+            payloadWriter.endObject()
+            var envelope = JSONWriter()
+            ServerFrame.encodeResponse(id: id, status: .ok, payload: payloadWriter.bytes, into: &envelope)
+            var expected = ByteBuffer()
+            WireProtocol.writeFrame(envelope.bytes, into: &expected)
+            // Hot path.
+            var written = ByteBuffer()
+            ResponseFrameWriter.writeOKResponse(id: id, payloadCapacity: 16 + JSONByteCursor.maxJSONStringLength(text), into: &written) {
+                cursor in
+                cursor.write(#"{"text":"#)
+                cursor.writeJSONString(text)
+                cursor.writeByte(UInt8(ascii: "}"))
+            }
+            #expect(written == expected, "\(text.debugDescription)")
+        }
+    }
+}
