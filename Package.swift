@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "UserRPCServer", targets: ["UserRPCServer"]),
         .library(name: "UserV1", targets: ["UserV1"]),
         .library(name: "UserCore", targets: ["UserCore"]),
+        .library(name: "UserRPCWire", targets: ["UserRPCWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

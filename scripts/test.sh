@@ -19,13 +19,16 @@ trap stop_services EXIT
 echo "DATABASE_URL=${DATABASE_URL//:userrpc@/:***@} REDIS_URL=$REDIS_URL"
 
 echo "== format check"
-swift format lint --strict --recursive Package.swift Sources Tests
+swift format lint --strict --recursive Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Benchmarks
 
 echo "== build (all products and tests)"
 swift build --build-tests
 
 echo "== tests (unit, end-to-end on both backends, integration, faults)"
 swift test --skip-build
+
+echo "== allocation gate: hot-path micro-benchmarks against Benchmarks/Thresholds"
+./scripts/check-allocations.sh
 
 echo "== the same tests under Thread Sanitizer"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan

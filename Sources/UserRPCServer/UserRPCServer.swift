@@ -130,6 +130,13 @@ public final class UserRPCServer: Service, Sendable {
         logger.info("stopped")
     }
 
+    /// Serves a channel the caller connected itself — an `EmbeddedChannel` in a benchmark, or a
+    /// socket accepted elsewhere — exactly as an accepted connection (limits, drain), without TLS.
+    /// Call it on the channel's event loop.
+    public func serve(_ channel: any Channel) throws {
+        try initializeConnection(channel, tls: nil)
+    }
+
     /// Stops accepting connections, sends `goaway` on every connection, and closes each once its calls
     /// finish; at the end of the grace period, calls still running are answered UNAVAILABLE and closed.
     public func beginGracefulShutdown() {

@@ -1,0 +1,79 @@
+import Benchmark
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import UserCore
+import UserRPCServer
+import UserRPCWire
+
+/// The codec and the dispatch path of GetUser. Allocation counts are exact and are the CI gate
+/// (`Thresholds/`, checked by `scripts/test.sh`); instructions (where the machine exposes hardware
+/// counters), wall-clock time and throughput are for reading.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.instructions, .mallocCountTotal, .wallClock, .throughput],
+        scalingFactor: .kilo,
+        maxDuration: .seconds(2),
+        maxIterations: 1_000,
+        // Allocations are exact: any rise above the recorded figure fails the check.
+        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])]
+    )
+
+    let user = User(
+        id: UUID(uuidString: "01a21b12-9b43-75d8-9f54-8e0fb98dfbe1")!, username: "ada_lovelace", email: "ada@example.com",
+        createdAt: Date(timeIntervalSince1970: 1_795_000_000.123))
+    let getUserFrame = Array(
+        #"{"type":"request","id":42,"method":"user.v1.UserService/GetUser","payload":{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1"}}"#.utf8)
+
+    // Names carry no spaces: they become the file names under Thresholds/.
+    Benchmark("GetUser.scanRequestFrame") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(getUserFrame.withUnsafeBytes { RequestFrameScanner.scan($0) })
+        }
+    }
+
+    Benchmark("GetUser.decodeRequestFrameGeneralPath") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(getUserFrame.withUnsafeBytes { try? ClientFrame.decode($0) })
+        }
+    }
+
+    Benchmark("GetUser.writeResponseFrame") { benchmark in
+        var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        for _ in benchmark.scaledIterations {
+            buffer.clear()
+            ResponseFrameWriter.writeOKResponse(id: 42, payloadCapacity: 256, into: &buffer) { cursor in
+                cursor.write(#"{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1","username":"#)
+                cursor.writeJSONString(user.username)
+                cursor.write(#","email":"#)
+                cursor.writeJSONString(user.email)
+                cursor.write(#","created_at":"2026-11-18T11:06:40.123Z"}"#)
+            }
+            blackHole(buffer.readableBytes)
+        }
+    }
+
+    // The whole server path of one connection: frames in, responses out, through the real connection
+    // handler on an EmbeddedChannel (no sockets). 16 calls arrive per read, as under load.
+    Benchmark("GetUser.connectionHandler16CallsPerRead", configuration: .init(scalingFactor: .one)) { benchmark in
+        let store = InMemoryUserStore()
+        try store.insertNow(user)
+        let channel = EmbeddedChannel()
+        var logger = Logger(label: "benchmark")
+        logger.logLevel = .critical
+        let server = UserRPCServer(
+            configuration: UserRPCServerConfiguration(), repository: UserRepository(store: store), logger: logger,
+            eventLoopGroup: channel.embeddedEventLoop)
+        try server.serve(channel)
+        var batch = ByteBuffer()
+        for _ in 0..<16 { WireProtocol.writeFrame(getUserFrame, into: &batch) }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try channel.writeInbound(batch)
+            while let response = try channel.readOutbound(as: ByteBuffer.self) { blackHole(response) }
+        }
+        benchmark.stopMeasurement()
+        _ = try? channel.finish()
+    }
+}
