@@ -193,17 +193,21 @@ extension JSONParser {
         mutating func parseString() throws(JSONParseError) -> String {
             index += 1  // opening quote
             let start = index
-            // Fast path: no escapes. Scan to the closing quote, then validate the UTF-8 in one go.
+            // Fast path: no escapes. Scan to the closing quote, then validate the UTF-8 in one go
+            // (nothing to validate when every byte is ASCII, the common case).
+            var nonASCII: UInt8 = 0
             while index < bytes.count {
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
                     let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                     index += 1
+                    if nonASCII & 0x80 == 0 { return String(decoding: raw, as: UTF8.self) }
                     guard let s = String(validating: raw, as: UTF8.self) else {
                         throw JSONParseError(.invalidUTF8, at: start)
                     }
                     return s
                 }
+                nonASCII |= b
                 if b == UInt8(ascii: "\\") { break }
                 if b < 0x20 { throw JSONParseError(.controlCharacterInString, at: index) }
                 index += 1

@@ -112,18 +112,21 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func appendDecimal(_ value: UInt64) {
-        if value == 0 {
-            bytes.append(UInt8(ascii: "0"))
-            return
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
         }
-        var digits: (UInt64, Int) = (value, 0)
-        var buffer = [UInt8](repeating: 0, count: 20)
-        while digits.0 > 0 {
-            buffer[19 - digits.1] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
-            digits.0 /= 10
-            digits.1 += 1
+        let end = bytes.count + digits
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        bytes.withUnsafeMutableBufferPointer { out in
+            var remaining = value
+            for position in stride(from: end - 1, through: end - digits, by: -1) {
+                out[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+            }
         }
-        bytes.append(contentsOf: buffer[(20 - digits.1)...])
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
@@ -131,8 +134,13 @@ public struct JSONWriter: Sendable {
     private mutating func appendEscaped(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         // Fast path: nothing to escape, so the UTF-8 is copied as a whole.
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: s.utf8)
+        var text = s
+        let copied = text.withUTF8 { utf8 -> Bool in
+            for byte in utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied {
             bytes.append(UInt8(ascii: "\""))
             return
         }

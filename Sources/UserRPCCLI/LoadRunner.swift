@@ -80,7 +80,8 @@ struct LoadRunner {
         let workers = await withTaskGroup(of: WorkerResult.self) { group in
             for worker in 0..<plan.concurrency {
                 let client = plan.clients[worker % plan.clients.count]
-                group.addTask {
+                // Each worker runs on its client's event loop: no thread hop between a call and its I/O.
+                group.addTask(executorPreference: client.taskExecutor) {
                     var result = WorkerResult()
                     let options = UserRPCClient.CallOptions(timeout: plan.timeout)
                     while true {

@@ -13,11 +13,14 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     private struct Pending {
         let completion: Completion
-        let deadline: Scheduled<Void>?
+        let deadline: NIODeadline?
     }
 
     private var context: ChannelHandlerContext?
     private var pending: [UInt64: Pending] = [:]
+    /// One timer for all calls' deadlines, set for the earliest one; calls that finish leave it alone.
+    /// (A timer per call costs a schedule and a cancel on every call.)
+    private var deadlineTimer: (at: NIODeadline, task: Scheduled<Void>)?
     private var output: ByteBuffer
     private var flushScheduled = false
     private var draining = false
@@ -42,21 +45,44 @@ final class ClientChannelHandler: ChannelInboundHandler {
             completion.resume(returning: .failure(closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")))
             return
         }
-        let deadline = timeout.map { timeout in
-            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            return context.eventLoop.scheduleTask(in: timeout.timeAmount) {
-                handler.value.expire(id: id)
-            }
-        }
+        let deadline = timeout.map { NIODeadline.now() + $0.timeAmount }
         pending[id] = Pending(completion: completion, deadline: deadline)
+        if let deadline { armDeadlineTimer(at: deadline, context: context) }
         WireProtocol.writeFrame(frame, into: &output)
         scheduleFlush()
+    }
+
+    private func armDeadlineTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        if let timer = deadlineTimer {
+            guard deadline < timer.at else { return }
+            timer.task.cancel()
+        }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let task = context.eventLoop.scheduleTask(deadline: deadline) { handler.value.expireDueCalls() }
+        deadlineTimer = (deadline, task)
+    }
+
+    /// Answers DEADLINE_EXCEEDED for every call past its deadline, and sets the timer for the next one.
+    private func expireDueCalls() {
+        deadlineTimer = nil
+        let now = NIODeadline.now()
+        var due: [UInt64] = []
+        var next: NIODeadline?
+        for (id, call) in pending {
+            guard let deadline = call.deadline else { continue }
+            if deadline <= now {
+                due.append(id)
+            } else {
+                next = min(next ?? deadline, deadline)
+            }
+        }
+        for id in due { expire(id: id) }
+        if let next, let context { armDeadlineTimer(at: next, context: context) }
     }
 
     /// The calling task was cancelled: answer CANCELLED now and tell the server.
     func cancel(id: UInt64) {
         guard let call = pending.removeValue(forKey: id) else { return }
-        call.deadline?.cancel()
         call.completion.resume(returning: .failure(UserRPCError(code: .cancelled, message: "call cancelled")))
         sendCancel(id: id)
         closeIfDrained()
@@ -101,7 +127,6 @@ final class ClientChannelHandler: ChannelInboundHandler {
             }
             // A response for a call already answered locally (cancelled, timed out) is dropped.
             guard let call = pending.removeValue(forKey: id) else { return }
-            call.deadline?.cancel()
             call.completion.resume(returning: .success(frame))
             closeIfDrained()
         case .failure(let error):
@@ -130,8 +155,9 @@ final class ClientChannelHandler: ChannelInboundHandler {
         retire()
         let calls = pending
         pending.removeAll()
+        deadlineTimer?.task.cancel()
+        deadlineTimer = nil
         for call in calls.values {
-            call.deadline?.cancel()
             call.completion.resume(returning: .failure(error))
         }
     }

@@ -13,6 +13,9 @@ import UserV1
 /// concurrent caller; when the server closes it (restart, goaway), the next call opens a new one.
 /// Every method throws ``UserRPCError``.
 ///
+/// The connection lives on one event loop of the group, chosen when the client is made. Callers
+/// that make many calls can run on that loop (``taskExecutor``), which saves two thread hops a call.
+///
 /// ```swift
 /// let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: 50051))
 /// let ada = try await client.registerUser(username: "ada", email: "ada@example.com")
@@ -21,7 +24,11 @@ import UserV1
 /// ```
 public final class UserRPCClient: Sendable {
     public let configuration: Configuration
-    private let group: any EventLoopGroup
+    /// The event loop of this client's connection (and of every reconnection).
+    private let eventLoop: any EventLoop
+    /// Runs tasks on the connection's event loop: a task that prefers it sends calls and receives
+    /// their answers without a thread hop. Optional; calls from any task work.
+    public let taskExecutor: EventLoopTaskExecutor
     private let state = NIOLockedValueBox(ConnectionState.idle)
     private let nextCallID = Atomic<UInt64>(1)
 
@@ -39,7 +46,8 @@ public final class UserRPCClient: Sendable {
 
     public init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
-        self.group = eventLoopGroup
+        self.eventLoop = eventLoopGroup.next()
+        self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
     }
 
     deinit {
@@ -147,8 +155,11 @@ public final class UserRPCClient: Sendable {
             await withCheckedContinuation { (completion: ClientChannelHandler.Completion) in
                 let started = progress.start {
                     let handler = connection.handler
-                    connection.channel.eventLoop.execute {
+                    let eventLoop = connection.channel.eventLoop
+                    if eventLoop.inEventLoop {
                         handler.value.start(id: id, frame: frame, timeout: timeout, completion: completion)
+                    } else {
+                        eventLoop.execute { handler.value.start(id: id, frame: frame, timeout: timeout, completion: completion) }
                     }
                 }
                 if !started {
@@ -206,7 +217,7 @@ public final class UserRPCClient: Sendable {
 
     private func connect() -> EventLoopFuture<Connection> {
         let maxFrameBytes = configuration.maxFrameBytes
-        let eventLoop = group.next()
+        let eventLoop = self.eventLoop
         let tlsContext: NIOSSLContext?
         do {
             tlsContext = try configuration.tls.map(Self.makeTLSContext)

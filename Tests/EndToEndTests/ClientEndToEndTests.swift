@@ -118,6 +118,54 @@ struct ClientEndToEndTests {
         try await server.stop()
     }
 
+    @Test("the client's own timer ends each unanswered call at its deadline, earliest first")
+    func clientSideDeadlines() async throws {
+        let silent = try await SilentServer.start()
+        let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: silent.port))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let id = "00000000-0000-7000-8000-000000000000"
+        // The longer deadline goes first, so the shorter one must move the client's timer earlier.
+        @Sendable func failedCall(after delay: Duration, timeout: Duration) async -> (code: UserRPCError.Code?, elapsed: Duration) {
+            try? await Task.sleep(for: delay)
+            do throws(UserRPCError) {
+                _ = try await client.getUser(id: id, options: .init(timeout: timeout))
+                return (nil, clock.now - start)
+            } catch {
+                return (error.code, clock.now - start)
+            }
+        }
+        async let long = failedCall(after: .zero, timeout: .milliseconds(600))
+        async let short = failedCall(after: .milliseconds(20), timeout: .milliseconds(50))
+        let (shortResult, longResult) = await (short, long)
+        #expect(shortResult.code == .deadlineExceeded)
+        #expect(longResult.code == .deadlineExceeded)
+        #expect(shortResult.elapsed < .milliseconds(500), "the 50 ms call waited \(shortResult.elapsed)")
+        #expect(longResult.elapsed >= .milliseconds(600))
+        await client.close()
+        await silent.stop()
+    }
+
+    @Test("calls from tasks on the client's event loop (taskExecutor) work and run on that loop")
+    func callsOnTheClientsEventLoop() async throws {
+        let server = try await TestServer.start(backend: .embedded)
+        let client = server.client()
+        let ada = try await client.registerUser(username: "loop", email: "loop@example.com")
+        let results = try await withThrowingTaskGroup(of: (Bool, String).self) { group in
+            for _ in 0..<50 {
+                group.addTask(executorPreference: client.taskExecutor) {
+                    let user = try await client.getUser(id: ada.id)
+                    return (client.taskExecutor.eventLoop.inEventLoop, user.username)
+                }
+            }
+            return try await group.reduce(into: [(Bool, String)]()) { $0.append($1) }
+        }
+        #expect(results.count == 50)
+        #expect(results.allSatisfy { $0.0 && $0.1 == "loop" })
+        await client.close()
+        try await server.stop()
+    }
+
     @Test("cancelling the calling task throws CANCELLED")
     func clientCancel() async throws {
         let store = GatedUserStore()
