@@ -50,34 +50,54 @@ public final class RedisConnection {
 
     /// Sends one command and waits for its reply.
     public func command(_ arguments: [[UInt8]]) throws(RedisError) -> RedisReply {
-        let copies: [UnsafeMutablePointer<CChar>] = arguments.map { argument in
-            let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, argument.count))
-            argument.withUnsafeBytes { raw in
-                if let base = raw.baseAddress { memcpy(pointer, base, argument.count) }
+        try pipeline([arguments])[0].get()
+    }
+
+    /// Sends several commands in one write and reads their replies in order: one round trip. An
+    /// error reply fails only its own command; an I/O failure throws (the connection is then unusable).
+    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [Result<RedisReply, RedisError>] {
+        for arguments in commands {
+            let copies: [UnsafeMutablePointer<CChar>] = arguments.map { argument in
+                let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, argument.count))
+                argument.withUnsafeBytes { raw in
+                    if let base = raw.baseAddress { memcpy(pointer, base, argument.count) }
+                }
+                return pointer
             }
-            return pointer
+            defer { for copy in copies { copy.deallocate() } }
+            var argv: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
+            var lengths: [Int] = arguments.map(\.count)
+            guard redisAppendCommandArgv(context, Int32(arguments.count), &argv, &lengths) == REDIS_OK else {
+                throw RedisError(message: Self.errorString(context))
+            }
         }
-        defer { for copy in copies { copy.deallocate() } }
-        var argv: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
-        var lengths: [Int] = arguments.map(\.count)
-        guard let raw = redisCommandArgv(context, Int32(arguments.count), &argv, &lengths) else {
-            throw RedisError(message: Self.errorString(context))
+        var replies: [Result<RedisReply, RedisError>] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+                throw RedisError(message: Self.errorString(context))
+            }
+            defer { freeReplyObject(raw) }
+            replies.append(Self.reply(raw.assumingMemoryBound(to: redisReply.self).pointee))
         }
-        defer { freeReplyObject(raw) }
-        let reply = raw.assumingMemoryBound(to: redisReply.self).pointee
+        return replies
+    }
+
+    private static func reply(_ reply: redisReply) -> Result<RedisReply, RedisError> {
         switch reply.type {
         case REDIS_REPLY_STRING:
-            return .string(reply.str.map { Array(UnsafeRawBufferPointer(start: $0, count: Int(reply.len))) } ?? [])
+            return .success(.string(reply.str.map { Array(UnsafeRawBufferPointer(start: $0, count: Int(reply.len))) } ?? []))
         case REDIS_REPLY_STATUS:
-            return .status(reply.str.map { String(cString: $0) } ?? "")
+            return .success(.status(reply.str.map { String(cString: $0) } ?? ""))
         case REDIS_REPLY_INTEGER:
-            return .integer(Int64(reply.integer))
+            return .success(.integer(Int64(reply.integer)))
         case REDIS_REPLY_NIL:
-            return .null
+            return .success(.null)
         case REDIS_REPLY_ERROR:
-            throw RedisError(message: reply.str.map { String(cString: $0) } ?? "error reply")
+            return .failure(RedisError(message: reply.str.map { String(cString: $0) } ?? "error reply"))
         default:
-            return .other(reply.type)
+            return .success(.other(reply.type))
         }
     }
 

@@ -63,6 +63,26 @@ public final class RedisUserCache: BlockingUserCache {
         _ = runHere(setCommand(user))
     }
 
+    /// One pipelined round trip of GETs.
+    public func usersBlocking(ids: [UUID]) -> [User?] {
+        guard !skipping, !ids.isEmpty else { return ids.map { _ in nil } }
+        guard let replies = runHere(ids.map(Self.getCommand)) else { return ids.map { _ in nil } }
+        return zip(replies, ids).map { reply, id in
+            switch reply {
+            case .success(let reply): return decodeEntry(reply, id: id)
+            case .failure:
+                warnings.warn("Redis answered GET with an error; reading from the store")
+                return nil
+            }
+        }
+    }
+
+    /// One pipelined round trip of SETs.
+    public func storeBlocking(_ users: [User]) {
+        guard !skipping, !users.isEmpty else { return }
+        _ = runHere(users.map(setCommand))
+    }
+
     // MARK: Commands
 
     private static func getCommand(_ id: UUID) -> [[UInt8]] {
@@ -98,12 +118,26 @@ public final class RedisUserCache: BlockingUserCache {
     /// Runs one command on the calling thread with its connection; `nil` (and a warning, and a pause
     /// before Redis is tried again) on any failure.
     private func runHere(_ arguments: [[UInt8]]) -> RedisReply? {
+        switch runHere([arguments])?.first {
+        case .success(let reply)?:
+            return reply
+        case .failure(let error)?:
+            warnings.warn("Redis answered with an error, using the store: \(error.message)")
+            return nil
+        case nil:
+            return nil
+        }
+    }
+
+    /// Runs commands pipelined on the calling thread's connection; `nil` (and a warning, and a pause
+    /// before Redis is tried again) when the connection fails.
+    private func runHere(_ commands: [[[UInt8]]]) -> [Result<RedisReply, RedisError>]? {
         let result = Self.runOnPoolThread(slots: slots, configuration: configuration) { connection throws(RedisError) in
-            try connection.command(arguments)
+            try connection.pipeline(commands)
         }
         switch result {
-        case .success(let reply):
-            return reply
+        case .success(let replies):
+            return replies
         case .failure(let error):
             let retry = configuration.retryInterval.components
             let retryNanoseconds = UInt64(retry.seconds) * 1_000_000_000 + UInt64(retry.attoseconds / 1_000_000_000)
@@ -116,8 +150,8 @@ public final class RedisUserCache: BlockingUserCache {
     private static func runOnPoolThread(
         slots: ThreadSpecificVariable<ConnectionSlot>,
         configuration: RedisUserCacheConfiguration,
-        _ body: (RedisConnection) throws(RedisError) -> RedisReply
-    ) -> Result<RedisReply, RedisError> {
+        _ body: (RedisConnection) throws(RedisError) -> [Result<RedisReply, RedisError>]
+    ) -> Result<[Result<RedisReply, RedisError>], RedisError> {
         let slot = slots.currentValue ?? ConnectionSlot()
         if slots.currentValue == nil { slots.currentValue = slot }
         do throws(RedisError) {

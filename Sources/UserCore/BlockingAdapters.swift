@@ -6,6 +6,8 @@
 
 /// Runs work that blocks its thread (libpq, hiredis calls) on threads set aside for it.
 public protocol BlockingExecutor: Sendable {
+    /// How many pieces of work run at once.
+    var threadCount: Int { get }
     /// Runs `work` on one of the executor's threads, or immediately with `false` if the executor is
     /// shut down.
     func execute(_ work: @escaping @Sendable (_ isActive: Bool) -> Void)
@@ -20,12 +22,42 @@ public protocol BlockingUserStore: UserStore {
     func insertBlocking(_ user: User, cancellation: CallCancellation) throws(UserError)
     func userBlocking(id: UUID, cancellation: CallCancellation) throws(UserError) -> User?
     func searchBlocking(_ query: UserSearchQuery, cancellation: CallCancellation) throws(UserError) -> [User]
+
+    /// Inserts several users, each on its own (one failing does not affect the others): the result
+    /// for each, in order. The default inserts them one by one.
+    func insertBlocking(_ users: [User], cancellation: CallCancellation) -> [Result<Void, UserError>]
+    /// The users with these ids that exist, in no particular order. The default reads them one by one.
+    func usersBlocking(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> [User]
+}
+
+extension BlockingUserStore {
+    public func insertBlocking(_ users: [User], cancellation: CallCancellation) -> [Result<Void, UserError>] {
+        users.map { user in Result { () throws(UserError) in try insertBlocking(user, cancellation: cancellation) } }
+    }
+
+    public func usersBlocking(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> [User] {
+        var users: [User] = []
+        for id in ids {
+            if let user = try userBlocking(id: id, cancellation: cancellation) { users.append(user) }
+        }
+        return users
+    }
 }
 
 /// A cache whose calls block the calling thread. Like every cache, it never fails a call.
 public protocol BlockingUserCache: UserCache {
     func userBlocking(id: UUID) -> User?
     func storeBlocking(_ user: User)
+
+    /// The cached user for each id, in order (`nil` for a miss). The default reads them one by one.
+    func usersBlocking(ids: [UUID]) -> [User?]
+    /// Caches several users. The default stores them one by one.
+    func storeBlocking(_ users: [User])
+}
+
+extension BlockingUserCache {
+    public func usersBlocking(ids: [UUID]) -> [User?] { ids.map { userBlocking(id: $0) } }
+    public func storeBlocking(_ users: [User]) { for user in users { storeBlocking(user) } }
 }
 
 /// ``UserRepository`` over blocking adapters, for running a call on one blocking thread.
@@ -49,6 +81,44 @@ public struct BlockingUserRepository: Sendable {
 
     public func search(_ query: UserSearchQuery, cancellation: CallCancellation) throws(UserError) -> [User] {
         try store.searchBlocking(query, cancellation: cancellation)
+    }
+
+    /// ``add(_:cancellation:)`` for several users at once (each succeeds or fails on its own); the
+    /// cache is primed with the ones committed. Batches let the adapters save round trips.
+    public func add(_ users: [User], cancellation: CallCancellation) -> [Result<Void, UserError>] {
+        let results = store.insertBlocking(users, cancellation: cancellation)
+        if let cache {
+            let committed = zip(users, results).compactMap { user, result in (try? result.get()).map { user } }
+            if !committed.isEmpty { cache.storeBlocking(committed) }
+        }
+        return results
+    }
+
+    /// ``user(id:cancellation:)`` for several ids at once: the cache first, then the store for the
+    /// misses (filling the cache). Returns the users found, by id.
+    public func users(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> [UUID: User] {
+        let (found, fillCache) = try usersFillingCacheLater(ids: ids, cancellation: cancellation)
+        fillCache()
+        return found
+    }
+
+    /// ``users(ids:cancellation:)`` that leaves filling the cache to the caller, who can answer first.
+    public func usersFillingCacheLater(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> (
+        found: [UUID: User], fillCache: () -> Void
+    ) {
+        var found: [UUID: User] = [:]
+        var missing = ids
+        if let cache {
+            missing = []
+            for (id, cached) in zip(ids, cache.usersBlocking(ids: ids)) {
+                if let cached { found[id] = cached } else { missing.append(id) }
+            }
+        }
+        guard !missing.isEmpty else { return (found, {}) }
+        let loaded = try store.usersBlocking(ids: missing, cancellation: cancellation)
+        for user in loaded { found[user.id] = user }
+        guard let cache, !loaded.isEmpty else { return (found, {}) }
+        return (found, { cache.storeBlocking(loaded) })
     }
 }
 

@@ -50,7 +50,9 @@ public struct UserRegistrationLogic: Sendable {
         }
     }
 
-    private func makeUser(_ request: RegisterUserRequest) throws(UserError) -> User {
+    /// Validates `request` and makes the new user it asks for, without storing it (for callers that
+    /// store several at once through ``BlockingUserRepository/add(_:cancellation:)``).
+    public func makeUser(_ request: RegisterUserRequest) throws(UserError) -> User {
         let violations = UserValidation.violations(in: request)
         guard violations.isEmpty else { throw .invalidArgument(violations) }
         let createdAt = RFC3339.truncatedToMilliseconds(now())

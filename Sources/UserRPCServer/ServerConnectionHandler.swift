@@ -280,11 +280,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// JSON document (see ``RequestFrameScanner`` and ``UserServiceV1Handler/answerOnHotPath(_:frame:into:)``).
     /// `false` when the frame must take the general path, which decides everything else.
     private func answerOnHotPath(frame bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let request = RequestFrameScanner.scan(bytes),
-            min(request.timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds) > 0,
-            inFlight.isEmpty || inFlight[request.id] == nil
-        else { return false }
-        return service.answerOnHotPath(request, frame: bytes, into: &output)
+        guard let request = RequestFrameScanner.scan(bytes) else { return false }
+        let timeoutMilliseconds = min(request.timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
+        guard timeoutMilliseconds > 0, inFlight.isEmpty || inFlight[request.id] == nil else { return false }
+        if service.answerOnHotPath(request, frame: bytes, into: &output) { return true }
+        guard let context, let outcome = service.batchedGetUser(request, frame: bytes) else { return false }
+        run(outcome, id: request.id, method: UserServiceV1Handler.getUserMethodName, timeoutMilliseconds: timeoutMilliseconds, context: context)
+        return true
     }
 
     private func startCall(_ request: RequestEnvelope, context: ChannelHandlerContext) {
@@ -314,11 +316,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             respond(id: id, method: request.method, .failed(RPCStatus(code: .unimplemented, message: "unknown method '\(request.method)'")))
             return
         }
+        run(outcome, id: id, method: request.method, timeoutMilliseconds: timeoutMilliseconds, context: context)
+    }
+
+    /// Answers or starts a call whose checks (drain, token, id, deadline) have passed.
+    private func run(_ outcome: CallOutcome, id: UInt64, method: String, timeoutMilliseconds: UInt64, context: ChannelHandlerContext) {
         switch outcome {
         case .immediate(let result):
-            respond(id: id, method: request.method, result)
+            respond(id: id, method: method, result)
         case .offloaded(let executor, let work):
-            guard admitsWaitingCall(id: id, method: request.method) else { return }
+            guard admitsWaitingCall(id: id, method: method) else { return }
             let eventLoop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: eventLoop)
             // One hop to a blocking thread for the whole call, one hop back.
@@ -328,18 +335,29 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 eventLoop.execute { handler.value.finishCall(id: id, result: result) }
             }
             // Interrupting a statement may itself block (libpq's cancel request): never on the event loop.
-            track(id: id, method: request.method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
+            track(id: id, method: method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
+                DispatchQueue.global().async { cancellation.cancel() }
+            }
+        case .batched(let submit):
+            guard admitsWaitingCall(id: id, method: method) else { return }
+            let eventLoop = context.eventLoop
+            let handler = NIOLoopBound(self, eventLoop: eventLoop)
+            let cancellation = CallCancellation()
+            submit(cancellation) { result in
+                eventLoop.execute { handler.value.finishCall(id: id, result: result) }
+            }
+            track(id: id, method: method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
                 DispatchQueue.global().async { cancellation.cancel() }
             }
         case .deferred(let work):
-            guard admitsWaitingCall(id: id, method: request.method) else { return }
+            guard admitsWaitingCall(id: id, method: method) else { return }
             let eventLoop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: eventLoop)
             let task = Task {
                 let result = await work()
                 eventLoop.execute { handler.value.finishCall(id: id, result: result) }
             }
-            track(id: id, method: request.method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
+            track(id: id, method: method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
                 DispatchQueue.global().async { task.cancel() }
             }
         }
@@ -394,8 +412,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                     "status_message": "\(result.status.message)",
                 ])
         }
+        if result.status.code == .ok, case .user(let user)? = result.payload {
+            ResponseFrameWriter.writeOKResponse(id: id, payloadCapacity: user.v1JSONCapacity, into: &output) { $0.writeUserV1JSON(user) }
+            return
+        }
+        var payload: [UInt8]?
+        if case .json(let bytes)? = result.payload { payload = bytes }
         writer.reset()
-        ServerFrame.encodeResponse(id: id, status: result.status, payload: result.payload, into: &writer)
+        ServerFrame.encodeResponse(id: id, status: result.status, payload: payload, into: &writer)
         appendFrame()
     }
 

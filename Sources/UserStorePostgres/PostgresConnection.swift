@@ -62,10 +62,7 @@ public final class PostgresConnection {
     @discardableResult
     public func executePrepared(_ name: String, sql: String, _ parameters: [String?]) throws(PostgresError) -> PostgresRows {
         guard let connection else { throw PostgresError(kind: .connection, message: "connection is closed") }
-        if !prepared.contains(name) {
-            try consume(PQprepare(connection, name, sql, Int32(parameters.count), nil))
-            prepared.insert(name)
-        }
+        try prepareIfNeeded(name, sql: sql, parameterCount: parameters.count)
         let result = Self.withOptionalCStrings(parameters) { values in
             PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0)
         }
@@ -73,6 +70,49 @@ public final class PostgresConnection {
     }
 
     /// Reads a result, frees it, and turns failures into ``PostgresError``.
+    /// Runs a prepared statement once per parameter set, pipelined (libpq's pipeline mode): all are
+    /// sent at once and the results read back in order, one round trip in all. Each runs in its own
+    /// implicit transaction, so one failing (a unique violation) does not affect the others. Throws
+    /// only when the connection fails.
+    public func executePreparedPipeline(_ name: String, sql: String, _ parameterSets: [[String?]]) throws(PostgresError) -> [Result<
+        PostgresRows, PostgresError
+    >] {
+        guard let connection else { throw PostgresError(kind: .connection, message: "connection is closed") }
+        guard let first = parameterSets.first else { return [] }
+        try prepareIfNeeded(name, sql: sql, parameterCount: first.count)
+        guard PQenterPipelineMode(connection) == 1 else { throw connectionError() }
+        for parameters in parameterSets {
+            let sent = Self.withOptionalCStrings(parameters) { values in
+                PQsendQueryPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0)
+            }
+            guard sent == 1, PQpipelineSync(connection) == 1 else { throw connectionError() }
+        }
+        var results: [Result<PostgresRows, PostgresError>] = []
+        results.reserveCapacity(parameterSets.count)
+        for _ in parameterSets {
+            // The statement's result, the end of its results (NULL), then its sync point.
+            guard let result = PQgetResult(connection) else { throw connectionError() }
+            results.append(Result { () throws(PostgresError) in try consume(result) })
+            while let extra = PQgetResult(connection) { PQclear(extra) }
+            guard let sync = PQgetResult(connection) else { throw connectionError() }
+            let isSync = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
+            PQclear(sync)
+            guard isSync else { throw connectionError() }
+        }
+        guard PQexitPipelineMode(connection) == 1 else { throw connectionError() }
+        return results
+    }
+
+    private func prepareIfNeeded(_ name: String, sql: String, parameterCount: Int) throws(PostgresError) {
+        guard let connection, !prepared.contains(name) else { return }
+        try consume(PQprepare(connection, name, sql, Int32(parameterCount), nil))
+        prepared.insert(name)
+    }
+
+    private func connectionError() -> PostgresError {
+        PostgresError(kind: .connection, message: Self.firstLine(String(cString: PQerrorMessage(connection))))
+    }
+
     @discardableResult
     private func consume(_ result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
         guard let result else {

@@ -58,7 +58,7 @@ public final class PostgresUserStore: BlockingUserStore {
     // MARK: BlockingUserStore (runs on `blockingExecutor`, one thread for the whole call)
 
     /// The pool's threads, each with its own connection.
-    public var blockingExecutor: any BlockingExecutor { PoolExecutor(threads: threads) }
+    public var blockingExecutor: any BlockingExecutor { PoolExecutor(threads: threads, threadCount: max(1, configuration.poolSize)) }
 
     public func insertBlocking(_ user: User, cancellation: CallCancellation) throws(UserError) {
         let parameters = Self.insertParameters(user)
@@ -78,6 +78,51 @@ public final class PostgresUserStore: BlockingUserStore {
         guard let statement = SQL.search(query) else { return [] }
         let rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
             try connection.executePrepared(statement.name, sql: statement.sql, statement.parameters)
+        }
+        return try rows.rows.map(Self.user(from:))
+    }
+
+    /// Several inserts pipelined: one round trip, each in its own transaction.
+    public func insertBlocking(_ users: [User], cancellation: CallCancellation) -> [Result<Void, UserError>] {
+        guard users.count > 1 else {
+            return users.map { user in Result { () throws(UserError) in try insertBlocking(user, cancellation: cancellation) } }
+        }
+        let parameterSets = users.map(Self.insertParameters)
+        let outcome = Self.runOnPoolThread(slots: slots, configuration: configuration, cancellation: cancellation, retry: true) {
+            connection, isRetry throws(PostgresError) -> [Result<Void, PostgresError>] in
+            let results = try connection.executePreparedPipeline("insert_user", sql: SQL.insert, parameterSets)
+            var outcomes: [Result<Void, PostgresError>] = []
+            for (index, result) in results.enumerated() {
+                switch result {
+                case .success:
+                    outcomes.append(.success(()))
+                case .failure(let error):
+                    // After a retry, a conflict with the row this very insert committed before the
+                    // connection broke is a success (see ``insert(_:user:on:isRetry:)``).
+                    outcomes.append(
+                        Result { () throws(PostgresError) in
+                            guard isRetry, error.isUniqueViolation else { throw error }
+                            try Self.insert(parameterSets[index], user: users[index], on: connection, isRetry: true)
+                        })
+                }
+            }
+            return outcomes
+        }
+        switch outcome {
+        case .success(let results): return results.map { $0.mapError(Self.domainError) }
+        case .failure(let error): return users.map { _ in .failure(Self.domainError(error)) }
+        }
+    }
+
+    /// Several users by id in one statement.
+    public func usersBlocking(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> [User] {
+        guard ids.count > 1 else {
+            return try ids.first.flatMap { id throws(UserError) in try userBlocking(id: id, cancellation: cancellation) }.map { [$0] } ?? []
+        }
+        // An array literal of canonical UUID text (hex digits and dashes): a parameter, never SQL text.
+        let idArray = "{" + ids.map(\.lowercasedText).joined(separator: ",") + "}"
+        let rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
+            try connection.executePrepared("users_by_ids", sql: SQL.byIDs, [idArray])
         }
         return try rows.rows.map(Self.user(from:))
     }
@@ -204,6 +249,7 @@ public final class PostgresUserStore: BlockingUserStore {
 /// Runs blocking work on the store's pool threads.
 private struct PoolExecutor: BlockingExecutor {
     let threads: NIOThreadPool
+    let threadCount: Int
 
     func execute(_ work: @escaping @Sendable (Bool) -> Void) {
         threads.submit { state in work(state == .active) }

@@ -11,6 +11,9 @@ enum SQL {
 
     static let byID = "SELECT \(columns) FROM users WHERE id = $1::uuid"
 
+    /// `$1` is an array literal of ids, for example `{0192…,0193…}`.
+    static let byIDs = "SELECT \(columns) FROM users WHERE id = ANY($1::uuid[])"
+
     struct Statement {
         var name: String
         var sql: String

@@ -1,0 +1,112 @@
+import NIOConcurrencyHelpers
+import UserCore
+import UserRPCWire
+
+/// Gathers calls of one kind that wait on storage and runs them in batches on the storage's threads.
+///
+/// A call is queued; while fewer than `maxConcurrentBatches` threads are draining the queue, one more
+/// is started. A draining thread takes up to `maxBatchSize` queued calls at a time and runs them
+/// together — the adapters then save round trips (pipelined Redis commands, one SQL statement or a
+/// libpq pipeline for all) — and keeps draining until the queue is empty. Under load this turns a
+/// thread wake-up and three round trips per call into a few per batch.
+///
+/// Cancellation: a call cancelled (deadline, client) before its batch starts is left out of it; the
+/// batch's statement is interrupted once every call in it has been cancelled.
+final class StorageCallBatcher<Item: Sendable>: Sendable {
+    typealias Completion = @Sendable (CallResult) -> Void
+
+    private struct Entry: Sendable {
+        let item: Item
+        let cancellation: CallCancellation
+        let complete: Completion
+    }
+
+    private struct Queue {
+        var entries: [Entry] = []
+        var draining = 0
+    }
+
+    private let queue = NIOLockedValueBox(Queue())
+    private let executor: any BlockingExecutor
+    private let maxBatchSize: Int
+    private let maxConcurrentBatches: Int
+    private let run: @Sendable ([Item], CallCancellation) -> (results: [CallResult], afterAnswering: () -> Void)
+
+    /// - Parameter run: serves a batch; returns one result per item, in order, and work to do once
+    ///   they are answered (filling a cache).
+    init(
+        executor: any BlockingExecutor, maxBatchSize: Int = 64, maxConcurrentBatches: Int,
+        run: @escaping @Sendable ([Item], CallCancellation) -> (results: [CallResult], afterAnswering: () -> Void)
+    ) {
+        self.executor = executor
+        self.maxBatchSize = max(1, maxBatchSize)
+        self.maxConcurrentBatches = max(1, maxConcurrentBatches)
+        self.run = run
+    }
+
+    /// Queues one call; `complete` is called exactly once, on a storage thread.
+    func submit(_ item: Item, cancellation: CallCancellation, complete: @escaping Completion) {
+        let startsDrain = queue.withLockedValue { queue in
+            queue.entries.append(Entry(item: item, cancellation: cancellation, complete: complete))
+            guard queue.draining < maxConcurrentBatches else { return false }
+            queue.draining += 1
+            return true
+        }
+        if startsDrain {
+            executor.execute { [self] isActive in drain(isActive: isActive) }
+        }
+    }
+
+    private func drain(isActive: Bool) {
+        while true {
+            let batch: [Entry] = queue.withLockedValue { queue in
+                guard !queue.entries.isEmpty else {
+                    queue.draining -= 1
+                    return []
+                }
+                let count = min(maxBatchSize, queue.entries.count)
+                let batch = Array(queue.entries.prefix(count))
+                queue.entries.removeFirst(count)
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            guard isActive else {
+                for entry in batch { entry.complete(.failed(RPCStatus(code: .unavailable, message: "the server is shutting down"))) }
+                continue
+            }
+            runBatch(batch)
+        }
+    }
+
+    private func runBatch(_ batch: [Entry]) {
+        // The batch's work is interrupted when no call in it still waits for it.
+        let batchCancellation = CallCancellation()
+        let waiting = NIOLockedValueBox(batch.count)
+        let oneLess: @Sendable () -> Void = {
+            if waiting.withLockedValue({ count in
+                count -= 1
+                return count == 0
+            }) {
+                batchCancellation.cancel()
+            }
+        }
+        var live: [Entry] = []
+        live.reserveCapacity(batch.count)
+        for entry in batch {
+            if entry.cancellation.begin(onCancel: oneLess) {
+                live.append(entry)
+            } else {
+                // Already answered by the connection (deadline, cancel): nothing to do for it.
+                oneLess()
+                entry.complete(.failed(RPCStatus(code: .cancelled, message: "cancelled before it ran")))
+            }
+        }
+        guard !live.isEmpty else { return }
+        let (results, afterAnswering) = run(live.map(\.item), batchCancellation)
+        for (entry, result) in zip(live, results) {
+            entry.cancellation.end()
+            entry.complete(result)
+        }
+        afterAnswering()
+    }
+}
