@@ -73,8 +73,8 @@ section "2. Storage: PostgreSQL + Redis behind the service vs pgbench and redis-
 "${PSQL[@]}" -c "DROP TABLE IF EXISTS users, schema_migrations, bench_users" >/dev/null
 start_server --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" --db-pool-size 8
 "${PSQL[@]}" -c "CREATE TABLE bench_users (LIKE users INCLUDING ALL)" >/dev/null
-# 300k users to read; their ids, one GetUser payload per line.
-"${PSQL[@]}" -c "INSERT INTO users SELECT gen_random_uuid(), 'seed' || g, 'seed' || g || '@example.com', now() FROM generate_series(1, 300000) g" >/dev/null
+# 1M users to read (enough that every read in a run is a first read); their ids, one GetUser payload per line.
+"${PSQL[@]}" -c "INSERT INTO users SELECT gen_random_uuid(), 'seed' || g, 'seed' || g || '@example.com', now() FROM generate_series(1, 1000000) g" >/dev/null
 "${PSQL[@]}" -c "ANALYZE users" >/dev/null
 "${PSQL[@]}" -tAc "SELECT '{\"id\":\"' || id || '\"}' FROM users ORDER BY random()" > "$WORK/get-many.txt"
 python3 - "$WORK" <<'PY'

@@ -112,20 +112,11 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func appendDecimal(_ value: UInt64) {
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        let end = bytes.count + digits
+        let digits = DecimalText.digitCount(value)
+        let start = bytes.count
         bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        bytes.withUnsafeMutableBufferPointer { out in
-            var remaining = value
-            for position in stride(from: end - 1, through: end - digits, by: -1) {
-                out[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
-                remaining /= 10
-            }
+        bytes.withUnsafeMutableBytes { out in
+            DecimalText.write(value, into: UnsafeMutableRawBufferPointer(rebasing: out[start...]))
         }
     }
 

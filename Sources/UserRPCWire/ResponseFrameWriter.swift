@@ -1,4 +1,5 @@
 import NIOCore
+import StrictJSON
 
 /// Writes OK response frames straight into an outgoing `ByteBuffer`: the hot path's encoder.
 ///
@@ -59,19 +60,7 @@ public struct JSONByteCursor {
 
     /// Writes `value` in decimal.
     public mutating func writeDecimal(_ value: UInt64) {
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        precondition(offset + digits <= memory.count, "JSONByteCursor overflow")
-        var remaining = value
-        for position in stride(from: offset + digits - 1, through: offset, by: -1) {
-            memory[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
-            remaining /= 10
-        }
-        offset += digits
+        write(count: DecimalText.digitCount(value)) { DecimalText.write(value, into: $0) }
     }
 
     /// Lets `body` fill the next `count` bytes.
