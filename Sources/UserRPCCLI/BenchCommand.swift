@@ -13,10 +13,13 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Closed loop by default: --concurrency calls are kept in flight over --connections connections.
             With --rate, calls start at a fixed rate (open loop) and latency is measured from each call's
-            scheduled start, so queueing is not hidden.
+            scheduled start, so queueing is not hidden. With --pipeline N, each of concurrency/N workers
+            sends N calls together and waits for all of them (the client's callPipelined), as
+            redis-benchmark -P does; each call's latency is still its own.
 
             Examples:
               user-rpc bench GetUser --prepare 1000 --concurrency 64 --connections 4 --duration 10s
+              user-rpc bench GetUser --prepare 1000 --concurrency 64 --connections 4 --pipeline 16
               user-rpc bench RegisterUser --concurrency 16 --requests 20000
               user-rpc bench SearchUsers --username a --limit 10 --rate 2000 --duration 5s --format json
             """)
@@ -40,6 +43,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Start calls at this many per second (open loop).")
     var rate: Double?
+
+    @Option(help: "Calls each worker sends together and waits for (closed loop); concurrency/pipeline workers.")
+    var pipeline: Int = 1
 
     @Option(help: "Register this many users first; GetUser then spreads over their ids.")
     var prepare: Int = 0
@@ -66,6 +72,11 @@ struct BenchCommand: AsyncParsableCommand {
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
         guard prepare >= 0 else { throw ValidationError("--prepare must not be negative") }
+        guard pipeline >= 1 else { throw ValidationError("--pipeline must be at least 1") }
+        if pipeline > 1 {
+            guard rate == nil else { throw ValidationError("--pipeline is for the closed loop; it cannot be combined with --rate") }
+            guard concurrency % pipeline == 0 else { throw ValidationError("--concurrency must be a multiple of --pipeline") }
+        }
     }
 
     func run() async throws {
@@ -91,7 +102,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         let plan = LoadPlan(
             method: schemaMethod.fullName, payloads: payloads, clients: clients, concurrency: concurrency, duration: runDuration,
-            requests: requests, rate: rate, timeout: callTimeout)
+            requests: requests, rate: rate, timeout: callTimeout, pipeline: pipeline)
         let showProgress = format == .text && isatty(STDERR_FILENO) == 1
         let result = await LoadRunner(plan: plan).run(progress: showProgress)
         let report = BenchReport(

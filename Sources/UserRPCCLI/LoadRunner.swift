@@ -29,6 +29,8 @@ struct LoadPlan: Sendable {
     /// Calls per second for an open loop; `nil` for a closed loop.
     var rate: Double?
     var timeout: Duration
+    /// Calls each worker sends together (`callPipelined`); 1 sends them one by one.
+    var pipeline: Int = 1
 }
 
 struct LoadResult: Sendable {
@@ -78,6 +80,16 @@ struct LoadRunner {
 
         let plan = self.plan
         let workers = await withTaskGroup(of: WorkerResult.self) { group in
+            if plan.pipeline > 1 {
+                // Closed loop, `pipeline` calls sent together by each of concurrency / pipeline workers.
+                for worker in 0..<max(1, plan.concurrency / plan.pipeline) {
+                    let client = plan.clients[worker % plan.clients.count]
+                    group.addTask(executorPreference: client.taskExecutor) {
+                        await Self.runPipelinedWorker(plan: plan, client: client, counters: counters, clock: clock, deadline: deadline)
+                    }
+                }
+                return await group.reduce(into: [WorkerResult]()) { $0.append($1) }
+            }
             for worker in 0..<plan.concurrency {
                 let client = plan.clients[worker % plan.clients.count]
                 // Each worker runs on its client's event loop: no thread hop between a call and its I/O.
@@ -127,6 +139,34 @@ struct LoadRunner {
         }
         return LoadResult(
             calls: calls, elapsed: elapsed, histogram: histogram, statusCounts: statusCounts, cpuSeconds: Self.cpuSeconds() - cpuBefore)
+    }
+
+    private static func runPipelinedWorker(
+        plan: LoadPlan, client: UserRPCClient, counters: Counters, clock: ContinuousClock, deadline: ContinuousClock.Instant?
+    ) async -> WorkerResult {
+        var result = WorkerResult()
+        let options = UserRPCClient.CallOptions(timeout: plan.timeout)
+        while true {
+            if let deadline, clock.now >= deadline { break }
+            let first = counters.tickets.wrappingAdd(plan.pipeline, ordering: .relaxed).oldValue
+            let end = plan.requests.map { min($0, first + plan.pipeline) } ?? first + plan.pipeline
+            guard first < end else { break }
+            let payloads = (first..<end).map { plan.payloads.payload(for: $0) }
+            let sent = clock.now
+            let answers = await client.callPipelined(method: plan.method, payloadsJSON: payloads, options: options)
+            for answer in answers {
+                let code: String
+                switch answer.result {
+                case .success: code = "OK"
+                case .failure(let error): code = error.code.rawValue
+                }
+                _ = result.histogram.record(UInt64(max(0, nanoseconds(answer.answeredAt - sent))))
+                result.statusCounts[code, default: 0] += 1
+            }
+            result.calls += answers.count
+            counters.completed.wrappingAdd(answers.count, ordering: .relaxed)
+        }
+        return result
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

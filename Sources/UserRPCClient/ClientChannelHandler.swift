@@ -11,9 +11,22 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     typealias Completion = CheckedContinuation<Result<ServerFrame, UserRPCError>, Never>
 
+    /// Who waits for a call's answer: its own task, or a group of calls sent together.
+    private enum Waiter {
+        case single(Completion)
+        case member(CallGroup, index: Int)
+    }
+
     private struct Pending {
-        let completion: Completion
+        let waiter: Waiter
         let deadline: NIODeadline?
+
+        func resume(_ result: Result<ServerFrame, UserRPCError>) {
+            switch waiter {
+            case .single(let completion): completion.resume(returning: result)
+            case .member(let group, let index): group.finish(index, result)
+            }
+        }
     }
 
     private var context: ChannelHandlerContext?
@@ -46,9 +59,25 @@ final class ClientChannelHandler: ChannelInboundHandler {
             return
         }
         let deadline = timeout.map { NIODeadline.now() + $0.timeAmount }
-        pending[id] = Pending(completion: completion, deadline: deadline)
+        pending[id] = Pending(waiter: .single(completion), deadline: deadline)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
         WireProtocol.writeFrame(frame, into: &output)
+        scheduleFlush()
+    }
+
+    /// Sends several frames in one write; `group` collects their answers.
+    func start(ids: [UInt64], frames: [[UInt8]], timeout: Duration?, group: CallGroup) {
+        guard let context, closedError == nil else {
+            let error = closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")
+            for index in ids.indices { group.finish(index, .failure(error)) }
+            return
+        }
+        let deadline = timeout.map { NIODeadline.now() + $0.timeAmount }
+        for (index, id) in ids.enumerated() {
+            pending[id] = Pending(waiter: .member(group, index: index), deadline: deadline)
+            WireProtocol.writeFrame(frames[index], into: &output)
+        }
+        if let deadline { armDeadlineTimer(at: deadline, context: context) }
         scheduleFlush()
     }
 
@@ -83,14 +112,14 @@ final class ClientChannelHandler: ChannelInboundHandler {
     /// The calling task was cancelled: answer CANCELLED now and tell the server.
     func cancel(id: UInt64) {
         guard let call = pending.removeValue(forKey: id) else { return }
-        call.completion.resume(returning: .failure(UserRPCError(code: .cancelled, message: "call cancelled")))
+        call.resume(.failure(UserRPCError(code: .cancelled, message: "call cancelled")))
         sendCancel(id: id)
         closeIfDrained()
     }
 
     private func expire(id: UInt64) {
         guard let call = pending.removeValue(forKey: id) else { return }
-        call.completion.resume(returning: .failure(UserRPCError(code: .deadlineExceeded, message: "deadline exceeded")))
+        call.resume(.failure(UserRPCError(code: .deadlineExceeded, message: "deadline exceeded")))
         sendCancel(id: id)
         closeIfDrained()
     }
@@ -127,7 +156,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
             }
             // A response for a call already answered locally (cancelled, timed out) is dropped.
             guard let call = pending.removeValue(forKey: id) else { return }
-            call.completion.resume(returning: .success(frame))
+            call.resume(.success(frame))
             closeIfDrained()
         case .failure(let error):
             fail(UserRPCError(code: .internal, message: "\(error)"))
@@ -158,7 +187,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         deadlineTimer?.task.cancel()
         deadlineTimer = nil
         for call in calls.values {
-            call.completion.resume(returning: .failure(error))
+            call.resume(.failure(error))
         }
     }
 
@@ -189,5 +218,31 @@ final class ClientChannelHandler: ChannelInboundHandler {
         let chunk = output
         output = context.channel.allocator.buffer(capacity: 4096)
         context.writeAndFlush(wrapOutboundOut(chunk), promise: nil)
+    }
+}
+
+/// The answers to calls sent together (``UserRPCClient/callPipelined(method:payloadsJSON:options:)``):
+/// one task waits for all of them, and each answer's arrival time is kept.
+///
+/// `@unchecked Sendable`: after creation, only the connection's event loop touches it (the handler
+/// finishes its members there), until the last member resumes the waiting task.
+final class CallGroup: @unchecked Sendable {
+    typealias Answer = (result: Result<ServerFrame, UserRPCError>, answeredAt: ContinuousClock.Instant)
+
+    private var answers: [Answer?]
+    private var remaining: Int
+    private let continuation: CheckedContinuation<[Answer], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Answer], Never>) {
+        answers = Array(repeating: nil, count: count)
+        remaining = count
+        self.continuation = continuation
+    }
+
+    func finish(_ index: Int, _ result: Result<ServerFrame, UserRPCError>) {
+        guard answers[index] == nil else { return }
+        answers[index] = (result, .now)
+        remaining -= 1
+        if remaining == 0 { continuation.resume(returning: answers.map { $0! }) }
     }
 }

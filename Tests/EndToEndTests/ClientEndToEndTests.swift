@@ -122,9 +122,11 @@ struct ClientEndToEndTests {
     func clientSideDeadlines() async throws {
         let silent = try await SilentServer.start()
         let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: silent.port))
+        let id = "00000000-0000-7000-8000-000000000000"
+        // Open the connection first (this call times out too), so that connecting is not measured.
+        _ = try? await client.getUser(id: id, options: .init(timeout: .milliseconds(10)))
         let clock = ContinuousClock()
         let start = clock.now
-        let id = "00000000-0000-7000-8000-000000000000"
         // The longer deadline goes first, so the shorter one must move the client's timer earlier.
         @Sendable func failedCall(after delay: Duration, timeout: Duration) async -> (code: UserRPCError.Code?, elapsed: Duration) {
             try? await Task.sleep(for: delay)
@@ -146,6 +148,22 @@ struct ClientEndToEndTests {
         await silent.stop()
     }
 
+    @Test("pipelined calls the server never answers each end at the deadline; a cancelled group ends at once")
+    func pipelinedDeadlinesAndCancel() async throws {
+        let silent = try await SilentServer.start()
+        let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: silent.port))
+        let payloads = Array(repeating: Array(#"{"id":"00000000-0000-7000-8000-000000000000"}"#.utf8), count: 10)
+        let timedOut = await client.callPipelined(
+            method: "user.v1.UserService/GetUser", payloadsJSON: payloads, options: .init(timeout: .milliseconds(100)))
+        #expect(timedOut.map { $0.result.failureCode } == Array(repeating: .deadlineExceeded, count: 10))
+        let group = Task { await client.callPipelined(method: "user.v1.UserService/GetUser", payloadsJSON: payloads) }
+        group.cancel()
+        let cancelled = await group.value
+        #expect(cancelled.map { $0.result.failureCode } == Array(repeating: .cancelled, count: 10))
+        await client.close()
+        await silent.stop()
+    }
+
     @Test("calls from tasks on the client's event loop (taskExecutor) work and run on that loop")
     func callsOnTheClientsEventLoop() async throws {
         let server = try await TestServer.start(backend: .embedded)
@@ -162,6 +180,44 @@ struct ClientEndToEndTests {
         }
         #expect(results.count == 50)
         #expect(results.allSatisfy { $0.0 && $0.1 == "loop" })
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("pipelined calls: sent together, each answered with its own result, in order", arguments: Backend.allCases)
+    func pipelinedCalls(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
+        let client = server.client()
+        let users = try await (0..<5).asyncMap { i in try await client.registerUser(username: "piped\(i)", email: "piped\(i)@example.com") }
+        // Known ids, an unknown one, and a malformed one, 100 calls in one write.
+        var payloads: [[UInt8]] = []
+        var expected: [String?] = []
+        for i in 0..<100 {
+            switch i % 7 {
+            case 5:
+                payloads.append(Array(#"{"id":"00000000-0000-7000-8000-000000000000"}"#.utf8))
+                expected.append("NOT_FOUND")
+            case 6:
+                payloads.append(Array(#"{"id":"nope"}"#.utf8))
+                expected.append("INVALID_ARGUMENT")
+            default:
+                payloads.append(Array(#"{"id":"\#(users[i % 7].id)"}"#.utf8))
+                expected.append(nil)
+            }
+        }
+        let started = ContinuousClock.now
+        let answers = await client.callPipelined(method: "user.v1.UserService/GetUser", payloadsJSON: payloads)
+        #expect(answers.count == 100)
+        for (i, answer) in answers.enumerated() {
+            #expect(answer.answeredAt >= started)
+            switch answer.result {
+            case .success(let payload):
+                #expect(expected[i] == nil, "call \(i)")
+                #expect(payload["username"]?.stringValue == users[i % 7].username, "call \(i)")
+            case .failure(let error):
+                #expect(error.code.rawValue == expected[i], "call \(i): \(error)")
+            }
+        }
         await client.close()
         try await server.stop()
     }
@@ -240,5 +296,19 @@ struct SearchEndToEndTests {
         #expect(unusual.users.isEmpty)
         await client.close()
         try await server.stop()
+    }
+}
+
+extension Sequence {
+    fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
+
+extension Result where Failure == UserRPCError {
+    fileprivate var failureCode: UserRPCError.Code? {
+        if case .failure(let error) = self { error.code } else { nil }
     }
 }

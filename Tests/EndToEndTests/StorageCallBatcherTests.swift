@@ -45,11 +45,29 @@ struct StorageCallBatcherTests {
         #expect(sizes.allSatisfy { $0 <= 64 })
     }
 
+    /// Holds work until released, so that a test decides when the first batch starts.
+    final class GatedExecutor: BlockingExecutor {
+        private let held = NIOLockedValueBox<[@Sendable (Bool) -> Void]>([])
+        var threadCount: Int { 1 }
+        func execute(_ work: @escaping @Sendable (Bool) -> Void) {
+            held.withLockedValue { $0.append(work) }
+        }
+        func release() {
+            for work in held.withLockedValue({ held in
+                defer { held = [] }
+                return held
+            }) {
+                Thread.detachNewThread { work(true) }
+            }
+        }
+    }
+
     @Test("a call cancelled before its batch starts is left out; the batch stops once all its calls are cancelled")
     func cancellation() async throws {
+        let executor = GatedExecutor()
         let started = AsyncStream.makeStream(of: Int.self)
         let interrupted = NIOLockedValueBox(false)
-        let batcher = StorageCallBatcher<Int>(executor: ThreadExecutor(), maxConcurrentBatches: 1) { items, batchCancellation in
+        let batcher = StorageCallBatcher<Int>(executor: executor, maxConcurrentBatches: 1) { items, batchCancellation in
             // Work that waits until it is interrupted, like a statement blocked on a lock.
             let gate = DispatchSemaphore(value: 0)
             _ = batchCancellation.begin { gate.signal() }
@@ -70,6 +88,7 @@ struct StorageCallBatcherTests {
                 finished.continuation.yield()
             }
         }
+        executor.release()  // all four are queued: the first batch takes them all
         var sizes = started.stream.makeAsyncIterator()
         #expect(await sizes.next() == 3, "the cancelled call is not in the batch")
         for cancellation in calls { cancellation.cancel() }
