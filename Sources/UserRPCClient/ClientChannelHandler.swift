@@ -140,7 +140,16 @@ final class ClientChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let body = unwrapInboundIn(data)
         let decoded = body.withUnsafeReadableBytes { bytes in
-            Result { () throws(ServerFrameError) in try ServerFrame.decode(bytes, parser: parser) }
+            Result { () throws(ServerFrameError) in
+                // The common case, an OK response: only its payload becomes a JSON document.
+                if let ok = ResponseFrameScanner.scanOK(bytes),
+                    case .object(let payload)? = try? parser.parse(UnsafeRawBufferPointer(rebasing: bytes[ok.payload]))
+                {
+                    let message = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[ok.message]), as: UTF8.self)
+                    return ServerFrame.response(ResponseEnvelope(id: ok.id, status: RPCStatus(code: .ok, message: message), payload: payload))
+                }
+                return try ServerFrame.decode(bytes, parser: parser)
+            }
         }
         switch decoded {
         case .success(.goaway):

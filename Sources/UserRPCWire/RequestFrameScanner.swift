@@ -143,8 +143,8 @@ public enum RequestFrameScanner {
     }
 }
 
-/// A cursor over JSON bytes that reads only the plain forms the scanner accepts.
-private struct ByteReader {
+/// A cursor over JSON bytes that reads only the plain forms the scanners accept.
+struct ByteReader {
     let bytes: UnsafeRawBufferPointer
     var index = 0
 

@@ -143,3 +143,48 @@ struct ResponseFrameWriterTests {
         }
     }
 }
+
+@Suite("Response frame scanner")
+struct ResponseFrameScannerTests {
+    @Test("on 20,000 generated response frames, what the scanner reads the general decoder reads the same way")
+    func differential() throws {
+        var generator = FrameMutationTests.Generator(state: 11)
+        var seeds: [[UInt8]] = []
+        for id: UInt64 in [0, 7, UInt64.max] {
+            var writer = JSONWriter()
+            ServerFrame.encodeResponse(
+                id: id, status: .ok, payload: Array(#"{"id":"01a2","username":"ada","email":"a\"b@example.com","n":[1,{"x":null}]}"#.utf8),
+                into: &writer)
+            seeds.append(writer.bytes)
+        }
+        seeds.append(Array(#" { "type" : "response" , "id" : 3 , "status" : { "code" : "OK" , "message" : "fine" } , "payload" : { } } "#.utf8))
+        seeds.append(Array(#"{"type":"response","id":3,"status":{"code":"NOT_FOUND","message":"no"}}"#.utf8))
+        var accepted = 0
+        for round in 0..<20_000 {
+            let seed = seeds[round % seeds.count]
+            let frame = round % 10 == 0 ? seed : FrameMutationTests.mutate(seed, using: &generator)
+            guard let scanned = frame.withUnsafeBytes({ ResponseFrameScanner.scanOK($0) }) else { continue }
+            guard case .object(let payload)? = try? JSONParser().parse(Array(frame[scanned.payload])) else { continue }
+            accepted += 1
+            let shown = String(decoding: frame, as: UTF8.self)
+            let decoded = frame.withUnsafeBytes { bytes in Result { () throws(ServerFrameError) in try ServerFrame.decode(bytes) } }
+            guard case .success(.response(let response)) = decoded else {
+                Issue.record("scanner read \(shown) but the decoder gave \(decoded)")
+                continue
+            }
+            #expect(response.id == scanned.id, "\(shown)")
+            #expect(response.status == RPCStatus(code: .ok, message: String(decoding: frame[scanned.message], as: UTF8.self)), "\(shown)")
+            #expect(response.payload == payload, "\(shown)")
+        }
+        #expect(accepted > 1_000)
+        // Not OK, or not in the server's shape: left to the general decoder.
+        for frame in [
+            #"{"type":"response","id":3,"status":{"code":"NOT_FOUND","message":"no"}}"#,
+            #"{"id":3,"type":"response","status":{"code":"OK","message":""},"payload":{}}"#,
+            #"{"type":"response","id":3,"status":{"code":"OK","message":"","details":{}},"payload":{}}"#,
+            #"{"type":"pong","id":3}"#,
+        ] {
+            #expect(Array(frame.utf8).withUnsafeBytes { ResponseFrameScanner.scanOK($0) } == nil, "\(frame)")
+        }
+    }
+}
