@@ -66,6 +66,8 @@ echo "user-rpc GetUser, loadgen -c 1 -d 1 (1 in flight):"
 loadgen GetUser "$WORK/get-one.txt" 1 1
 echo "user-rpc bench GetUser --concurrency 64 --connections 4 (the client library drives it):"
 "$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --prepare 1000 --concurrency 64 --connections 4 --duration "${SECONDS_PER_RUN}s"
+echo "user-rpc bench GetUser --concurrency 64 --connections 4 --pipeline 16 (16 calls sent together per worker):"
+"$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --prepare 1000 --concurrency 64 --connections 4 --pipeline 16 --duration "${SECONDS_PER_RUN}s"
 echo "user-rpc bench GetUser --concurrency 1:"
 "$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --id "$id" --concurrency 1 --duration "${SECONDS_PER_RUN}s"
 
