@@ -106,6 +106,39 @@ struct CLIEndToEndTests {
         #expect(unreachable.stderr.contains("UNAVAILABLE"))
     }
 
+    @Test("bench: closed loop, pipelined and open loop runs report calls, percentiles, statuses and own CPU")
+    func bench() async throws {
+        let server = try await TestServer.start(backend: .embedded)
+        for extra in [[String](), ["--pipeline", "4"]] {
+            let run = try await run(
+                ["bench", "GetUser", "--prepare", "20", "--concurrency", "8", "--connections", "2", "--requests", "400", "--format", "json"]
+                    + extra, port: server.port)
+            #expect(run.status == 0, "\(run.stderr)")
+            let report = try #require(run.json, "\(run.stdout)")
+            #expect(report["calls"] == .number("400"), "\(extra)")
+            #expect(report["status"]?.objectValue?["OK"] == .number("400"), "\(extra)")
+            let latency = try #require(report["latency_us"]?.objectValue)
+            #expect(["p50", "p90", "p99", "p99.9", "max"].allSatisfy { latency[$0] != nil })
+            #expect(report["bench_cpu_us_per_call"] != nil)
+        }
+        // Open loop at a fixed rate, bounded by time: never more calls than the schedule allows.
+        let open = try await run(
+            ["bench", "GetUser", "--id", "00000000-0000-7000-8000-000000000000", "--rate", "200", "--duration", "1s", "--format", "json"],
+            port: server.port)
+        #expect(open.status == 0, "\(open.stderr)")
+        guard case .number(let callsText)? = open.json?["calls"], let calls = Int(callsText) else {
+            Issue.record("no call count in \(open.stdout)")
+            return
+        }
+        #expect((1...201).contains(calls), "\(open.stdout)")
+        #expect(open.json?["status"]?.objectValue?["NOT_FOUND"] == .number(String(calls)))
+        // Usage errors exit 64.
+        let bad = try await run(["bench", "GetUser", "--concurrency", "8", "--pipeline", "3"], port: server.port)
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("multiple of --pipeline"))
+        try await server.stop()
+    }
+
     @Test("list and describe show the schema's methods and messages")
     func listAndDescribe() async throws {
         let listed = try await run(["list"], port: 1)
