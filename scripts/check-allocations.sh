@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The allocation gate: runs the hot-path micro-benchmarks (Benchmarks/, ordo-one/benchmark) and fails
-# when any benchmark allocates more than recorded in Benchmarks/Thresholds/ (exact counts, no
-# tolerance). After a deliberate change, record new figures with
+# when any benchmark allocates more than recorded in Benchmarks/Thresholds/: one more allocation per
+# call fails; the odd stray allocation per thousand calls (the runtime's lazy caches) does not (the
+# tolerances are in Benchmarks/Benchmarks/HotPath/HotPath.swift). After a deliberate change, record
+# new figures with
 #   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark thresholds update --metric mallocCountTotal)
 set -uo pipefail
 cd "$(dirname "$0")/../Benchmarks"
