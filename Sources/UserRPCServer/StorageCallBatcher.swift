@@ -4,11 +4,12 @@ import UserRPCWire
 
 /// Gathers calls of one kind that wait on storage and runs them in batches on the storage's threads.
 ///
-/// A call is queued; while fewer than `maxConcurrentBatches` threads are draining the queue, one more
-/// is started. A draining thread takes up to `maxBatchSize` queued calls at a time and runs them
-/// together — the adapters then save round trips (pipelined Redis commands, one SQL statement or a
-/// libpq pipeline for all) — and keeps draining until the queue is empty. Under load this turns a
-/// thread wake-up and three round trips per call into a few per batch.
+/// A call is queued; while fewer than `maxConcurrentBatches` drains are under way, one more is
+/// started. A drain takes up to `maxBatchSize` queued calls at a time and runs them together — the
+/// adapters then save round trips (pipelined Redis commands, one SQL statement or a libpq pipeline
+/// for all) — until the queue is empty, letting other work for the storage threads (a search) in
+/// every few batches.
+/// Under load this turns a thread wake-up and three round trips per call into a few per batch.
 ///
 /// Cancellation: a call cancelled (deadline, client) before its batch starts is left out of it; the
 /// batch's statement is interrupted once every call in it has been cancelled.
@@ -57,8 +58,11 @@ final class StorageCallBatcher<Item: Sendable>: Sendable {
         }
     }
 
+    /// Serves batches until the queue is empty; after `batchesPerTurn` of them it queues itself again
+    /// behind whatever other work waits for the storage threads (a search), so that a steady stream
+    /// of batches never starves it.
     private func drain(isActive: Bool) {
-        while true {
+        for _ in 0..<Self.batchesPerTurn {
             let batch: [Entry] = queue.withLockedValue { queue in
                 guard !queue.entries.isEmpty else {
                     queue.draining -= 1
@@ -70,13 +74,16 @@ final class StorageCallBatcher<Item: Sendable>: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            guard isActive else {
+            if isActive {
+                runBatch(batch)
+            } else {
                 for entry in batch { entry.complete(.failed(RPCStatus(code: .unavailable, message: "the server is shutting down"))) }
-                continue
             }
-            runBatch(batch)
         }
+        executor.execute { [self] isActive in drain(isActive: isActive) }
     }
+
+    private static var batchesPerTurn: Int { 8 }
 
     private func runBatch(_ batch: [Entry]) {
         // The batch's work is interrupted when no call in it still waits for it.
