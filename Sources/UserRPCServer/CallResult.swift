@@ -29,12 +29,20 @@ public struct CallResult: Sendable {
 public enum CallOutcome: Sendable {
     /// Answered at once, on the event loop: the work cannot block (the embedded store).
     case immediate(CallResult)
-    /// Blocking work (a database, a cache) that runs whole on one thread of the executor: one hop
-    /// there, one back. The cancellation interrupts it at its deadline or when the client cancels.
-    case offloaded(any BlockingExecutor, @Sendable (CallCancellation) -> CallResult)
-    /// Blocking work gathered with other calls of its kind and run in batches (see
-    /// `StorageCallBatcher`). `submit` queues the call; the completion runs exactly once, on a storage thread.
-    case batched(@Sendable (CallCancellation, @escaping @Sendable (CallResult) -> Void) -> Void)
+    /// Blocking work (a database, a cache) for the storage threads: `submit` hands it over — alone
+    /// (``offloaded(to:_:)``) or gathered with other calls of its kind in a `StorageCallBatcher` — and
+    /// the completion runs exactly once, on a storage thread. The cancellation interrupts the work
+    /// at the call's deadline or when the client cancels.
+    case blocking(submit: @Sendable (CallCancellation, @escaping @Sendable (CallResult) -> Void) -> Void)
     /// Async work that runs in a task of its own.
     case deferred(@Sendable () async -> CallResult)
+
+    /// Blocking work that runs whole on one thread of `executor`: one hop there, one back.
+    public static func offloaded(to executor: any BlockingExecutor, _ work: @escaping @Sendable (CallCancellation) -> CallResult) -> CallOutcome {
+        .blocking { cancellation, complete in
+            executor.execute { isActive in
+                complete(isActive ? work(cancellation) : .failed(RPCStatus(code: .unavailable, message: "the server is shutting down")))
+            }
+        }
+    }
 }

@@ -324,28 +324,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         switch outcome {
         case .immediate(let result):
             respond(id: id, method: method, result)
-        case .offloaded(let executor, let work):
+        case .blocking(let submit):
             guard admitsWaitingCall(id: id, method: method) else { return }
             let eventLoop = context.eventLoop
             let handler = NIOLoopBound(self, eventLoop: eventLoop)
-            // One hop to a blocking thread for the whole call, one hop back.
-            let cancellation = CallCancellation()
-            executor.execute { isActive in
-                let result = isActive ? work(cancellation) : .failed(RPCStatus(code: .unavailable, message: "the server is shutting down"))
-                eventLoop.execute { handler.value.finishCall(id: id, result: result) }
-            }
-            // Interrupting a statement may itself block (libpq's cancel request): never on the event loop.
-            track(id: id, method: method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
-                DispatchQueue.global().async { cancellation.cancel() }
-            }
-        case .batched(let submit):
-            guard admitsWaitingCall(id: id, method: method) else { return }
-            let eventLoop = context.eventLoop
-            let handler = NIOLoopBound(self, eventLoop: eventLoop)
+            // One hop to a storage thread, one hop back.
             let cancellation = CallCancellation()
             submit(cancellation) { result in
                 eventLoop.execute { handler.value.finishCall(id: id, result: result) }
             }
+            // Interrupting a statement may itself block (libpq's cancel request): never on the event loop.
             track(id: id, method: method, timeoutMilliseconds: timeoutMilliseconds, context: context) {
                 DispatchQueue.global().async { cancellation.cancel() }
             }

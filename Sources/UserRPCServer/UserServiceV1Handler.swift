@@ -80,7 +80,7 @@ public struct UserServiceV1Handler: Sendable {
         let value = UnsafeRawBufferPointer(rebasing: bytes[member.value])
         guard member.isString, bytes.bytes(in: member.key, equal: "id"), let id = UUID(strictTextUTF8: value) else { return nil }
         let item = (id: id, text: String(decoding: value, as: UTF8.self))
-        return .batched { cancellation, complete in getUserBatcher.submit(item, cancellation: cancellation, complete: complete) }
+        return .blocking { cancellation, complete in getUserBatcher.submit(item, cancellation: cancellation, complete: complete) }
     }
 
     /// The full method names this handler serves.
@@ -135,7 +135,7 @@ public struct UserServiceV1Handler: Sendable {
             return .immediate(Self.callResult(result))
         }
         if let blockingExecutor {
-            return .offloaded(blockingExecutor) { cancellation in
+            return .offloaded(to: blockingExecutor) { cancellation in
                 guard let result = blocking(request, cancellation) else {
                     return .failed(UserError.internalError("no blocking path").rpcStatus)
                 }
@@ -168,7 +168,7 @@ public struct UserServiceV1Handler: Sendable {
         } catch {
             return .immediate(.failed(error.rpcStatus))
         }
-        return .batched { cancellation, complete in batcher.submit(batchItem, cancellation: cancellation, complete: complete) }
+        return .blocking { cancellation, complete in batcher.submit(batchItem, cancellation: cancellation, complete: complete) }
     }
 
     private static func callResult<Response: UserV1Message>(_ result: Result<Response, UserError>) -> CallResult {
