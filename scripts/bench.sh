@@ -64,6 +64,11 @@ echo "redis-benchmark -t get -c 1 (1 in flight):"
 redis_bench 200000 -t get -c 1
 echo "user-rpc GetUser, loadgen -c 1 -d 1 (1 in flight):"
 loadgen GetUser "$WORK/get-one.txt" 1 1
+echo "scaling: user-rpc GetUser with loadgen at several connections x depths (connections, depth, calls/s, p50, p99):"
+for shape in "1 1" "1 16" "2 16" "4 1" "4 16" "8 8" "16 4"; do
+  set -- $shape
+  loadgen GetUser "$WORK/get-one.txt" "$1" "$2" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_us"]; print(sys.argv[1], sys.argv[2], r["throughput_per_s"], l["p50"], l["p99"])' "$1" "$2"
+done
 echo "user-rpc bench GetUser --concurrency 64 --connections 4 (the client library drives it):"
 "$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --prepare 1000 --concurrency 64 --connections 4 --duration "${SECONDS_PER_RUN}s"
 echo "user-rpc bench GetUser --concurrency 64 --connections 4 --pipeline 16 (16 calls sent together per worker):"
