@@ -60,31 +60,20 @@ extension BlockingUserCache {
     public func storeBlocking(_ users: [User]) { for user in users { storeBlocking(user) } }
 }
 
-/// ``UserRepository`` over blocking adapters, for running a call on one blocking thread.
+/// ``UserRepository`` over blocking adapters, for running calls on a blocking thread: GetUser and
+/// RegisterUser in batches (the adapters save round trips), searches one by one.
 public struct BlockingUserRepository: Sendable {
     public let store: any BlockingUserStore
     public let cache: (any BlockingUserCache)?
 
     public var executor: any BlockingExecutor { store.blockingExecutor }
 
-    public func add(_ user: User, cancellation: CallCancellation) throws(UserError) {
-        try store.insertBlocking(user, cancellation: cancellation)
-        cache?.storeBlocking(user)
-    }
-
-    public func user(id: UUID, cancellation: CallCancellation) throws(UserError) -> User? {
-        if let cache, let cached = cache.userBlocking(id: id) { return cached }
-        guard let user = try store.userBlocking(id: id, cancellation: cancellation) else { return nil }
-        cache?.storeBlocking(user)
-        return user
-    }
-
     public func search(_ query: UserSearchQuery, cancellation: CallCancellation) throws(UserError) -> [User] {
         try store.searchBlocking(query, cancellation: cancellation)
     }
 
-    /// ``add(_:cancellation:)`` for several users at once (each succeeds or fails on its own); the
-    /// cache is primed with the ones committed. Batches let the adapters save round trips.
+    /// Inserts several users at once, each succeeding or failing on its own, then primes the cache
+    /// with the ones committed: the cache never holds a user the store has not committed.
     public func add(_ users: [User], cancellation: CallCancellation) -> [Result<Void, UserError>] {
         let results = store.insertBlocking(users, cancellation: cancellation)
         if let cache {
@@ -94,18 +83,10 @@ public struct BlockingUserRepository: Sendable {
         return results
     }
 
-    /// ``user(id:cancellation:)`` for several ids at once: the cache first, then the store for the
-    /// misses (filling the cache). Returns the users found, by id.
-    public func users(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> [UUID: User] {
-        let (found, fillCache) = try usersFillingCacheLater(ids: ids, cancellation: cancellation)
-        fillCache()
-        return found
-    }
-
-    /// ``users(ids:cancellation:)`` that leaves filling the cache to the caller, who can answer first.
-    public func usersFillingCacheLater(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> (
-        found: [UUID: User], fillCache: () -> Void
-    ) {
+    /// Cache-aside for several ids at once: the cache first, then the store for the misses. Returns
+    /// the users found, by id, and the cache fill for the ones the store returned, which the caller
+    /// runs once it has answered.
+    public func users(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> (found: [UUID: User], fillCache: () -> Void) {
         var found: [UUID: User] = [:]
         var missing = ids
         if let cache {

@@ -1,5 +1,11 @@
 import UserV1
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// Reads users: one by id (cache-aside), or a page of a search.
 public struct UserQueryLogic: Sendable {
     public let repository: UserRepository
@@ -44,14 +50,21 @@ public struct UserQueryLogic: Sendable {
         }
     }
 
-    /// ``getUser(_:)`` on a thread that may block (of ``blockingRepository``'s executor); `nil` when
-    /// the repository has no blocking view.
-    public func getUserBlocking(_ request: GetUserRequest, cancellation: CallCancellation) -> Result<UserV1.User, UserError>? {
-        guard let repository = blockingRepository else { return nil }
-        return Result { () throws(UserError) in
-            let id = try UserValidation.userID(request.id)
-            guard let user = try repository.user(id: id, cancellation: cancellation) else { throw .notFound(id: request.id) }
-            return user.v1
+    /// GetUser for several calls at once, on a thread that may block: for each id, in order, the
+    /// user or NOT_FOUND (naming the id as the caller wrote it), and the cache fill to run once they
+    /// are answered.
+    public func getUsersBlocking(
+        _ ids: [(id: UUID, text: String)], cancellation: CallCancellation
+    ) -> (users: [Result<UserCore.User, UserError>], fillCache: () -> Void) {
+        guard let repository = blockingRepository else { return (ids.map { _ in .failure(.internalError("no blocking path")) }, {}) }
+        do throws(UserError) {
+            let (found, fillCache) = try repository.users(ids: ids.map(\.id), cancellation: cancellation)
+            let users = ids.map { item -> Result<UserCore.User, UserError> in
+                found[item.id].map { .success($0) } ?? .failure(.notFound(id: item.text))
+            }
+            return (users, fillCache)
+        } catch {
+            return (ids.map { _ in .failure(error) }, {})
         }
     }
 

@@ -40,18 +40,15 @@ public struct UserRegistrationLogic: Sendable {
         }
     }
 
-    /// ``register(_:)`` on a thread that may block; `nil` when the repository has no blocking view.
-    public func registerBlocking(_ request: RegisterUserRequest, cancellation: CallCancellation) -> Result<UserV1.User, UserError>? {
-        guard let repository = blockingRepository else { return nil }
-        return Result { () throws(UserError) in
-            let user = try makeUser(request)
-            try repository.add(user, cancellation: cancellation)
-            return user.v1
-        }
+    /// Registers users made by ``makeUser(_:)``, several at once, on a thread that may block: for
+    /// each, in order, the user or why it was refused (each succeeds or fails on its own).
+    public func registerBlocking(_ users: [User], cancellation: CallCancellation) -> [Result<User, UserError>] {
+        guard let repository = blockingRepository else { return users.map { _ in .failure(.internalError("no blocking path")) } }
+        return zip(users, repository.add(users, cancellation: cancellation)).map { user, result in result.map { user } }
     }
 
     /// Validates `request` and makes the new user it asks for, without storing it (for callers that
-    /// store several at once through ``BlockingUserRepository/add(_:cancellation:)``).
+    /// store several at once through ``registerBlocking(_:cancellation:)``).
     public func makeUser(_ request: RegisterUserRequest) throws(UserError) -> User {
         let violations = UserValidation.violations(in: request)
         guard violations.isEmpty else { throw .invalidArgument(violations) }

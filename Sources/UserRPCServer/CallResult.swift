@@ -23,6 +23,9 @@ public struct CallResult: Sendable {
     public static func ok(_ payload: [UInt8]) -> CallResult { CallResult(status: .ok, payload: .json(payload)) }
     public static func ok(_ user: UserCore.User) -> CallResult { CallResult(status: .ok, payload: .user(user)) }
     public static func failed(_ status: RPCStatus) -> CallResult { CallResult(status: status) }
+
+    /// The answer to work the storage threads no longer take.
+    static let shuttingDown = failed(RPCStatus(code: .unavailable, message: "the server is shutting down"))
 }
 
 /// How a method serves one call.
@@ -41,7 +44,7 @@ public enum CallOutcome: Sendable {
     public static func offloaded(to executor: any BlockingExecutor, _ work: @escaping @Sendable (CallCancellation) -> CallResult) -> CallOutcome {
         .blocking { cancellation, complete in
             executor.execute { isActive in
-                complete(isActive ? work(cancellation) : .failed(RPCStatus(code: .unavailable, message: "the server is shutting down")))
+                complete(isActive ? work(cancellation) : .shuttingDown)
             }
         }
     }

@@ -281,7 +281,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// `false` when the frame must take the general path, which decides everything else.
     private func answerOnHotPath(frame bytes: UnsafeRawBufferPointer) -> Bool {
         guard let request = RequestFrameScanner.scan(bytes) else { return false }
-        let timeoutMilliseconds = min(request.timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
+        let timeoutMilliseconds = deadlineMilliseconds(requested: request.timeoutMilliseconds)
         guard timeoutMilliseconds > 0, inFlight.isEmpty || inFlight[request.id] == nil else { return false }
         if service.answerOnHotPath(request, frame: bytes, into: &output) { return true }
         guard let context, let outcome = service.batchedGetUser(request, frame: bytes) else { return false }
@@ -306,8 +306,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 .failed(RPCStatus(code: .invalidArgument, message: "call id \(id) is already in flight on this connection")))
             return
         }
-        // Every call has a deadline: the client's, capped by the server's maximum, or the default.
-        let timeoutMilliseconds = min(request.timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
+        let timeoutMilliseconds = deadlineMilliseconds(requested: request.timeoutMilliseconds)
         if timeoutMilliseconds == 0 {
             respond(id: id, method: request.method, .failed(RPCStatus(code: .deadlineExceeded, message: "deadline exceeded")))
             return
@@ -317,6 +316,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             return
         }
         run(outcome, id: id, method: request.method, timeoutMilliseconds: timeoutMilliseconds, context: context)
+    }
+
+    /// Every call has a deadline: the client's `timeout_ms`, capped by the server's maximum, or the default.
+    private func deadlineMilliseconds(requested: UInt64?) -> UInt64 {
+        min(requested ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
     }
 
     /// Answers or starts a call whose checks (drain, token, id, deadline) have passed.

@@ -77,7 +77,7 @@ final class StorageCallBatcher<Item: Sendable>: Sendable {
             if isActive {
                 runBatch(batch)
             } else {
-                for entry in batch { entry.complete(.failed(RPCStatus(code: .unavailable, message: "the server is shutting down"))) }
+                for entry in batch { entry.complete(.shuttingDown) }
             }
         }
         executor.execute { [self] isActive in drain(isActive: isActive) }

@@ -15,16 +15,25 @@ extension UserServiceV1Handler {
     ///
     /// The answer is byte for byte the general path's answer; the general path also gives every error.
     func answerOnHotPath(_ request: ScannedRequest, frame bytes: UnsafeRawBufferPointer, into output: inout ByteBuffer) -> Bool {
-        guard request.payload.count == 1, bytes.bytes(in: request.method, equal: "user.v1.UserService/GetUser") else { return false }
-        let member = request.payload[0]
-        guard member.isString, bytes.bytes(in: member.key, equal: "id"),
-            let userID = UUID(strictTextUTF8: UnsafeRawBufferPointer(rebasing: bytes[member.value])),
-            let user = try? inlineRepository?.user(id: userID)
+        guard let scanned = Self.scannedGetUserID(request, frame: bytes), let user = try? inlineRepository?.user(id: scanned.id)
         else { return false }
         ResponseFrameWriter.writeOKResponse(id: request.id, payloadCapacity: user.v1JSONCapacity, into: &output) { cursor in
             cursor.writeUserV1JSON(user)
         }
         return true
+    }
+}
+
+extension UserServiceV1Handler {
+    /// The id of a scanned GetUser call in the common shape, `{"id": "<uuid>"}`, and the bytes of its
+    /// text; `nil` for any other call.
+    static func scannedGetUserID(_ request: ScannedRequest, frame bytes: UnsafeRawBufferPointer) -> (id: UUID, text: Range<Int>)? {
+        guard request.payload.count == 1, bytes.bytes(in: request.method, equal: "user.v1.UserService/GetUser") else { return nil }
+        let member = request.payload[0]
+        guard member.isString, bytes.bytes(in: member.key, equal: "id"),
+            let id = UUID(strictTextUTF8: UnsafeRawBufferPointer(rebasing: bytes[member.value]))
+        else { return nil }
+        return (id, member.value)
     }
 }
 

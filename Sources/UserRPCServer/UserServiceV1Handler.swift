@@ -12,12 +12,12 @@ import UserV1
 
 /// Serves `user.v1.UserService`: decodes each payload into its message, runs the logic, encodes the reply.
 ///
-/// When the repository never blocks (the embedded store), calls are answered at once on the event loop;
-/// otherwise each call becomes async work that runs in one task.
+/// When the repository never blocks (the embedded store), calls are answered at once on the event loop.
+/// When it blocks (PostgreSQL, Redis), GetUser and RegisterUser calls are served in batches on the
+/// store's threads and searches one by one there; other async adapters run each call in a task.
 public struct UserServiceV1Handler: Sendable {
     public let registration: UserRegistrationLogic
     public let query: UserQueryLogic
-    private let runsInline: Bool
     /// The repository's synchronous view when calls run on the event loop, for the hot path.
     let inlineRepository: NonBlockingUserRepository?
     private let blockingExecutor: (any BlockingExecutor)?
@@ -29,43 +29,23 @@ public struct UserServiceV1Handler: Sendable {
         registration = UserRegistrationLogic(repository: repository)
         query = UserQueryLogic(repository: repository)
         inlineRepository = repository.nonBlocking
-        runsInline = inlineRepository != nil
         blockingExecutor = query.blockingRepository?.executor
-        if let blocking = query.blockingRepository, inlineRepository == nil {
+        if let blockingExecutor, inlineRepository == nil {
             // Batches run on up to half the storage threads (searches always find a thread), and no
             // more at once than there are cores: fewer, larger batches save more round trips.
-            let batches = max(1, min(blocking.executor.threadCount / 2, System.coreCount))
-            getUserBatcher = StorageCallBatcher(executor: blocking.executor, maxConcurrentBatches: batches) { items, cancellation in
-                Self.getUsers(items, repository: blocking, cancellation: cancellation)
+            let batches = max(1, min(blockingExecutor.threadCount / 2, System.coreCount))
+            // GetUser answers as soon as the store has been read; the cache is filled after.
+            getUserBatcher = StorageCallBatcher(executor: blockingExecutor, maxConcurrentBatches: batches) { [query] ids, cancellation in
+                let (users, fillCache) = query.getUsersBlocking(ids, cancellation: cancellation)
+                return (users.map(Self.callResult), fillCache)
             }
             // Registration primes the cache before answering: the two form one unit.
-            registerBatcher = StorageCallBatcher(executor: blocking.executor, maxConcurrentBatches: batches) { users, cancellation in
-                let results = zip(users, blocking.add(users, cancellation: cancellation)).map { user, result -> CallResult in
-                    switch result {
-                    case .success: .ok(user)
-                    case .failure(let error): .failed(error.rpcStatus)
-                    }
-                }
-                return (results, {})
+            registerBatcher = StorageCallBatcher(executor: blockingExecutor, maxConcurrentBatches: batches) { [registration] users, cancellation in
+                (registration.registerBlocking(users, cancellation: cancellation).map(Self.callResult), {})
             }
         } else {
             getUserBatcher = nil
             registerBatcher = nil
-        }
-    }
-
-    /// A batch of GetUser calls: answered as soon as the store has been read; the cache is filled after.
-    private static func getUsers(
-        _ items: [(id: UUID, text: String)], repository: BlockingUserRepository, cancellation: CallCancellation
-    ) -> (results: [CallResult], afterAnswering: () -> Void) {
-        do throws(UserError) {
-            let (found, fillCache) = try repository.usersFillingCacheLater(ids: items.map(\.id), cancellation: cancellation)
-            let results = items.map { item -> CallResult in
-                found[item.id].map { CallResult.ok($0) } ?? .failed(UserError.notFound(id: item.text).rpcStatus)
-            }
-            return (results, fillCache)
-        } catch {
-            return (items.map { _ in .failed(error.rpcStatus) }, {})
         }
     }
 
@@ -74,12 +54,8 @@ public struct UserServiceV1Handler: Sendable {
     /// A scanned GetUser call (the common shape: `{"id": "<uuid>"}`) queued in the GetUser batcher;
     /// `nil` when there is no batcher or the call is in another shape (the general path decides it).
     func batchedGetUser(_ request: ScannedRequest, frame bytes: UnsafeRawBufferPointer) -> CallOutcome? {
-        guard let getUserBatcher, request.payload.count == 1, bytes.bytes(in: request.method, equal: "user.v1.UserService/GetUser")
-        else { return nil }
-        let member = request.payload[0]
-        let value = UnsafeRawBufferPointer(rebasing: bytes[member.value])
-        guard member.isString, bytes.bytes(in: member.key, equal: "id"), let id = UUID(strictTextUTF8: value) else { return nil }
-        let item = (id: id, text: String(decoding: value, as: UTF8.self))
+        guard let getUserBatcher, let scanned = Self.scannedGetUserID(request, frame: bytes) else { return nil }
+        let item = (id: scanned.id, text: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[scanned.text]), as: UTF8.self))
         return .blocking { cancellation, complete in getUserBatcher.submit(item, cancellation: cancellation, complete: complete) }
     }
 
@@ -98,7 +74,6 @@ public struct UserServiceV1Handler: Sendable {
             }
             return serve(
                 payload, as: RegisterUserRequest.self, inline: registration.registerWithoutBlocking,
-                blocking: { [registration] in registration.registerBlocking($0, cancellation: $1) },
                 deferred: { [registration] (request) async throws(UserError) in try await registration.register(request) })
         case .getUser:
             if let getUserBatcher {
@@ -108,7 +83,6 @@ public struct UserServiceV1Handler: Sendable {
             }
             return serve(
                 payload, as: GetUserRequest.self, inline: query.getUserWithoutBlocking,
-                blocking: { [query] in query.getUserBlocking($0, cancellation: $1) },
                 deferred: { [query] (request) async throws(UserError) in try await query.getUser(request) })
         case .searchUsers:
             return serve(
@@ -122,7 +96,7 @@ public struct UserServiceV1Handler: Sendable {
         _ payload: JSONObject,
         as: Request.Type,
         inline: (Request) -> Result<Response, UserError>?,
-        blocking: @escaping @Sendable (Request, CallCancellation) -> Result<Response, UserError>?,
+        blocking: (@Sendable (Request, CallCancellation) -> Result<Response, UserError>?)? = nil,
         deferred: @escaping @Sendable (Request) async throws(UserError) -> Response
     ) -> CallOutcome {
         let request: Request
@@ -131,10 +105,11 @@ public struct UserServiceV1Handler: Sendable {
         } catch {
             return .immediate(.failed(error.rpcStatus))
         }
-        if runsInline, let result = inline(request) {
+        if inlineRepository != nil, let result = inline(request) {
             return .immediate(Self.callResult(result))
         }
-        if let blockingExecutor {
+        // Only searches get here with a blocking store: GetUser and RegisterUser go to their batchers.
+        if let blockingExecutor, let blocking {
             return .offloaded(to: blockingExecutor) { cancellation in
                 guard let result = blocking(request, cancellation) else {
                     return .failed(UserError.internalError("no blocking path").rpcStatus)
@@ -174,6 +149,14 @@ public struct UserServiceV1Handler: Sendable {
     private static func callResult<Response: UserV1Message>(_ result: Result<Response, UserError>) -> CallResult {
         switch result {
         case .success(let response): .ok(response.jsonBytes)
+        case .failure(let error): .failed(error.rpcStatus)
+        }
+    }
+
+    /// A user entity is written straight into the response frame.
+    private static func callResult(_ result: Result<UserCore.User, UserError>) -> CallResult {
+        switch result {
+        case .success(let user): .ok(user)
         case .failure(let error): .failed(error.rpcStatus)
         }
     }
