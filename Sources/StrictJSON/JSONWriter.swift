@@ -120,36 +120,22 @@ public struct JSONWriter: Sendable {
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     private mutating func appendEscaped(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
-        // Fast path: nothing to escape, so the UTF-8 is copied as a whole.
         var text = s
-        let copied = text.withUTF8 { utf8 -> Bool in
-            for byte in utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
-            bytes.append(contentsOf: utf8)
-            return true
-        }
-        if copied {
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x00..<0x20:
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                bytes.append(Self.hexDigits[Int(b >> 4)])
-                bytes.append(Self.hexDigits[Int(b & 0xF)])
-            default: bytes.append(b)
+        text.withUTF8 { utf8 in
+            // Fast path: nothing to escape, so the UTF-8 is copied as a whole.
+            if !utf8.contains(where: JSONStringText.needsEscape) {
+                bytes.append(UInt8(ascii: "\""))
+                bytes.append(contentsOf: utf8)
+                bytes.append(UInt8(ascii: "\""))
+                return
             }
+            let start = bytes.count
+            let room = JSONStringText.maxLength(utf8Count: utf8.count)
+            bytes.append(contentsOf: repeatElement(0, count: room))
+            let written = bytes.withUnsafeMutableBytes { JSONStringText.write(utf8, to: $0.baseAddress! + start) }
+            bytes.removeLast(room - written)
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 }
 

@@ -57,6 +57,13 @@ struct LoadRunner {
         var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
         var statusCounts: [String: Int] = [:]
         var calls = 0
+
+        /// Counts one finished call: its latency, and its status (`OK` when `error` is `nil`).
+        mutating func record(latency: Duration, error: UserRPCError?) {
+            _ = histogram.record(UInt64(max(0, LoadRunner.nanoseconds(latency))))
+            statusCounts[error?.code.rawValue ?? "OK", default: 0] += 1
+            calls += 1
+        }
     }
 
     func run(progress: Bool) async -> LoadResult {
@@ -107,17 +114,14 @@ struct LoadRunner {
                         } else if let deadline, scheduled >= deadline {
                             break
                         }
-                        let code: String
+                        let error: UserRPCError?
                         do throws(UserRPCError) {
                             _ = try await client.call(method: plan.method, payloadJSON: plan.payloads.payload(for: ticket), options: options)
-                            code = "OK"
-                        } catch {
-                            code = error.code.rawValue
+                            error = nil
+                        } catch let failure {
+                            error = failure
                         }
-                        let latency = clock.now - scheduled
-                        _ = result.histogram.record(UInt64(max(0, Self.nanoseconds(latency))))
-                        result.statusCounts[code, default: 0] += 1
-                        result.calls += 1
+                        result.record(latency: clock.now - scheduled, error: error)
                         counters.completed.wrappingAdd(1, ordering: .relaxed)
                     }
                     return result
@@ -155,15 +159,10 @@ struct LoadRunner {
             let sent = clock.now
             let answers = await client.callPipelined(method: plan.method, payloadsJSON: payloads, options: options)
             for answer in answers {
-                let code: String
-                switch answer.result {
-                case .success: code = "OK"
-                case .failure(let error): code = error.code.rawValue
-                }
-                _ = result.histogram.record(UInt64(max(0, nanoseconds(answer.answeredAt - sent))))
-                result.statusCounts[code, default: 0] += 1
+                let error: UserRPCError?
+                if case .failure(let failure) = answer.result { error = failure } else { error = nil }
+                result.record(latency: answer.answeredAt - sent, error: error)
             }
-            result.calls += answers.count
             counters.completed.wrappingAdd(answers.count, ordering: .relaxed)
         }
         return result

@@ -42,6 +42,18 @@ public final class UserRPCClient: Sendable {
     struct Connection: Sendable {
         let channel: any Channel
         let handler: NIOLoopBound<ClientChannelHandler>
+
+        /// Runs `body` with the handler on the connection's event loop: at once when already there
+        /// (a caller on ``UserRPCClient/taskExecutor``), otherwise by a hop.
+        func withHandler(_ body: @escaping @Sendable (ClientChannelHandler) -> Void) {
+            let handler = self.handler
+            let eventLoop = channel.eventLoop
+            if eventLoop.inEventLoop {
+                body(handler.value)
+            } else {
+                eventLoop.execute { body(handler.value) }
+            }
+        }
     }
 
     public init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -126,30 +138,18 @@ public final class UserRPCClient: Sendable {
             return allFailing(error)
         }
         let timeout = options.timeout ?? configuration.defaultTimeout
-        var metadata = configuration.metadata
-        metadata.merge(options.metadata) { _, new in new }
         let firstID = nextCallID.wrappingAdd(UInt64(payloadsJSON.count), ordering: .relaxed).oldValue
         let ids = (0..<payloadsJSON.count).map { firstID &+ UInt64($0) }
         var writer = JSONWriter(reservingCapacity: 256)
         let frames = zip(ids, payloadsJSON).map { id, payload in
-            writer.reset()
-            RequestEnvelope.encode(
-                id: id, method: method, timeoutMilliseconds: timeout?.wholeMillisecondsRoundedUp, metadata: metadata, payload: payload,
-                into: &writer)
-            return writer.bytes
+            requestFrame(id: id, method: method, payload: payload, options: options, into: &writer)
         }
         let progress = CallProgress()
-        let handler = connection.handler
-        let eventLoop = connection.channel.eventLoop
         let answers = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[CallGroup.Answer], Never>) in
                 let group = CallGroup(count: ids.count, continuation: continuation)
                 let started = progress.start {
-                    if eventLoop.inEventLoop {
-                        handler.value.start(ids: ids, frames: frames, timeout: timeout, group: group)
-                    } else {
-                        eventLoop.execute { handler.value.start(ids: ids, frames: frames, timeout: timeout, group: group) }
-                    }
+                    connection.withHandler { $0.start(ids: ids, frames: frames, timeout: timeout, group: group) }
                 }
                 if !started {
                     // Never sent: no other thread knows the group.
@@ -158,7 +158,7 @@ public final class UserRPCClient: Sendable {
             }
         } onCancel: {
             progress.cancel {
-                eventLoop.execute { for id in ids { handler.value.cancel(id: id) } }
+                connection.withHandler { handler in for id in ids { handler.cancel(id: id) } }
             }
         }
         return answers.map { answer in
@@ -198,15 +198,23 @@ public final class UserRPCClient: Sendable {
 
     private func rawCall(method: String, payload: [UInt8], options: CallOptions) async throws(UserRPCError) -> JSONObject {
         let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+        var writer = JSONWriter(reservingCapacity: payload.count + 128)
+        let request = requestFrame(id: id, method: method, payload: payload, options: options, into: &writer)
+        let frame = try await exchange(id: id, frame: request, timeout: options.timeout ?? configuration.defaultTimeout)
+        return try Self.payload(of: frame)
+    }
+
+    /// The body of a request frame: the call's deadline (the option, or the configured default) and
+    /// metadata (the configured, overridden by the option's).
+    private func requestFrame(id: UInt64, method: String, payload: [UInt8], options: CallOptions, into writer: inout JSONWriter) -> [UInt8] {
         let timeout = options.timeout ?? configuration.defaultTimeout
         var metadata = configuration.metadata
         metadata.merge(options.metadata) { _, new in new }
-        var writer = JSONWriter(reservingCapacity: payload.count + 128)
+        writer.reset()
         RequestEnvelope.encode(
             id: id, method: method, timeoutMilliseconds: timeout?.wholeMillisecondsRoundedUp, metadata: metadata, payload: payload,
             into: &writer)
-        let frame = try await exchange(id: id, frame: writer.bytes, timeout: timeout)
-        return try Self.payload(of: frame)
+        return writer.bytes
     }
 
     /// The payload of an OK response, or the call's error.
@@ -226,13 +234,7 @@ public final class UserRPCClient: Sendable {
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (completion: ClientChannelHandler.Completion) in
                 let started = progress.start {
-                    let handler = connection.handler
-                    let eventLoop = connection.channel.eventLoop
-                    if eventLoop.inEventLoop {
-                        handler.value.start(id: id, frame: frame, timeout: timeout, completion: completion)
-                    } else {
-                        eventLoop.execute { handler.value.start(id: id, frame: frame, timeout: timeout, completion: completion) }
-                    }
+                    connection.withHandler { $0.start(id: id, frame: frame, timeout: timeout, completion: completion) }
                 }
                 if !started {
                     completion.resume(returning: .failure(UserRPCError(code: .cancelled, message: "call cancelled")))
@@ -240,8 +242,7 @@ public final class UserRPCClient: Sendable {
             }
         } onCancel: {
             progress.cancel {
-                let handler = connection.handler
-                connection.channel.eventLoop.execute { handler.value.cancel(id: id) }
+                connection.withHandler { $0.cancel(id: id) }
             }
         }
         return try result.get()

@@ -42,8 +42,8 @@ public struct JSONByteCursor {
         self.offset = offset
     }
 
-    /// The most bytes ``writeJSONString(_:)`` writes for `text`: every byte escaped as `\u00XX`, and quotes.
-    public static func maxJSONStringLength(_ text: String) -> Int { 6 * text.utf8.count + 2 }
+    /// The most bytes ``writeJSONString(_:)`` writes for `text`.
+    public static func maxJSONStringLength(_ text: String) -> Int { JSONStringText.maxLength(utf8Count: text.utf8.count) }
 
     @inline(__always) public mutating func writeByte(_ byte: UInt8) {
         memory[offset] = byte
@@ -70,47 +70,12 @@ public struct JSONByteCursor {
         offset += count
     }
 
-    /// Writes `text` as a JSON string, escaped exactly as `StrictJSON.JSONWriter` escapes it: `"` and `\`
-    /// with a backslash, newline, carriage return and tab by their short forms, other control characters
-    /// as `\u00XX`, everything else as it is.
+    /// Writes `text` as a quoted, escaped JSON string (``JSONStringText``, as `JSONWriter` does).
     public mutating func writeJSONString(_ text: String) {
         var text = text
         text.withUTF8 { utf8 in
-            precondition(offset + 6 * utf8.count + 2 <= memory.count, "JSONByteCursor overflow")
-            let out = memory.baseAddress!
-            out.storeBytes(of: UInt8(ascii: "\""), toByteOffset: offset, as: UInt8.self)
-            var o = offset + 1
-            for byte in utf8 {
-                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                    out.storeBytes(of: byte, toByteOffset: o, as: UInt8.self)
-                    o += 1
-                    continue
-                }
-                let short: UInt8? =
-                    switch byte {
-                    case UInt8(ascii: "\""): UInt8(ascii: "\"")
-                    case UInt8(ascii: "\\"): UInt8(ascii: "\\")
-                    case 0x0A: UInt8(ascii: "n")
-                    case 0x0D: UInt8(ascii: "r")
-                    case 0x09: UInt8(ascii: "t")
-                    default: nil
-                    }
-                out.storeBytes(of: UInt8(ascii: "\\"), toByteOffset: o, as: UInt8.self)
-                if let short {
-                    out.storeBytes(of: short, toByteOffset: o + 1, as: UInt8.self)
-                    o += 2
-                } else {
-                    let hex: StaticString = "0123456789abcdef"
-                    out.storeBytes(of: UInt8(ascii: "u"), toByteOffset: o + 1, as: UInt8.self)
-                    out.storeBytes(of: UInt8(ascii: "0"), toByteOffset: o + 2, as: UInt8.self)
-                    out.storeBytes(of: UInt8(ascii: "0"), toByteOffset: o + 3, as: UInt8.self)
-                    out.storeBytes(of: hex.utf8Start[Int(byte >> 4)], toByteOffset: o + 4, as: UInt8.self)
-                    out.storeBytes(of: hex.utf8Start[Int(byte & 0x0F)], toByteOffset: o + 5, as: UInt8.self)
-                    o += 6
-                }
-            }
-            out.storeBytes(of: UInt8(ascii: "\""), toByteOffset: o, as: UInt8.self)
-            offset = o + 1
+            precondition(offset + JSONStringText.maxLength(utf8Count: utf8.count) <= memory.count, "JSONByteCursor overflow")
+            offset += JSONStringText.write(utf8, to: memory.baseAddress! + offset)
         }
     }
 }

@@ -115,9 +115,7 @@ public final class PostgresConnection {
 
     @discardableResult
     private func consume(_ result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
-        guard let result else {
-            throw PostgresError(kind: .connection, message: Self.firstLine(String(cString: PQerrorMessage(connection))))
-        }
+        guard let result else { throw connectionError() }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
