@@ -95,16 +95,20 @@ let package = Package(
             name: "UserRPCCLI",
             dependencies: [
                 "UserRPCClient", "UserV1", "StrictJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"]),
+        // Seeded randomness and byte mutations for the generated-input tests.
+        .target(name: "SeededMutation", path: "Tests/SeededMutation"),
+        .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON", "SeededMutation"]),
         .testTarget(name: "UserCoreTests", dependencies: ["UserCore", "UserV1"]),
         .testTarget(
             name: "UserRPCWireTests",
             dependencies: [
-                "UserRPCWire", "StrictJSON",
+                "UserRPCWire", "StrictJSON", "SeededMutation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -126,8 +130,9 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "UserRPCTestKit", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
+                "UserRPCTestKit", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON", "SeededMutation",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(

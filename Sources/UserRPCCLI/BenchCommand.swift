@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import StrictJSON
 import UserRPCClient
 import UserV1
@@ -47,6 +49,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Calls each worker sends together and waits for (closed loop); concurrency/pipeline workers.")
     var pipeline: Int = 1
 
+    @Option(help: "Event loop threads that run the connections (default: one per core).")
+    var threads: Int?
+
     @Option(help: "Register this many users first; GetUser then spreads over their ids.")
     var prepare: Int = 0
 
@@ -73,6 +78,7 @@ struct BenchCommand: AsyncParsableCommand {
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
         guard prepare >= 0 else { throw ValidationError("--prepare must not be negative") }
         guard pipeline >= 1 else { throw ValidationError("--pipeline must be at least 1") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1...256") }
         if pipeline > 1 {
             guard rate == nil else { throw ValidationError("--pipeline is for the closed loop; it cannot be combined with --rate") }
             guard concurrency % pipeline == 0 else { throw ValidationError("--concurrency must be a multiple of --pipeline") }
@@ -94,7 +100,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         let baseConfiguration = try connection.configuration()
-        let clients = (0..<connections).map { _ in UserRPCClient(configuration: baseConfiguration) }
+        let eventLoops: any EventLoopGroup = threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? MultiThreadedEventLoopGroup.singleton
+        let clients = (0..<connections).map { _ in UserRPCClient(configuration: baseConfiguration, eventLoopGroup: eventLoops) }
         defer { for client in clients { Task { await client.close() } } }
 
         let given = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
@@ -129,7 +136,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let ids = try await Self.registerUsers(count: prepare, runID: runID, clients: clients, concurrency: concurrency)
         if method.name == "GetUser" && given.isEmpty {
-            return .fixed(ids.map { GetUserRequest(id: $0).jsonBytes })
+            return .getUser(ids.map { GetUserRequest(id: $0) })
         }
         var writer = JSONWriter()
         writer.value(.object(given))

@@ -3,6 +3,7 @@ import Histogram
 import Synchronization
 import UserRPCClient
 import UserRPCWire
+import UserV1
 
 /// Where each call's payload comes from.
 enum PayloadSource: Sendable {
@@ -10,11 +11,15 @@ enum PayloadSource: Sendable {
     case fixed([[UInt8]])
     /// Made for each call from its ticket number.
     case generated(@Sendable (Int) -> [UInt8])
+    /// GetUser requests, cycled through in order, made with the typed API (`getUser`, and
+    /// `callPipelined(.getUser, …, as: User.self)`) as an embedding program would.
+    case getUser([GetUserRequest])
 
     func payload(for ticket: Int) -> [UInt8] {
         switch self {
         case .fixed(let payloads): payloads[ticket % payloads.count]
         case .generated(let make): make(ticket)
+        case .getUser(let requests): requests[ticket % requests.count].jsonBytes
         }
     }
 }
@@ -55,15 +60,18 @@ struct LoadRunner {
 
     private struct WorkerResult: Sendable {
         var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
-        var statusCounts: [String: Int] = [:]
+        /// Calls by status code, in the order of `RPCStatus.Code.allCases`.
+        var statusCounts = [Int](repeating: 0, count: RPCStatus.Code.allCases.count)
         var calls = 0
 
         /// Counts one finished call: its latency, and its status (`OK` when `error` is `nil`).
         mutating func record(latency: Duration, error: UserRPCError?) {
             _ = histogram.record(UInt64(max(0, LoadRunner.nanoseconds(latency))))
-            statusCounts[error?.code.rawValue ?? "OK", default: 0] += 1
+            statusCounts[error.map { Self.codeIndex[$0.code]! } ?? 0] += 1
             calls += 1
         }
+
+        private static let codeIndex = Dictionary(uniqueKeysWithValues: RPCStatus.Code.allCases.enumerated().map { ($1, $0) })
     }
 
     func run(progress: Bool) async -> LoadResult {
@@ -116,7 +124,11 @@ struct LoadRunner {
                         }
                         let error: UserRPCError?
                         do throws(UserRPCError) {
-                            _ = try await client.call(method: plan.method, payloadJSON: plan.payloads.payload(for: ticket), options: options)
+                            if case .getUser(let requests) = plan.payloads {
+                                _ = try await client.getUser(id: requests[ticket % requests.count].id, options: options)
+                            } else {
+                                _ = try await client.call(method: plan.method, payloadJSON: plan.payloads.payload(for: ticket), options: options)
+                            }
                             error = nil
                         } catch let failure {
                             error = failure
@@ -138,7 +150,9 @@ struct LoadRunner {
         var calls = 0
         for worker in workers {
             histogram.add(worker.histogram)
-            statusCounts.merge(worker.statusCounts, uniquingKeysWith: +)
+            for (code, count) in zip(RPCStatus.Code.allCases, worker.statusCounts) where count > 0 {
+                statusCounts[code.rawValue, default: 0] += count
+            }
             calls += worker.calls
         }
         return LoadResult(
@@ -155,15 +169,18 @@ struct LoadRunner {
             let first = counters.tickets.wrappingAdd(plan.pipeline, ordering: .relaxed).oldValue
             let end = plan.requests.map { min($0, first + plan.pipeline) } ?? first + plan.pipeline
             guard first < end else { break }
-            let payloads = (first..<end).map { plan.payloads.payload(for: $0) }
             let sent = clock.now
-            let answers = await client.callPipelined(method: plan.method, payloadsJSON: payloads, options: options)
-            for answer in answers {
-                let error: UserRPCError?
-                if case .failure(let failure) = answer.result { error = failure } else { error = nil }
-                result.record(latency: answer.answeredAt - sent, error: error)
+            // One loop per response type, so that each is compiled for its type.
+            if case .getUser(let requests) = plan.payloads {
+                let batch = (first..<end).map { requests[$0 % requests.count] }
+                let answers = await client.callPipelined(.getUser, batch, as: UserV1.User.self, options: options)
+                for answer in answers { result.record(latency: answer.answeredAt - sent, error: answer.error) }
+            } else {
+                let payloads = (first..<end).map { plan.payloads.payload(for: $0) }
+                let answers = await client.callPipelined(method: plan.method, payloadsJSON: payloads, options: options)
+                for answer in answers { result.record(latency: answer.answeredAt - sent, error: answer.error) }
             }
-            counters.completed.wrappingAdd(answers.count, ordering: .relaxed)
+            counters.completed.wrappingAdd(end - first, ordering: .relaxed)
         }
         return result
     }

@@ -14,7 +14,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     /// Who waits for a call's answer: its own task, or a group of calls sent together.
     private enum Waiter {
         case single(Completion)
-        case member(CallGroup, index: Int)
+        case member(CallGroupReference, index: Int)
     }
 
     private struct Pending {
@@ -39,12 +39,16 @@ final class ClientChannelHandler: ChannelInboundHandler {
     private var draining = false
     private var closedError: UserRPCError?
     private let parser = JSONParser()
+    /// Splits the inbound bytes into frames; `inbound` keeps a frame that has not fully arrived.
+    private let frames: FrameDecoder
+    private var inbound: ByteBuffer?
     /// Called once when the connection must not take new calls (goaway, close).
     private let onRetire: @Sendable () -> Void
     private var retired = false
 
-    init(allocator: ByteBufferAllocator, onRetire: @escaping @Sendable () -> Void) {
+    init(allocator: ByteBufferAllocator, maxFrameBytes: Int, onRetire: @escaping @Sendable () -> Void) {
         self.output = allocator.buffer(capacity: 4096)
+        self.frames = FrameDecoder(maxFrameBytes: maxFrameBytes)
         self.onRetire = onRetire
     }
 
@@ -52,8 +56,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
         self.context = context
     }
 
-    /// Sends one frame and completes `completion` with the matching response (or pong).
-    func start(id: UInt64, frame: [UInt8], timeout: Duration?, completion: Completion) {
+    /// Sends one frame (length prefix and body) and completes `completion` with the matching response (or pong).
+    func start(id: UInt64, frame: ByteBuffer, timeout: Duration?, completion: Completion) {
         guard let context, closedError == nil else {
             completion.resume(returning: .failure(closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")))
             return
@@ -61,22 +65,25 @@ final class ClientChannelHandler: ChannelInboundHandler {
         let deadline = timeout.map { NIODeadline.now() + $0.timeAmount }
         pending[id] = Pending(waiter: .single(completion), deadline: deadline)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
-        WireProtocol.writeFrame(frame, into: &output)
+        var frame = frame
+        output.writeBuffer(&frame)
         scheduleFlush()
     }
 
-    /// Sends several frames in one write; `group` collects their answers.
-    func start(ids: [UInt64], frames: [[UInt8]], timeout: Duration?, group: CallGroup) {
+    /// Sends the frames of calls `firstID ..< firstID + count` (encoded together in `frames`) in one
+    /// write; `group` collects their answers.
+    func start(firstID: UInt64, count: Int, frames: ByteBuffer, timeout: Duration?, group: CallGroupReference) {
         guard let context, closedError == nil else {
             let error = closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")
-            for index in ids.indices { group.finish(index, .failure(error)) }
+            for index in 0..<count { group.finish(index, .failure(error)) }
             return
         }
         let deadline = timeout.map { NIODeadline.now() + $0.timeAmount }
-        for (index, id) in ids.enumerated() {
-            pending[id] = Pending(waiter: .member(group, index: index), deadline: deadline)
-            WireProtocol.writeFrame(frames[index], into: &output)
+        for index in 0..<count {
+            pending[firstID &+ UInt64(index)] = Pending(waiter: .member(group, index: index), deadline: deadline)
         }
+        var frames = frames
+        output.writeBuffer(&frames)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
         scheduleFlush()
     }
@@ -138,39 +145,80 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let body = unwrapInboundIn(data)
-        let decoded = body.withUnsafeReadableBytes { bytes in
-            Result { () throws(ServerFrameError) in
-                // The common case, an OK response: only its payload becomes a JSON document.
-                if let ok = ResponseFrameScanner.scanOK(bytes),
-                    case .object(let payload)? = try? parser.parse(UnsafeRawBufferPointer(rebasing: bytes[ok.payload]))
-                {
-                    let message = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[ok.message]), as: UTF8.self)
-                    return ServerFrame.response(ResponseEnvelope(id: ok.id, status: RPCStatus(code: .ok, message: message), payload: payload))
+        var bytes = unwrapInboundIn(data)
+        if var partial = inbound {
+            partial.writeBuffer(&bytes)
+            bytes = partial
+        }
+        inbound = nil
+        // Every answer in these bytes arrived now.
+        let readAt = ContinuousClock.now
+        do {
+            while let frame = try frames.nextFrame(from: &bytes) {
+                guard handleFrame(frame, readAt: readAt) else {
+                    context.close(promise: nil)
+                    return
                 }
-                return try ServerFrame.decode(bytes, parser: parser)
             }
+        } catch {
+            // Typically a TLS server answering a plaintext client with a TLS record.
+            fail(UserRPCError(code: .unavailable, message: "the server's reply is not a user-rpc frame (\(error)); is it a TLS server?"))
+            context.close(promise: nil)
+            return
+        }
+        if bytes.readableBytes > 0 { inbound = bytes }
+    }
+
+    /// Answers the call a frame is for; returns `false` when the frame is malformed and the connection
+    /// must close.
+    private func handleFrame(_ frame: ByteBuffer, readAt: ContinuousClock.Instant) -> Bool {
+        let decoded = frame.withUnsafeReadableBytes { bytes in
+            // The common case, an OK response: its envelope is scanned, and a call of a group reads
+            // its payload straight from the bytes.
+            if let ok = ResponseFrameScanner.scanOK(bytes) {
+                let payload = UnsafeRawBufferPointer(rebasing: bytes[ok.payload])
+                guard let call = pending.removeValue(forKey: ok.id) else {
+                    // A response for a call already answered locally (cancelled, timed out) is dropped.
+                    return Result<ServerFrame?, ServerFrameError>.success(nil)
+                }
+                switch call.waiter {
+                case .member(let group, let index):
+                    if group.finishOK(index, payload: payload, parser: parser, answeredAt: readAt) { return .success(nil) }
+                case .single:
+                    if case .object(let object)? = try? parser.parse(payload) {
+                        let message = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[ok.message]), as: UTF8.self)
+                        call.resume(.success(.response(ResponseEnvelope(id: ok.id, status: RPCStatus(code: .ok, message: message), payload: object))))
+                        return .success(nil)
+                    }
+                }
+                // The payload is malformed: the general decoder below says how, and the call fails with the connection.
+                pending[ok.id] = call
+            }
+            return Result { () throws(ServerFrameError) in try ServerFrame.decode(bytes, parser: parser) }
         }
         switch decoded {
-        case .success(.goaway):
+        case .success(nil):
+            closeIfDrained()
+        case .success(.goaway?):
             draining = true
             retire()
             closeIfDrained()
-        case .success(let frame):
+        case .success(let frame?):
             let id: UInt64
             switch frame {
             case .response(let response): id = response.id
             case .pong(let pongID): id = pongID
-            case .goaway: return
+            case .goaway: return true
             }
             // A response for a call already answered locally (cancelled, timed out) is dropped.
-            guard let call = pending.removeValue(forKey: id) else { return }
+            guard let call = pending.removeValue(forKey: id) else { return true }
             call.resume(.success(frame))
             closeIfDrained()
         case .failure(let error):
             fail(UserRPCError(code: .internal, message: "\(error)"))
-            context.close(promise: nil)
+            return false
         }
+        return true
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -179,12 +227,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is FrameError {
-            // Typically a TLS server answering a plaintext client with a TLS record.
-            fail(UserRPCError(code: .unavailable, message: "the server's reply is not a user-rpc frame (\(error)); is it a TLS server?"))
-        } else {
-            fail(UserRPCError(code: .unavailable, message: "connection failed: \(error)"))
-        }
+        fail(UserRPCError(code: .unavailable, message: "connection failed: \(error)"))
         context.close(promise: nil)
     }
 
@@ -227,31 +270,5 @@ final class ClientChannelHandler: ChannelInboundHandler {
         let chunk = output
         output = context.channel.allocator.buffer(capacity: 4096)
         context.writeAndFlush(wrapOutboundOut(chunk), promise: nil)
-    }
-}
-
-/// The answers to calls sent together (``UserRPCClient/callPipelined(method:payloadsJSON:options:)``):
-/// one task waits for all of them, and each answer's arrival time is kept.
-///
-/// `@unchecked Sendable`: after creation, only the connection's event loop touches it (the handler
-/// finishes its members there), until the last member resumes the waiting task.
-final class CallGroup: @unchecked Sendable {
-    typealias Answer = (result: Result<ServerFrame, UserRPCError>, answeredAt: ContinuousClock.Instant)
-
-    private var answers: [Answer?]
-    private var remaining: Int
-    private let continuation: CheckedContinuation<[Answer], Never>
-
-    init(count: Int, continuation: CheckedContinuation<[Answer], Never>) {
-        answers = Array(repeating: nil, count: count)
-        remaining = count
-        self.continuation = continuation
-    }
-
-    func finish(_ index: Int, _ result: Result<ServerFrame, UserRPCError>) {
-        guard answers[index] == nil else { return }
-        answers[index] = (result, .now)
-        remaining -= 1
-        if remaining == 0 { continuation.resume(returning: answers.map { $0! }) }
     }
 }

@@ -93,11 +93,7 @@ public final class UserRPCClient: Sendable {
         _ method: UserServiceV1.Method, _ request: Request, as: Response.Type = Response.self, options: CallOptions = CallOptions()
     ) async throws(UserRPCError) -> Response {
         let payload = try await rawCall(method: method.fullName, payload: request.jsonBytes, options: options)
-        do {
-            return try Response(json: payload)
-        } catch {
-            throw UserRPCError(code: .internal, message: "response does not match \(Response.messageName): \(error)")
-        }
+        return try Response(decoding: payload)
     }
 
     /// Calls any method by its full name with a JSON payload, and returns the response payload.
@@ -113,22 +109,57 @@ public final class UserRPCClient: Sendable {
         try await rawCall(method: method, payload: payloadJSON, options: options)
     }
 
-    /// One answer of ``callPipelined(method:payloadsJSON:options:)``.
-    public struct PipelinedAnswer: Sendable {
-        /// The response payload, or the call's error.
-        public var result: Result<JSONObject, UserRPCError>
-        /// When the answer arrived, for measuring each call's latency.
+    /// One answer of ``callPipelined(_:_:as:options:)`` or ``callPipelined(method:payloadsJSON:options:)``.
+    public struct PipelinedAnswer<Response: Sendable>: Sendable {
+        /// The response, or the call's error.
+        public var result: Result<Response, UserRPCError>
+        /// When the answer arrived (was read from the connection), for measuring each call's latency.
         public var answeredAt: ContinuousClock.Instant
+
+        /// The call's error, or `nil` when it succeeded.
+        public var error: UserRPCError? {
+            if case .failure(let error) = result { return error }
+            return nil
+        }
     }
 
     /// Sends several calls of one method in one write and waits until all are answered: the cheapest
-    /// way to make many calls, since the calling task is resumed once for all of them. Each call keeps
-    /// its own id, deadline (`options.timeout`), cancellation and result; the answers come in the
-    /// order of `payloadsJSON`.
-    public func callPipelined(method: String, payloadsJSON: [[UInt8]], options: CallOptions = CallOptions()) async -> [PipelinedAnswer] {
-        guard !payloadsJSON.isEmpty else { return [] }
-        func allFailing(_ error: UserRPCError) -> [PipelinedAnswer] {
-            payloadsJSON.map { _ in PipelinedAnswer(result: .failure(error), answeredAt: .now) }
+    /// way to make many calls, since the calling task is resumed once for all of them, and each
+    /// response is read as it arrives (a `User` straight from its bytes). Each call keeps its own id,
+    /// deadline (`options.timeout`), cancellation and result; the answers come in the order of `requests`.
+    ///
+    /// ```swift
+    /// let answers = await client.callPipelined(.getUser, ids.map { GetUserRequest(id: $0) }, as: UserV1.User.self)
+    /// ```
+    public func callPipelined<Request: UserV1Message, Response: UserV1Message>(
+        _ method: UserServiceV1.Method, _ requests: [Request], as: Response.Type = Response.self, options: CallOptions = CallOptions()
+    ) async -> [PipelinedAnswer<Response>] {
+        await pipelined(method: method.fullName, count: requests.count, decoding: .message(Response.self), options: options) {
+            encoder, id, index, frames, scratch in
+            encoder.writeFrame(id: id, into: &frames, scratch: &scratch) { requests[index].encode(into: &$0) }
+        }
+    }
+
+    /// Like ``callPipelined(_:_:as:options:)`` for any method by its full name, with payloads that are
+    /// already JSON object text; the answers are the response payloads.
+    public func callPipelined(method: String, payloadsJSON: [[UInt8]], options: CallOptions = CallOptions()) async -> [PipelinedAnswer<
+        JSONObject
+    >] {
+        await pipelined(method: method, count: payloadsJSON.count, decoding: .jsonObject, options: options) {
+            encoder, id, index, frames, _ in
+            payloadsJSON[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
+        }
+    }
+
+    /// Sends `count` calls in one write (`writeFrame` encodes call `index` with its `id`) and gathers
+    /// their answers.
+    private func pipelined<Response: Sendable>(
+        method: String, count: Int, decoding: ResponseDecoding<Response>, options: CallOptions,
+        writeFrame: (RequestFrameEncoder, _ id: UInt64, _ index: Int, inout ByteBuffer, inout JSONWriter) -> Void
+    ) async -> [PipelinedAnswer<Response>] {
+        guard count > 0 else { return [] }
+        func allFailing(_ error: UserRPCError) -> [PipelinedAnswer<Response>] {
+            (0..<count).map { _ in PipelinedAnswer(result: .failure(error), answeredAt: .now) }
         }
         if Task.isCancelled { return allFailing(UserRPCError(code: .cancelled, message: "call cancelled")) }
         let connection: Connection
@@ -138,33 +169,33 @@ public final class UserRPCClient: Sendable {
             return allFailing(error)
         }
         let timeout = options.timeout ?? configuration.defaultTimeout
-        let firstID = nextCallID.wrappingAdd(UInt64(payloadsJSON.count), ordering: .relaxed).oldValue
-        let ids = (0..<payloadsJSON.count).map { firstID &+ UInt64($0) }
-        var writer = JSONWriter(reservingCapacity: 256)
-        let frames = zip(ids, payloadsJSON).map { id, payload in
-            requestFrame(id: id, method: method, payload: payload, options: options, into: &writer)
+        let firstID = nextCallID.wrappingAdd(UInt64(count), ordering: .relaxed).oldValue
+        let encoder = requestEncoder(method: method, options: options)
+        var frames = connection.channel.allocator.buffer(capacity: count * 128)
+        var scratch = JSONWriter(reservingCapacity: 128)
+        for index in 0..<count {
+            writeFrame(encoder, firstID &+ UInt64(index), index, &frames, &scratch)
         }
         let progress = CallProgress()
-        let answers = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<[CallGroup.Answer], Never>) in
-                let group = CallGroup(count: ids.count, continuation: continuation)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[PipelinedAnswer<Response>], Never>) in
+                let group = CallGroupReference.make(count: count, decoding: decoding, continuation: continuation)
                 let started = progress.start {
-                    connection.withHandler { $0.start(ids: ids, frames: frames, timeout: timeout, group: group) }
+                    connection.withHandler { [frames] in
+                        $0.start(firstID: firstID, count: count, frames: frames, timeout: timeout, group: group)
+                    }
                 }
                 if !started {
                     // Never sent: no other thread knows the group.
-                    for index in ids.indices { group.finish(index, .failure(UserRPCError(code: .cancelled, message: "call cancelled"))) }
+                    for index in 0..<count { group.finish(index, .failure(UserRPCError(code: .cancelled, message: "call cancelled"))) }
                 }
             }
         } onCancel: {
             progress.cancel {
-                connection.withHandler { handler in for id in ids { handler.cancel(id: id) } }
+                connection.withHandler { handler in
+                    for index in 0..<count { handler.cancel(id: firstID &+ UInt64(index)) }
+                }
             }
-        }
-        return answers.map { answer in
-            PipelinedAnswer(
-                result: answer.result.flatMap { frame in Result { () throws(UserRPCError) in try Self.payload(of: frame) } },
-                answeredAt: answer.answeredAt)
         }
     }
 
@@ -178,7 +209,9 @@ public final class UserRPCClient: Sendable {
         writer.key("id")
         writer.uint64(id)
         writer.endObject()
-        _ = try await exchange(id: id, frame: writer.bytes, timeout: timeout ?? configuration.defaultTimeout)
+        var frame = ByteBufferAllocator().buffer(capacity: 4 + writer.bytes.count)
+        WireProtocol.writeFrame(writer.bytes, into: &frame)
+        _ = try await exchange(id: id, frame: frame, timeout: timeout ?? configuration.defaultTimeout)
     }
 
     /// Closes the connection; calls in flight fail with UNAVAILABLE. Later calls throw UNAVAILABLE.
@@ -198,27 +231,23 @@ public final class UserRPCClient: Sendable {
 
     private func rawCall(method: String, payload: [UInt8], options: CallOptions) async throws(UserRPCError) -> JSONObject {
         let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
-        var writer = JSONWriter(reservingCapacity: payload.count + 128)
-        let request = requestFrame(id: id, method: method, payload: payload, options: options, into: &writer)
+        var request = ByteBufferAllocator().buffer(capacity: payload.count + 128)
+        payload.withUnsafeBytes { requestEncoder(method: method, options: options).writeFrame(id: id, payload: $0, into: &request) }
         let frame = try await exchange(id: id, frame: request, timeout: options.timeout ?? configuration.defaultTimeout)
         return try Self.payload(of: frame)
     }
 
-    /// The body of a request frame: the call's deadline (the option, or the configured default) and
-    /// metadata (the configured, overridden by the option's).
-    private func requestFrame(id: UInt64, method: String, payload: [UInt8], options: CallOptions, into writer: inout JSONWriter) -> [UInt8] {
+    /// The encoder of a method's request frames: the call's deadline (the option, or the configured
+    /// default) and metadata (the configured, overridden by the option's).
+    private func requestEncoder(method: String, options: CallOptions) -> RequestFrameEncoder {
         let timeout = options.timeout ?? configuration.defaultTimeout
         var metadata = configuration.metadata
-        metadata.merge(options.metadata) { _, new in new }
-        writer.reset()
-        RequestEnvelope.encode(
-            id: id, method: method, timeoutMilliseconds: timeout?.wholeMillisecondsRoundedUp, metadata: metadata, payload: payload,
-            into: &writer)
-        return writer.bytes
+        if !options.metadata.isEmpty { metadata.merge(options.metadata) { _, new in new } }
+        return RequestFrameEncoder(method: method, timeoutMilliseconds: timeout?.wholeMillisecondsRoundedUp, metadata: metadata)
     }
 
     /// The payload of an OK response, or the call's error.
-    private static func payload(of frame: ServerFrame) throws(UserRPCError) -> JSONObject {
+    static func payload(of frame: ServerFrame) throws(UserRPCError) -> JSONObject {
         guard case .response(let response) = frame else {
             throw UserRPCError(code: .internal, message: "server answered a call with a non-response frame")
         }
@@ -226,8 +255,8 @@ public final class UserRPCClient: Sendable {
         return response.payload ?? JSONObject()
     }
 
-    /// Sends `frame` and waits for the frame answering `id`.
-    private func exchange(id: UInt64, frame: [UInt8], timeout: Duration?) async throws(UserRPCError) -> ServerFrame {
+    /// Sends `frame` (length prefix and body) and waits for the frame answering `id`.
+    private func exchange(id: UInt64, frame: ByteBuffer, timeout: Duration?) async throws(UserRPCError) -> ServerFrame {
         if Task.isCancelled { throw UserRPCError(code: .cancelled, message: "call cancelled") }
         let connection = try await connection()
         let progress = CallProgress()
@@ -304,13 +333,12 @@ public final class UserRPCClient: Sendable {
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let key = ObjectIdentifier(channel)
-                    let handler = ClientChannelHandler(allocator: channel.allocator) { [weak self] in
+                    let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: maxFrameBytes) { [weak self] in
                         self?.retire(channelID: key)
                     }
                     if let tlsContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: hostname))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

@@ -35,34 +35,14 @@ public struct RequestEnvelope: Sendable, Hashable {
             into: &writer)
     }
 
-    /// Writes a request frame body whose payload is already encoded JSON object text.
+    /// Writes a request frame body whose payload is already encoded JSON object text (the bytes of
+    /// ``RequestFrameEncoder``).
     public static func encode(
         id: UInt64, method: String, timeoutMilliseconds: UInt64?, metadata: [String: String], payload: [UInt8],
         into writer: inout JSONWriter
     ) {
-        writer.beginObject()
-        writer.key("type")
-        writer.string("request")
-        writer.key("id")
-        writer.uint64(id)
-        writer.key("method")
-        writer.string(method)
-        if let timeoutMilliseconds {
-            writer.key("timeout_ms")
-            writer.uint64(timeoutMilliseconds)
-        }
-        if !metadata.isEmpty {
-            writer.key("metadata")
-            writer.beginObject()
-            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-                writer.key(key)
-                writer.string(value)
-            }
-            writer.endObject()
-        }
-        writer.key("payload")
-        writer.raw(payload)
-        writer.endObject()
+        let encoder = RequestFrameEncoder(method: method, timeoutMilliseconds: timeoutMilliseconds, metadata: metadata)
+        writer.raw(encoder.body(id: id, payload: payload))
     }
 }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A request frame read straight from its bytes, without building a JSON document: the hot path.
 ///
 /// Ranges are byte offsets into the frame body the scanner was given.
@@ -174,6 +180,15 @@ struct ByteReader {
     mutating func plainString() -> Range<Int>? {
         guard consume(UInt8(ascii: "\"")) else { return nil }
         let start = index
+        // Eight bytes at a time while none of them is a quote, a backslash, a control byte or non-ASCII;
+        // the word that has one is read byte by byte below.
+        if let base = bytes.baseAddress {
+            while index + 8 <= bytes.count {
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                guard !Self.hasSpecialByte(word) else { break }
+                index += 8
+            }
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
@@ -184,6 +199,16 @@ struct ByteReader {
             index += 1
         }
         return nil
+    }
+
+    /// Whether any byte of `word` is `"`, `\\`, below 0x20 or above 0x7F. (It may also say so when one
+    /// of those is followed by certain bytes; the caller then looks byte by byte, so that is harmless.)
+    @inline(__always) static func hasSpecialByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highBits != 0 }
+        let belowSpace = (word &- ones &* 0x20) & ~word & highBits
+        return belowSpace != 0 || word & highBits != 0 || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
     }
 
     /// `0` or a digit string without a leading zero, fitting in 64 bits, followed by something that is
@@ -255,8 +280,7 @@ extension UnsafeRawBufferPointer {
     /// Whether the bytes in `range` are exactly `text`.
     public func bytes(in range: Range<Int>, equal text: StaticString) -> Bool {
         guard range.lowerBound >= 0, range.upperBound <= count, range.count == text.utf8CodeUnitCount else { return false }
-        let pointer = text.utf8Start
-        for offset in 0..<range.count where self[range.lowerBound + offset] != pointer[offset] { return false }
-        return true
+        guard let base = baseAddress else { return range.isEmpty }
+        return memcmp(base + range.lowerBound, text.utf8Start, range.count) == 0
     }
 }

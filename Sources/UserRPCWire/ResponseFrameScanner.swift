@@ -7,6 +7,31 @@
 /// decodes the frame the general way.
 public enum ResponseFrameScanner {
     public static func scanOK(_ body: UnsafeRawBufferPointer) -> (id: UInt64, message: Range<Int>, payload: Range<Int>)? {
+        scanCompactOK(body) ?? scanAnyOK(body)
+    }
+
+    private static let compactHead: StaticString = #"{"type":"response","id":"#
+    private static let compactStatus: StaticString = #","status":{"code":"OK","message":"#
+    private static let compactPayloadKey: StaticString = #"},"payload":"#
+
+    /// The frame exactly as the server writes it, without whitespace: fixed text compared whole.
+    private static func scanCompactOK(_ body: UnsafeRawBufferPointer) -> (id: UInt64, message: Range<Int>, payload: Range<Int>)? {
+        var reader = ByteReader(bytes: body)
+        func fixed(_ text: StaticString) -> Bool {
+            let end = reader.index + text.utf8CodeUnitCount
+            guard body.bytes(in: reader.index..<min(end, body.count), equal: text) else { return false }
+            reader.index = end
+            return true
+        }
+        guard fixed(compactHead), let id = reader.unsignedInteger(), fixed(compactStatus), let message = reader.plainString(),
+            fixed(compactPayloadKey), reader.peek == UInt8(ascii: "{"), body.count - 1 > reader.index,
+            body[body.count - 1] == UInt8(ascii: "}")
+        else { return nil }
+        return (id, message, reader.index..<(body.count - 1))
+    }
+
+    /// The frame with its keys in the server's order, whitespace allowed.
+    private static func scanAnyOK(_ body: UnsafeRawBufferPointer) -> (id: UInt64, message: Range<Int>, payload: Range<Int>)? {
         var reader = ByteReader(bytes: body)
         func key(_ name: StaticString) -> Bool {
             reader.skipWhitespace()
@@ -34,5 +59,20 @@ public enum ResponseFrameScanner {
         while end > payloadStart, [0x20, 0x09, 0x0A, 0x0D].contains(body[end - 1]) { end -= 1 }
         guard end - 1 > payloadStart, body[end - 1] == UInt8(ascii: "}") else { return nil }
         return (id, message, payloadStart..<(end - 1))
+    }
+}
+
+extension ResponseFrameScanner {
+    /// Reads a payload object made only of plain strings and unsigned integers, at most
+    /// ``ScannedPayload/capacity`` members with distinct keys (the shape of `user.v1.User`), with
+    /// nothing but whitespace around it; anything else returns `nil`, and the caller parses it the
+    /// general way.
+    public static func scanFlatPayload(_ payload: UnsafeRawBufferPointer) -> ScannedPayload? {
+        var reader = ByteReader(bytes: payload)
+        var scanned = ScannedPayload()
+        reader.skipWhitespace()
+        guard reader.flatObject(into: &scanned) else { return nil }
+        reader.skipWhitespace()
+        return reader.atEnd ? scanned : nil
     }
 }

@@ -58,6 +58,13 @@ public struct JSONByteCursor {
         offset += count
     }
 
+    /// Writes `bytes` as they are (they must be valid JSON in place).
+    @inline(__always) public mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        precondition(offset + bytes.count <= memory.count, "JSONByteCursor overflow")
+        if let base = bytes.baseAddress { (memory.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count) }
+        offset += bytes.count
+    }
+
     /// Writes `value` in decimal.
     public mutating func writeDecimal(_ value: UInt64) {
         write(count: DecimalText.digitCount(value)) { DecimalText.write(value, into: $0) }

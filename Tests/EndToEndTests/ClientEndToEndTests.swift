@@ -225,6 +225,33 @@ struct ClientEndToEndTests {
         try await server.stop()
     }
 
+    @Test("typed pipelined calls: GetUser, RegisterUser and SearchUsers each get their own typed answer", arguments: Backend.allCases)
+    func typedPipelinedCalls(backend: Backend) async throws {
+        let server = try await TestServer.start(backend: backend)
+        let client = server.client()
+        // RegisterUser: five new users and one that conflicts with the first, in one write.
+        var registrations = (0..<5).map { RegisterUserRequest(username: "typed\($0)", email: "typed\($0)@example.com") }
+        registrations.append(RegisterUserRequest(username: "TYPED0", email: "other@example.com"))
+        let registered = await client.callPipelined(.registerUser, registrations, as: UserV1.User.self)
+        let users = try registered.prefix(5).map { try $0.result.get() }
+        #expect(users.map(\.username) == (0..<5).map { "typed\($0)" })
+        #expect(registered[5].error?.code == .alreadyExists)
+        // GetUser: the users, an unknown id and a malformed one.
+        let ids = users.map(\.id) + ["00000000-0000-7000-8000-000000000000", "nope"]
+        let fetched = await client.callPipelined(.getUser, ids.map { GetUserRequest(id: $0) }, as: UserV1.User.self)
+        #expect(try fetched.prefix(5).map { try $0.result.get() } == users)
+        #expect(fetched[5].error?.code == .notFound)
+        #expect(fetched[6].error?.code == .invalidArgument)
+        for user in users { #expect(try await client.getUser(id: user.id) == user) }
+        // SearchUsers: a response type read the general way.
+        let searches = [SearchUsersRequest(username: "typed", limit: 2), SearchUsersRequest(limit: 0)]
+        let pages = await client.callPipelined(.searchUsers, searches, as: SearchUsersResponse.self)
+        #expect(try pages[0].result.get().users == Array(users.prefix(2)))
+        #expect(pages[1].error?.code == .invalidArgument)
+        await client.close()
+        try await server.stop()
+    }
+
     @Test("cancelling the calling task throws CANCELLED")
     func clientCancel() async throws {
         let store = GatedUserStore()

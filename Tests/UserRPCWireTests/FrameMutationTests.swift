@@ -1,4 +1,5 @@
 import NIOCore
+import SeededMutation
 import StrictJSON
 import Testing
 import UserRPCWire
@@ -14,41 +15,13 @@ struct FrameMutationTests {
         #"{"type":"ping","id":0}"#,
     ]
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func mutate(_ bytes: [UInt8], using generator: inout Generator) -> [UInt8] {
-        var bytes = bytes
-        let interesting: [UInt8] = [0x00, 0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x3A, 0x2C, 0x2D, 0x30, 0x39, 0x65, 0x80, 0xBF, 0xC0, 0xED, 0xF4, 0xFF]
-        for _ in 0..<Int.random(in: 1...4, using: &generator) {
-            guard !bytes.isEmpty else { break }
-            let index = Int.random(in: 0..<bytes.count, using: &generator)
-            switch Int.random(in: 0..<5, using: &generator) {
-            case 0: bytes[index] = interesting.randomElement(using: &generator)!
-            case 1: bytes.remove(at: index)
-            case 2: bytes.insert(interesting.randomElement(using: &generator)!, at: index)
-            case 3: bytes.insert(contentsOf: bytes[index..<min(bytes.count, index + 8)], at: index)
-            default: bytes = Array(bytes[..<index])
-            }
-        }
-        return bytes
-    }
-
     @Test("20,000 mutated envelopes are each decoded or rejected with a classification")
     func envelopes() {
-        var generator = Generator(state: 2026)
+        var generator = SeededGenerator(seed: 2026)
         var outcomes = (frames: 0, rejected: 0, fatal: 0)
         for round in 0..<20_000 {
             let seed = Array(Self.seeds[round % Self.seeds.count].utf8)
-            let mutated = Self.mutate(seed, using: &generator)
+            let mutated = ByteMutation.mutate(seed, using: &generator)
             let result = mutated.withUnsafeBytes { bytes in
                 Result { () throws(ClientFrameError) in try ClientFrame.decode(bytes) }
             }
@@ -68,13 +41,13 @@ struct FrameMutationTests {
 
     @Test("mutated byte streams split at random points never crash the frame decoder")
     func streams() throws {
-        var generator = Generator(state: 7)
+        var generator = SeededGenerator(seed: 7)
         let decoder = FrameDecoder(maxFrameBytes: 256)
         for _ in 0..<5_000 {
             var frames = ByteBuffer()
             for seed in Self.seeds.shuffled(using: &generator) { WireProtocol.writeFrame(Array(seed.utf8), into: &frames) }
             var stream = Array(frames.readableBytesView)
-            stream = Self.mutate(stream, using: &generator)
+            stream = ByteMutation.mutate(stream, using: &generator)
             var buffer = ByteBuffer()
             var offset = 0
             decoding: while offset < stream.count {

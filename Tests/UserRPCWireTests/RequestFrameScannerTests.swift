@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SeededMutation
 import StrictJSON
 import Testing
 import UserRPCWire
@@ -69,7 +70,7 @@ struct RequestFrameScannerTests {
 
     @Test("on 30,000 generated frames, whatever the scanner reads the general decoder and Foundation read the same way")
     func differential() throws {
-        var generator = FrameMutationTests.Generator(state: 99)
+        var generator = SeededGenerator(seed: 99)
         let seeds = [
             #"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","payload":{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1"}}"#,
             #"{"type":"request","id":42,"method":"user.v1.UserService/SearchUsers","timeout_ms":900,"payload":{"username":"ab","limit":5}}"#,
@@ -78,7 +79,7 @@ struct RequestFrameScannerTests {
         var accepted = 0
         for round in 0..<30_000 {
             let seed = Array(seeds[round % seeds.count].utf8)
-            let frame = round % 10 == 0 ? seed : FrameMutationTests.mutate(seed, using: &generator)
+            let frame = round % 10 == 0 ? seed : ByteMutation.mutate(seed, using: &generator)
             guard let scanned = frame.withUnsafeBytes({ RequestFrameScanner.scan($0) }) else { continue }
             accepted += 1
             let shown = String(decoding: frame, as: UTF8.self)
@@ -116,7 +117,7 @@ struct RequestFrameScannerTests {
 struct ResponseFrameWriterTests {
     @Test("writes the general encoder's bytes: envelope, ids, and strings that need escaping")
     func sameBytesAsGeneralEncoder() throws {
-        var generator = FrameMutationTests.Generator(state: 5)
+        var generator = SeededGenerator(seed: 5)
         let pieces = ["a", "é", "\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1F}", "\u{7F}", "😀", " ", "/"]
         for round in 0..<2_000 {
             let text = (0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
@@ -148,7 +149,7 @@ struct ResponseFrameWriterTests {
 struct ResponseFrameScannerTests {
     @Test("on 20,000 generated response frames, what the scanner reads the general decoder reads the same way")
     func differential() throws {
-        var generator = FrameMutationTests.Generator(state: 11)
+        var generator = SeededGenerator(seed: 11)
         var seeds: [[UInt8]] = []
         for id: UInt64 in [0, 7, UInt64.max] {
             var writer = JSONWriter()
@@ -158,11 +159,17 @@ struct ResponseFrameScannerTests {
             seeds.append(writer.bytes)
         }
         seeds.append(Array(#" { "type" : "response" , "id" : 3 , "status" : { "code" : "OK" , "message" : "fine" } , "payload" : { } } "#.utf8))
+        // The compact shape the scanner compares whole, with a message and with a User payload.
+        seeds.append(Array(#"{"type":"response","id":12,"status":{"code":"OK","message":"fine"},"payload":{"a":"b"}}"#.utf8))
+        seeds.append(
+            Array(
+                #"{"type":"response","id":5,"status":{"code":"OK","message":""},"payload":{"id":"0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60","username":"ada","email":"ada@example.com","created_at":"2026-11-27T10:15:00.123Z"}}"#
+                    .utf8))
         seeds.append(Array(#"{"type":"response","id":3,"status":{"code":"NOT_FOUND","message":"no"}}"#.utf8))
         var accepted = 0
         for round in 0..<20_000 {
             let seed = seeds[round % seeds.count]
-            let frame = round % 10 == 0 ? seed : FrameMutationTests.mutate(seed, using: &generator)
+            let frame = round % 10 == 0 ? seed : ByteMutation.mutate(seed, using: &generator)
             guard let scanned = frame.withUnsafeBytes({ ResponseFrameScanner.scanOK($0) }) else { continue }
             guard case .object(let payload)? = try? JSONParser().parse(Array(frame[scanned.payload])) else { continue }
             accepted += 1

@@ -1,0 +1,168 @@
+import StrictJSON
+import UserRPCWire
+
+/// What the connection handler tells a group of calls sent together about each member's answer.
+protocol CallGroupMembership: AnyObject, Sendable {
+    /// Member `index` was answered OK with `payload` (the payload object's bytes, not yet validated),
+    /// read at `answeredAt`.
+    /// Returns `false`, and finishes nothing, when the payload is not a JSON object: the frame is then
+    /// malformed, and the handler decodes it the general way to say so.
+    func finishOK(_ index: Int, payload: UnsafeRawBufferPointer, parser: JSONParser, answeredAt: ContinuousClock.Instant) -> Bool
+    /// Member `index` was answered some other way (an error status, a failure of the connection).
+    func finish(_ index: Int, _ result: Result<ServerFrame, UserRPCError>)
+}
+
+/// How a group turns an OK payload into a response value.
+struct ResponseDecoding<Response: Sendable>: Sendable {
+    /// Reads the payload's bytes directly when they have a common plain shape; `nil` when they do not
+    /// (then ``decode`` reads the parsed document, and gives the exact error).
+    var scan: @Sendable (UnsafeRawBufferPointer) -> Response?
+    var decode: @Sendable (JSONObject) throws(UserRPCError) -> Response
+
+    /// The payload as a JSON object.
+    static var jsonObject: ResponseDecoding<JSONObject> {
+        ResponseDecoding<JSONObject>(scan: { _ in nil }, decode: { $0 })
+    }
+
+    /// The payload as a message of `user.v1`.
+    static func message(_ type: Response.Type) -> ResponseDecoding<Response> where Response: UserV1Message {
+        ResponseDecoding(scan: { _ in nil }, decode: { object throws(UserRPCError) in try Response(decoding: object) })
+    }
+
+    /// The payload as a `User`, read without a JSON document when it has the server's plain shape.
+    static var user: ResponseDecoding<UserV1.User> {
+        ResponseDecoding<UserV1.User>(
+            scan: { UserV1.User(plainPayload: $0) }, decode: { object throws(UserRPCError) in try UserV1.User(decoding: object) })
+    }
+}
+
+extension UserV1Message {
+    /// Reads a response payload; a mismatch is the server's fault, so INTERNAL.
+    init(decoding object: JSONObject) throws(UserRPCError) {
+        do {
+            try self.init(json: object)
+        } catch {
+            throw UserRPCError(code: .internal, message: "response does not match \(Self.messageName): \(error)")
+        }
+    }
+}
+
+/// A group as the connection handler holds it: groups of `User` answers (GetUser, RegisterUser) by
+/// their concrete type, so that their per-answer code is specialized; any other through the protocol.
+enum CallGroupReference: Sendable {
+    case users(CallGroup<UserV1.User>)
+    case other(any CallGroupMembership)
+
+    func finishOK(_ index: Int, payload: UnsafeRawBufferPointer, parser: JSONParser, answeredAt: ContinuousClock.Instant) -> Bool {
+        switch self {
+        case .users(let group): group.finishOK(index, payload: payload, parser: parser, answeredAt: answeredAt)
+        case .other(let group): group.finishOK(index, payload: payload, parser: parser, answeredAt: answeredAt)
+        }
+    }
+
+    func finish(_ index: Int, _ result: Result<ServerFrame, UserRPCError>) {
+        switch self {
+        case .users(let group): group.finish(index, result)
+        case .other(let group): group.finish(index, result)
+        }
+    }
+
+    /// A group of `count` calls that resumes `continuation` with their answers.
+    static func make<Response: Sendable>(
+        count: Int, decoding: ResponseDecoding<Response>, continuation: CheckedContinuation<[CallGroup<Response>.Answer], Never>
+    ) -> CallGroupReference {
+        if Response.self == UserV1.User.self {
+            // `Response` is `User`: the casts are between identical types.
+            let continuation = unsafeBitCast(continuation, to: CheckedContinuation<[CallGroup<UserV1.User>.Answer], Never>.self)
+            return .users(CallGroup(count: count, decoding: .user, continuation: continuation))
+        }
+        return .other(CallGroup(count: count, decoding: decoding, continuation: continuation))
+    }
+}
+
+/// The answers to calls sent together (``UserRPCClient/callPipelined(_:_:as:options:)``): one task
+/// waits for all of them, and each answer's arrival time is kept.
+///
+/// `@unchecked Sendable`: after creation, only the connection's event loop touches it (the handler
+/// finishes its members there), until the last member resumes the waiting task.
+final class CallGroup<Response: Sendable>: CallGroupMembership, @unchecked Sendable {
+    typealias Answer = UserRPCClient.PipelinedAnswer<Response>
+
+    /// Filled in place as answers arrive, then handed to the waiting task whole.
+    private var answers: [Answer]
+    private var answered: [Bool]
+    private var remaining: Int
+    private let decoding: ResponseDecoding<Response>
+    private let continuation: CheckedContinuation<[Answer], Never>
+
+    init(count: Int, decoding: ResponseDecoding<Response>, continuation: CheckedContinuation<[Answer], Never>) {
+        let unanswered = Answer(result: .failure(UserRPCError(code: .internal, message: "no answer")), answeredAt: .now)
+        answers = Array(repeating: unanswered, count: count)
+        answered = Array(repeating: false, count: count)
+        remaining = count
+        self.decoding = decoding
+        self.continuation = continuation
+    }
+
+    func finishOK(_ index: Int, payload: UnsafeRawBufferPointer, parser: JSONParser, answeredAt: ContinuousClock.Instant) -> Bool {
+        guard !answered[index] else { return true }
+        if let response = decoding.scan(payload) {
+            complete(index, .success(consume response), at: answeredAt)
+            return true
+        }
+        guard case .object(let object)? = try? parser.parse(payload) else { return false }
+        complete(index, Result { () throws(UserRPCError) in try decoding.decode(object) }, at: answeredAt)
+        return true
+    }
+
+    func finish(_ index: Int, _ result: Result<ServerFrame, UserRPCError>) {
+        guard !answered[index] else { return }
+        complete(
+            index,
+            result.flatMap { frame in
+                Result { () throws(UserRPCError) in try decoding.decode(UserRPCClient.payload(of: frame)) }
+            }, at: .now)
+    }
+
+    private func complete(_ index: Int, _ result: consuming Result<Response, UserRPCError>, at answeredAt: ContinuousClock.Instant) {
+        answered[index] = true
+        answers[index] = Answer(result: result, answeredAt: answeredAt)
+        remaining -= 1
+        if remaining == 0 {
+            let answers = self.answers
+            self.answers = []
+            continuation.resume(returning: answers)
+        }
+    }
+}
+
+extension UserV1.User {
+    /// Reads a `User` payload in the server's plain shape — the four fields, each once, in any order,
+    /// as strings of printable ASCII without escapes — or returns `nil` for anything else.
+    init?(plainPayload bytes: UnsafeRawBufferPointer) {
+        guard let scanned = ResponseFrameScanner.scanFlatPayload(bytes), scanned.count == 4 else { return nil }
+        var id: String?
+        var username: String?
+        var email: String?
+        var createdAt: String?
+        for index in 0..<4 {
+            let member = scanned[index]
+            guard member.isString else { return nil }
+            let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[member.value]), as: UTF8.self)
+            if bytes.bytes(in: member.key, equal: "id") {
+                id = value
+            } else if bytes.bytes(in: member.key, equal: "username") {
+                username = value
+            } else if bytes.bytes(in: member.key, equal: "email") {
+                email = value
+            } else if bytes.bytes(in: member.key, equal: "created_at") {
+                createdAt = value
+            } else {
+                return nil
+            }
+        }
+        // The scanner's keys are distinct, so four known keys are the four fields.
+        guard let id, let username, let email, let createdAt else { return nil }
+        self.init(id: id, username: username, email: email, createdAt: createdAt)
+    }
+}

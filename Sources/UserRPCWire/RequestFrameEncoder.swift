@@ -1,0 +1,73 @@
+import NIOCore
+import StrictJSON
+
+/// Writes the request frames of one method, deadline and metadata: the envelope around each call's id
+/// and payload is encoded once, so a frame costs its id and its payload. The client's encoder.
+///
+/// A body is `{"type":"request","id":N,"method":…[,"timeout_ms":T][,"metadata":{…}],"payload":{…}}`,
+/// metadata keys sorted; ``RequestEnvelope/encode(id:method:timeoutMilliseconds:metadata:payload:into:)``
+/// writes the same bytes through this type.
+public struct RequestFrameEncoder: Sendable {
+    private static let head: StaticString = #"{"type":"request","id":"#
+    /// `,"method":…,"payload":` — everything between the id and the payload.
+    private let afterID: [UInt8]
+
+    public init(method: String, timeoutMilliseconds: UInt64?, metadata: [String: String]) {
+        var writer = JSONWriter(reservingCapacity: 64 + method.utf8.count)
+        writer.beginObject()
+        writer.key("method")
+        writer.string(method)
+        if let timeoutMilliseconds {
+            writer.key("timeout_ms")
+            writer.uint64(timeoutMilliseconds)
+        }
+        if !metadata.isEmpty {
+            writer.key("metadata")
+            writer.beginObject()
+            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+                writer.key(key)
+                writer.string(value)
+            }
+            writer.endObject()
+        }
+        writer.key("payload")
+        // The writer's opening brace becomes the comma after the id.
+        var bytes = writer.bytes
+        bytes[0] = UInt8(ascii: ",")
+        afterID = bytes
+    }
+
+    /// Appends one frame — length prefix and body — for call `id` with `payload`, a JSON object's text.
+    public func writeFrame(id: UInt64, payload: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
+        let head = Self.head
+        let length = head.utf8CodeUnitCount + DecimalText.digitCount(id) + afterID.count + payload.count + 1
+        buffer.writeInteger(UInt32(length))
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { memory in
+            var cursor = JSONByteCursor(memory: memory)
+            cursor.write(head)
+            cursor.writeDecimal(id)
+            afterID.withUnsafeBytes { cursor.write($0) }
+            cursor.write(payload)
+            cursor.writeByte(UInt8(ascii: "}"))
+            return cursor.offset
+        }
+    }
+
+    /// Appends one frame for call `id` whose payload `writePayload` encodes (for example a message's
+    /// `encode(into:)`); `scratch` is reused between frames to save an allocation each.
+    public func writeFrame(
+        id: UInt64, into buffer: inout ByteBuffer, scratch: inout JSONWriter, writePayload: (inout JSONWriter) -> Void
+    ) {
+        scratch.reset()
+        writePayload(&scratch)
+        scratch.bytes.withUnsafeBytes { writeFrame(id: id, payload: $0, into: &buffer) }
+    }
+
+    /// The body of the frame for call `id`, as bytes.
+    public func body(id: UInt64, payload: [UInt8]) -> [UInt8] {
+        var buffer = ByteBuffer()
+        payload.withUnsafeBytes { writeFrame(id: id, payload: $0, into: &buffer) }
+        buffer.moveReaderIndex(forwardBy: 4)
+        return Array(buffer.readableBytesView)
+    }
+}

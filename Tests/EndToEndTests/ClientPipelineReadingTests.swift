@@ -1,0 +1,110 @@
+import NIOCore
+import NIOEmbedded
+import SeededMutation
+import StrictJSON
+import Testing
+import UserRPCWire
+import UserV1
+
+@testable import UserRPCClient
+
+/// How the client's connection handler reads the answers of pipelined calls: frames split or merged
+/// by the network, `User` payloads read straight from their bytes, and everything else the general way.
+@Suite("Client pipeline reading")
+struct ClientPipelineReadingTests {
+    private static let users = (0..<3).map { index in
+        UserV1.User(
+            id: "0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f6\(index)", username: "user\(index)", email: "user\(index)@example.com",
+            createdAt: "2026-11-27T10:15:0\(index).123Z")
+    }
+
+    /// A response frame (length prefix and body) as the server writes it.
+    private static func responseFrame(id: UInt64, status: RPCStatus = .ok, payload: String?) -> [UInt8] {
+        var writer = JSONWriter()
+        ServerFrame.encodeResponse(id: id, status: status, payload: payload.map { Array($0.utf8) }, into: &writer)
+        var buffer = ByteBuffer()
+        WireProtocol.writeFrame(writer.bytes, into: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
+    /// Starts a group of `count` User calls with ids `1...count` on a handler in an embedded channel,
+    /// feeds it `inbound` in `chunks`, and returns the group's answers.
+    private static func answers(count: Int, inbound chunks: [[UInt8]]) async throws -> (
+        answers: [UserRPCClient.PipelinedAnswer<UserV1.User>], channel: EmbeddedChannel
+    ) {
+        let channel = EmbeddedChannel()
+        let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, onRetire: {})
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let answers = await withCheckedContinuation { continuation in
+            let group = CallGroupReference.make(count: count, decoding: ResponseDecoding<UserV1.User>.user, continuation: continuation)
+            handler.start(firstID: 1, count: count, frames: ByteBuffer(), timeout: nil, group: group)
+            for chunk in chunks {
+                do {
+                    try channel.writeInbound(ByteBuffer(bytes: chunk))
+                } catch {
+                    Issue.record("writeInbound: \(error)")
+                }
+            }
+        }
+        return (answers, channel)
+    }
+
+    @Test("answers split at every byte, or all in one read, reach their own calls")
+    func splitAndMerged() async throws {
+        // Answered out of order, as a server may.
+        let frames = [3, 1, 2].map { id in Self.responseFrame(id: UInt64(id), payload: String(decoding: Self.users[id - 1].jsonBytes, as: UTF8.self))
+        }
+        let stream = frames.flatMap { $0 }
+        for chunks in [stream.map { [$0] }, [stream], [Array(stream[..<7]), Array(stream[7...])]] {
+            let (answers, _) = try await Self.answers(count: 3, inbound: chunks)
+            #expect(answers.map { try? $0.result.get() } == Self.users)
+        }
+    }
+
+    @Test("a User in another spelling is read the general way, to the same value; a wrong one is INTERNAL, an error status its own code")
+    func generalPath() async throws {
+        let user = Self.users[0]
+        let respelled = #"{ "created_at" : "\#(user.createdAt)", "email":"\#(user.email)", "username":"user\u0030", "id":"\#(user.id)" }"#
+        let frames = [
+            Self.responseFrame(id: 1, payload: respelled),
+            Self.responseFrame(id: 2, payload: #"{"id":"x","username":"y","email":"z"}"#),
+            Self.responseFrame(id: 3, status: RPCStatus(code: .notFound, message: "no such user"), payload: nil),
+        ]
+        let (answers, _) = try await Self.answers(count: 3, inbound: [frames.flatMap { $0 }])
+        #expect(try answers[0].result.get() == user)
+        #expect(answers[1].error?.code == .internal)
+        #expect(answers[1].error?.message.contains("created_at") == true)
+        #expect(answers[2].error == UserRPCError(code: .notFound, message: "no such user"))
+    }
+
+    @Test("a malformed payload in an OK answer fails every call in flight and closes the connection")
+    func malformedPayload() async throws {
+        let frame = Self.responseFrame(id: 2, payload: #"{"id":"x",}"#)
+        let (answers, channel) = try await Self.answers(count: 3, inbound: [frame])
+        #expect(answers.map { $0.error?.code } == [.internal, .internal, .internal])
+        #expect(!channel.isActive)
+    }
+
+    @Test("the plain-shape User reader agrees with the general decoder on 20,000 generated payloads")
+    func plainUserDifferential() throws {
+        var generator = SeededGenerator(seed: 5)
+        let seeds = Self.users.map(\.jsonBytes) + [Array(#" {"email":"e","id":"i","created_at":"c","username":"u"} "#.utf8)]
+        var accepted = 0
+        for round in 0..<20_000 {
+            let seed = seeds[round % seeds.count]
+            let payload = round % 10 == 0 ? seed : ByteMutation.mutate(seed, using: &generator)
+            guard let fast = payload.withUnsafeBytes({ UserV1.User(plainPayload: $0) }) else { continue }
+            accepted += 1
+            let shown = String(decoding: payload, as: UTF8.self)
+            guard case .object(let object)? = try? JSONParser().parse(payload) else {
+                Issue.record("read \(shown), which is not a JSON object")
+                continue
+            }
+            #expect((try? UserV1.User(json: object)) == fast, "\(shown)")
+        }
+        #expect(accepted > 2_000)
+        for user in Self.users {
+            #expect(user.jsonBytes.withUnsafeBytes { UserV1.User(plainPayload: $0) } == user)
+        }
+    }
+}
