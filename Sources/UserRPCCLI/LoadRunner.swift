@@ -71,6 +71,21 @@ struct LoadRunner {
             calls += 1
         }
 
+        /// Counts the answers of calls sent together at `sentAt`. (Read in place: copying an answer
+        /// would retain and release each string of its response.)
+        mutating func record<Response>(_ answers: [UserRPCClient.PipelinedAnswer<Response>], sentAt: ContinuousClock.Instant) {
+            answers.withUnsafeBufferPointer { answers in
+                for index in answers.indices {
+                    let error: UserRPCError?
+                    switch answers[index].result {
+                    case .success: error = nil
+                    case .failure(let failure): error = failure
+                    }
+                    record(latency: answers[index].answeredAt - sentAt, error: error)
+                }
+            }
+        }
+
         private static let codeIndex = Dictionary(uniqueKeysWithValues: RPCStatus.Code.allCases.enumerated().map { ($1, $0) })
     }
 
@@ -174,11 +189,11 @@ struct LoadRunner {
             if case .getUser(let requests) = plan.payloads {
                 let batch = (first..<end).map { requests[$0 % requests.count] }
                 let answers = await client.callPipelined(.getUser, batch, as: UserV1.User.self, options: options)
-                for answer in answers { result.record(latency: answer.answeredAt - sent, error: answer.error) }
+                result.record(answers, sentAt: sent)
             } else {
                 let payloads = (first..<end).map { plan.payloads.payload(for: $0) }
                 let answers = await client.callPipelined(method: plan.method, payloadsJSON: payloads, options: options)
-                for answer in answers { result.record(latency: answer.answeredAt - sent, error: answer.error) }
+                result.record(answers, sentAt: sent)
             }
             counters.completed.wrappingAdd(end - first, ordering: .relaxed)
         }

@@ -69,11 +69,11 @@ enum CallGroupReference: Sendable {
 
     /// A group of `count` calls that resumes `continuation` with their answers.
     static func make<Response: Sendable>(
-        count: Int, decoding: ResponseDecoding<Response>, continuation: CheckedContinuation<[CallGroup<Response>.Answer], Never>
+        count: Int, decoding: ResponseDecoding<Response>, continuation: UnsafeContinuation<[CallGroup<Response>.Answer], Never>
     ) -> CallGroupReference {
         if Response.self == UserV1.User.self {
             // `Response` is `User`: the casts are between identical types.
-            let continuation = unsafeBitCast(continuation, to: CheckedContinuation<[CallGroup<UserV1.User>.Answer], Never>.self)
+            let continuation = unsafeBitCast(continuation, to: UnsafeContinuation<[CallGroup<UserV1.User>.Answer], Never>.self)
             return .users(CallGroup(count: count, decoding: .user, continuation: continuation))
         }
         return .other(CallGroup(count: count, decoding: decoding, continuation: continuation))
@@ -93,9 +93,9 @@ final class CallGroup<Response: Sendable>: CallGroupMembership, @unchecked Senda
     private var answered: [Bool]
     private var remaining: Int
     private let decoding: ResponseDecoding<Response>
-    private let continuation: CheckedContinuation<[Answer], Never>
+    private let continuation: UnsafeContinuation<[Answer], Never>
 
-    init(count: Int, decoding: ResponseDecoding<Response>, continuation: CheckedContinuation<[Answer], Never>) {
+    init(count: Int, decoding: ResponseDecoding<Response>, continuation: UnsafeContinuation<[Answer], Never>) {
         let unanswered = Answer(result: .failure(UserRPCError(code: .internal, message: "no answer")), answeredAt: .now)
         answers = Array(repeating: unanswered, count: count)
         answered = Array(repeating: false, count: count)

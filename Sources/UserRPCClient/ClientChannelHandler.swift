@@ -9,7 +9,9 @@ final class ClientChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    typealias Completion = CheckedContinuation<Result<ServerFrame, UserRPCError>, Never>
+    /// Resumed exactly once: by the answer, or by the call's end here (deadline, cancellation, a
+    /// failed connection), whichever takes the call out of `pending` first.
+    typealias Completion = UnsafeContinuation<Result<ServerFrame, UserRPCError>, Never>
 
     /// Who waits for a call's answer: its own task, or a group of calls sent together.
     private enum Waiter {
@@ -35,6 +37,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
     /// (A timer per call costs a schedule and a cancel on every call.)
     private var deadlineTimer: (at: NIODeadline, task: Scheduled<Void>)?
     private var output: ByteBuffer
+    /// Reused by the payload encoders of pipelined calls.
+    private var scratch = JSONWriter(reservingCapacity: 256)
     private var flushScheduled = false
     private var draining = false
     private var closedError: UserRPCError?
@@ -70,9 +74,12 @@ final class ClientChannelHandler: ChannelInboundHandler {
         scheduleFlush()
     }
 
-    /// Sends the frames of calls `firstID ..< firstID + count` (encoded together in `frames`) in one
-    /// write; `group` collects their answers.
-    func start(firstID: UInt64, count: Int, frames: ByteBuffer, timeout: Duration?, group: CallGroupReference) {
+    /// Sends calls `firstID ..< firstID + count` in one write, their frames written straight into the
+    /// outgoing buffer by `writeFrames` (with a scratch writer it may use); `group` collects their answers.
+    func start(
+        firstID: UInt64, count: Int, timeout: Duration?, group: CallGroupReference,
+        writeFrames: (inout ByteBuffer, inout JSONWriter) -> Void
+    ) {
         guard let context, closedError == nil else {
             let error = closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")
             for index in 0..<count { group.finish(index, .failure(error)) }
@@ -82,8 +89,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         for index in 0..<count {
             pending[firstID &+ UInt64(index)] = Pending(waiter: .member(group, index: index), deadline: deadline)
         }
-        var frames = frames
-        output.writeBuffer(&frames)
+        writeFrames(&output, &scratch)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
         scheduleFlush()
     }
@@ -267,8 +273,13 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     private func flush() {
         guard let context, output.readableBytes > 0 else { return }
-        let chunk = output
-        output = context.channel.allocator.buffer(capacity: 4096)
-        context.writeAndFlush(wrapOutboundOut(chunk), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(output), promise: nil)
+        if output.capacity <= 65_536 {
+            // Usually written at once, so the storage is ours alone again and is reused (`clear`
+            // copies it only when the channel still holds it).
+            output.clear()
+        } else {
+            output = context.channel.allocator.buffer(capacity: 4096)
+        }
     }
 }

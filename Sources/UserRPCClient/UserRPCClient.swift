@@ -71,17 +71,19 @@ public final class UserRPCClient: Sendable {
     // MARK: user.v1.UserService
 
     /// `RegisterUser`: registers a user and returns it with its new id.
-    public func registerUser(username: String, email: String, options: CallOptions = CallOptions()) async throws(UserRPCError) -> UserV1.User {
+    public nonisolated(nonsending) func registerUser(username: String, email: String, options: CallOptions = CallOptions()) async throws(UserRPCError)
+        -> UserV1.User
+    {
         try await call(.registerUser, RegisterUserRequest(username: username, email: email), options: options)
     }
 
     /// `GetUser`: the user with this id.
-    public func getUser(id: String, options: CallOptions = CallOptions()) async throws(UserRPCError) -> UserV1.User {
+    public nonisolated(nonsending) func getUser(id: String, options: CallOptions = CallOptions()) async throws(UserRPCError) -> UserV1.User {
         try await call(.getUser, GetUserRequest(id: id), options: options)
     }
 
     /// `SearchUsers`: one page of users by username prefix and/or exact email.
-    public func searchUsers(
+    public nonisolated(nonsending) func searchUsers(
         username: String? = nil, email: String? = nil, limit: Int? = nil, pageToken: String? = nil,
         options: CallOptions = CallOptions()
     ) async throws(UserRPCError) -> SearchUsersResponse {
@@ -89,15 +91,18 @@ public final class UserRPCClient: Sendable {
     }
 
     /// Calls a method of the service with typed messages.
-    public func call<Request: UserV1Message, Response: UserV1Message>(
+    public nonisolated(nonsending) func call<Request: UserV1Message, Response: UserV1Message>(
         _ method: UserServiceV1.Method, _ request: Request, as: Response.Type = Response.self, options: CallOptions = CallOptions()
     ) async throws(UserRPCError) -> Response {
-        let payload = try await rawCall(method: method.fullName, payload: request.jsonBytes, options: options)
-        return try Response(decoding: payload)
+        // A group of one: the answer is read as it arrives, a User straight from its bytes.
+        let answers = await callPipelined(method, [request], as: Response.self, options: options)
+        return try answers[0].result.get()
     }
 
     /// Calls any method by its full name with a JSON payload, and returns the response payload.
-    public func call(method: String, payload: JSONObject, options: CallOptions = CallOptions()) async throws(UserRPCError) -> JSONObject {
+    public nonisolated(nonsending) func call(method: String, payload: JSONObject, options: CallOptions = CallOptions()) async throws(UserRPCError)
+        -> JSONObject
+    {
         var writer = JSONWriter()
         writer.value(.object(payload))
         return try await rawCall(method: method, payload: writer.bytes, options: options)
@@ -105,7 +110,9 @@ public final class UserRPCClient: Sendable {
 
     /// Calls any method by its full name with a payload that is already JSON object text (for example
     /// encoded once and sent many times), and returns the response payload.
-    public func call(method: String, payloadJSON: [UInt8], options: CallOptions = CallOptions()) async throws(UserRPCError) -> JSONObject {
+    public nonisolated(nonsending) func call(method: String, payloadJSON: [UInt8], options: CallOptions = CallOptions()) async throws(UserRPCError)
+        -> JSONObject
+    {
         try await rawCall(method: method, payload: payloadJSON, options: options)
     }
 
@@ -117,7 +124,7 @@ public final class UserRPCClient: Sendable {
         public var answeredAt: ContinuousClock.Instant
 
         /// The call's error, or `nil` when it succeeded.
-        public var error: UserRPCError? {
+        @inlinable public var error: UserRPCError? {
             if case .failure(let error) = result { return error }
             return nil
         }
@@ -131,7 +138,7 @@ public final class UserRPCClient: Sendable {
     /// ```swift
     /// let answers = await client.callPipelined(.getUser, ids.map { GetUserRequest(id: $0) }, as: UserV1.User.self)
     /// ```
-    public func callPipelined<Request: UserV1Message, Response: UserV1Message>(
+    public nonisolated(nonsending) func callPipelined<Request: UserV1Message, Response: UserV1Message>(
         _ method: UserServiceV1.Method, _ requests: [Request], as: Response.Type = Response.self, options: CallOptions = CallOptions()
     ) async -> [PipelinedAnswer<Response>] {
         await pipelined(method: method.fullName, count: requests.count, decoding: .message(Response.self), options: options) {
@@ -142,20 +149,22 @@ public final class UserRPCClient: Sendable {
 
     /// Like ``callPipelined(_:_:as:options:)`` for any method by its full name, with payloads that are
     /// already JSON object text; the answers are the response payloads.
-    public func callPipelined(method: String, payloadsJSON: [[UInt8]], options: CallOptions = CallOptions()) async -> [PipelinedAnswer<
-        JSONObject
-    >] {
+    public nonisolated(nonsending) func callPipelined(method: String, payloadsJSON: [[UInt8]], options: CallOptions = CallOptions()) async
+        -> [PipelinedAnswer<
+            JSONObject
+        >]
+    {
         await pipelined(method: method, count: payloadsJSON.count, decoding: .jsonObject, options: options) {
             encoder, id, index, frames, _ in
             payloadsJSON[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
         }
     }
 
-    /// Sends `count` calls in one write (`writeFrame` encodes call `index` with its `id`) and gathers
-    /// their answers.
-    private func pipelined<Response: Sendable>(
+    /// Sends `count` calls in one write (`writeFrame` encodes call `index` with its `id`, on the
+    /// connection's event loop) and gathers their answers.
+    private nonisolated(nonsending) func pipelined<Response: Sendable>(
         method: String, count: Int, decoding: ResponseDecoding<Response>, options: CallOptions,
-        writeFrame: (RequestFrameEncoder, _ id: UInt64, _ index: Int, inout ByteBuffer, inout JSONWriter) -> Void
+        writeFrame: @escaping @Sendable (RequestFrameEncoder, _ id: UInt64, _ index: Int, inout ByteBuffer, inout JSONWriter) -> Void
     ) async -> [PipelinedAnswer<Response>] {
         guard count > 0 else { return [] }
         func allFailing(_ error: UserRPCError) -> [PipelinedAnswer<Response>] {
@@ -171,18 +180,15 @@ public final class UserRPCClient: Sendable {
         let timeout = options.timeout ?? configuration.defaultTimeout
         let firstID = nextCallID.wrappingAdd(UInt64(count), ordering: .relaxed).oldValue
         let encoder = requestEncoder(method: method, options: options)
-        var frames = connection.channel.allocator.buffer(capacity: count * 128)
-        var scratch = JSONWriter(reservingCapacity: 128)
-        for index in 0..<count {
-            writeFrame(encoder, firstID &+ UInt64(index), index, &frames, &scratch)
-        }
         let progress = CallProgress()
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<[PipelinedAnswer<Response>], Never>) in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<[PipelinedAnswer<Response>], Never>) in
                 let group = CallGroupReference.make(count: count, decoding: decoding, continuation: continuation)
                 let started = progress.start {
-                    connection.withHandler { [frames] in
-                        $0.start(firstID: firstID, count: count, frames: frames, timeout: timeout, group: group)
+                    connection.withHandler { handler in
+                        handler.start(firstID: firstID, count: count, timeout: timeout, group: group) { frames, scratch in
+                            for index in 0..<count { writeFrame(encoder, firstID &+ UInt64(index), index, &frames, &scratch) }
+                        }
                     }
                 }
                 if !started {
@@ -200,7 +206,7 @@ public final class UserRPCClient: Sendable {
     }
 
     /// Sends a ping and waits for the pong.
-    public func ping(timeout: Duration? = nil) async throws(UserRPCError) {
+    public nonisolated(nonsending) func ping(timeout: Duration? = nil) async throws(UserRPCError) {
         let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         var writer = JSONWriter(reservingCapacity: 48)
         writer.beginObject()
@@ -229,7 +235,7 @@ public final class UserRPCClient: Sendable {
 
     // MARK: Internals
 
-    private func rawCall(method: String, payload: [UInt8], options: CallOptions) async throws(UserRPCError) -> JSONObject {
+    private nonisolated(nonsending) func rawCall(method: String, payload: [UInt8], options: CallOptions) async throws(UserRPCError) -> JSONObject {
         let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
         var request = ByteBufferAllocator().buffer(capacity: payload.count + 128)
         payload.withUnsafeBytes { requestEncoder(method: method, options: options).writeFrame(id: id, payload: $0, into: &request) }
@@ -256,12 +262,12 @@ public final class UserRPCClient: Sendable {
     }
 
     /// Sends `frame` (length prefix and body) and waits for the frame answering `id`.
-    private func exchange(id: UInt64, frame: ByteBuffer, timeout: Duration?) async throws(UserRPCError) -> ServerFrame {
+    private nonisolated(nonsending) func exchange(id: UInt64, frame: ByteBuffer, timeout: Duration?) async throws(UserRPCError) -> ServerFrame {
         if Task.isCancelled { throw UserRPCError(code: .cancelled, message: "call cancelled") }
         let connection = try await connection()
         let progress = CallProgress()
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (completion: ClientChannelHandler.Completion) in
+            await withUnsafeContinuation { (completion: ClientChannelHandler.Completion) in
                 let started = progress.start {
                     connection.withHandler { $0.start(id: id, frame: frame, timeout: timeout, completion: completion) }
                 }
@@ -277,7 +283,7 @@ public final class UserRPCClient: Sendable {
         return try result.get()
     }
 
-    private func connection() async throws(UserRPCError) -> Connection {
+    private nonisolated(nonsending) func connection() async throws(UserRPCError) -> Connection {
         enum Step {
             case use(Connection)
             case wait(EventLoopFuture<Connection>)
@@ -377,11 +383,11 @@ public final class UserRPCClient: Sendable {
 /// Orders a call's start and its cancellation, which race from different threads.
 private final class CallProgress: Sendable {
     private enum Phase { case notStarted, started, cancelled }
-    private let phase = NIOLockedValueBox(Phase.notStarted)
+    private let phase = Mutex(Phase.notStarted)
 
     /// Runs `send` unless the call was already cancelled; returns whether it ran.
     func start(_ send: () -> Void) -> Bool {
-        phase.withLockedValue { phase in
+        phase.withLock { phase in
             guard phase == .notStarted else { return false }
             send()
             phase = .started
@@ -391,7 +397,7 @@ private final class CallProgress: Sendable {
 
     /// Marks the call cancelled; runs `cancelSent` when the call had already been sent.
     func cancel(_ cancelSent: () -> Void) {
-        phase.withLockedValue { phase in
+        phase.withLock { phase in
             if phase == .started { cancelSent() }
             phase = .cancelled
         }

@@ -35,9 +35,9 @@ struct ClientPipelineReadingTests {
         let channel = EmbeddedChannel()
         let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, onRetire: {})
         try channel.pipeline.syncOperations.addHandler(handler)
-        let answers = await withCheckedContinuation { continuation in
+        let answers = await withUnsafeContinuation { (continuation: UnsafeContinuation<[UserRPCClient.PipelinedAnswer<UserV1.User>], Never>) in
             let group = CallGroupReference.make(count: count, decoding: ResponseDecoding<UserV1.User>.user, continuation: continuation)
-            handler.start(firstID: 1, count: count, frames: ByteBuffer(), timeout: nil, group: group)
+            handler.start(firstID: 1, count: count, timeout: nil, group: group) { _, _ in }
             for chunk in chunks {
                 do {
                     try channel.writeInbound(ByteBuffer(bytes: chunk))
