@@ -107,8 +107,11 @@ struct BenchCommand: AsyncParsableCommand {
         let given = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
         let payloads = try await makePayloads(method: schemaMethod, given: given, clients: clients)
 
+        guard let serviceMethod = UserServiceV1.Method(fullName: schemaMethod.fullName) else {
+            throw ValidationError("'\(method)' is not a method of \(UserServiceV1.serviceName)")
+        }
         let plan = LoadPlan(
-            method: schemaMethod.fullName, payloads: payloads, clients: clients, concurrency: concurrency, duration: runDuration,
+            method: serviceMethod, payloads: payloads, clients: clients, concurrency: concurrency, duration: runDuration,
             requests: requests, rate: rate, timeout: callTimeout, pipeline: pipeline)
         let showProgress = format == .text && isatty(STDERR_FILENO) == 1
         let result = await LoadRunner(plan: plan).run(progress: showProgress)
@@ -136,7 +139,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let ids = try await Self.registerUsers(count: prepare, runID: runID, clients: clients, concurrency: concurrency)
         if method.name == "GetUser" && given.isEmpty {
-            return .getUser(ids.map { GetUserRequest(id: $0) })
+            return .fixed(ids.map { GetUserRequest(id: $0).jsonBytes })
         }
         var writer = JSONWriter()
         writer.value(.object(given))

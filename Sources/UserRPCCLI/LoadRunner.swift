@@ -11,21 +11,19 @@ enum PayloadSource: Sendable {
     case fixed([[UInt8]])
     /// Made for each call from its ticket number.
     case generated(@Sendable (Int) -> [UInt8])
-    /// GetUser requests, cycled through in order, made with the typed API (`getUser`, and
-    /// `callPipelined(.getUser, …, as: User.self)`) as an embedding program would.
-    case getUser([GetUserRequest])
 
     func payload(for ticket: Int) -> [UInt8] {
         switch self {
         case .fixed(let payloads): payloads[ticket % payloads.count]
         case .generated(let make): make(ticket)
-        case .getUser(let requests): requests[ticket % requests.count].jsonBytes
         }
     }
 }
 
 struct LoadPlan: Sendable {
-    var method: String
+    /// Called with the typed API, as an embedding program would: each response is decoded into its
+    /// `user.v1` message (`User`, `SearchUsersResponse`).
+    var method: UserServiceV1.Method
     var payloads: PayloadSource
     var clients: [UserRPCClient]
     var concurrency: Int
@@ -139,10 +137,11 @@ struct LoadRunner {
                         }
                         let error: UserRPCError?
                         do throws(UserRPCError) {
-                            if case .getUser(let requests) = plan.payloads {
-                                _ = try await client.getUser(id: requests[ticket % requests.count].id, options: options)
+                            let payload = plan.payloads.payload(for: ticket)
+                            if plan.method == .searchUsers {
+                                _ = try await client.call(.searchUsers, payloadJSON: payload, as: SearchUsersResponse.self, options: options)
                             } else {
-                                _ = try await client.call(method: plan.method, payloadJSON: plan.payloads.payload(for: ticket), options: options)
+                                _ = try await client.call(plan.method, payloadJSON: payload, as: UserV1.User.self, options: options)
                             }
                             error = nil
                         } catch let failure {
@@ -184,16 +183,13 @@ struct LoadRunner {
             let first = counters.tickets.wrappingAdd(plan.pipeline, ordering: .relaxed).oldValue
             let end = plan.requests.map { min($0, first + plan.pipeline) } ?? first + plan.pipeline
             guard first < end else { break }
+            let payloads = (first..<end).map { plan.payloads.payload(for: $0) }
             let sent = clock.now
-            // One loop per response type, so that each is compiled for its type.
-            if case .getUser(let requests) = plan.payloads {
-                let batch = (first..<end).map { requests[$0 % requests.count] }
-                let answers = await client.callPipelined(.getUser, batch, as: UserV1.User.self, options: options)
-                result.record(answers, sentAt: sent)
+            if plan.method == .searchUsers {
+                result.record(
+                    await client.callPipelined(.searchUsers, payloadsJSON: payloads, as: SearchUsersResponse.self, options: options), sentAt: sent)
             } else {
-                let payloads = (first..<end).map { plan.payloads.payload(for: $0) }
-                let answers = await client.callPipelined(method: plan.method, payloadsJSON: payloads, options: options)
-                result.record(answers, sentAt: sent)
+                result.record(await client.callPipelined(plan.method, payloadsJSON: payloads, as: UserV1.User.self, options: options), sentAt: sent)
             }
             counters.completed.wrappingAdd(end - first, ordering: .relaxed)
         }

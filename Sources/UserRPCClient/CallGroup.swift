@@ -8,8 +8,11 @@ protocol CallGroupMembership: AnyObject, Sendable {
     /// Returns `false`, and finishes nothing, when the payload is not a JSON object: the frame is then
     /// malformed, and the handler decodes it the general way to say so.
     func finishOK(_ index: Int, payload: UnsafeRawBufferPointer, parser: JSONParser, answeredAt: ContinuousClock.Instant) -> Bool
-    /// Member `index` was answered some other way (an error status, a failure of the connection).
+    /// Member `index` was answered some other way (an error status, a failure of the connection);
+    /// a member already answered is left alone.
     func finish(_ index: Int, _ result: Result<ServerFrame, UserRPCError>)
+    var isComplete: Bool { get }
+    func isAnswered(_ index: Int) -> Bool
 }
 
 /// How a group turns an OK payload into a response value.
@@ -60,6 +63,33 @@ enum CallGroupReference: Sendable {
         }
     }
 
+    /// Whether both refer to the same group.
+    func isSame(as other: CallGroupReference) -> Bool {
+        identity == other.identity
+    }
+
+    private var identity: ObjectIdentifier {
+        switch self {
+        case .users(let group): ObjectIdentifier(group)
+        case .other(let group): ObjectIdentifier(group)
+        }
+    }
+
+    /// Whether every member has its answer.
+    var isComplete: Bool {
+        switch self {
+        case .users(let group): group.isComplete
+        case .other(let group): group.isComplete
+        }
+    }
+
+    func isAnswered(_ index: Int) -> Bool {
+        switch self {
+        case .users(let group): group.isAnswered(index)
+        case .other(let group): group.isAnswered(index)
+        }
+    }
+
     func finish(_ index: Int, _ result: Result<ServerFrame, UserRPCError>) {
         switch self {
         case .users(let group): group.finish(index, result)
@@ -88,10 +118,11 @@ enum CallGroupReference: Sendable {
 final class CallGroup<Response: Sendable>: CallGroupMembership, @unchecked Sendable {
     typealias Answer = UserRPCClient.PipelinedAnswer<Response>
 
-    /// Filled in place as answers arrive, then handed to the waiting task whole.
-    private var answers: [Answer]
-    private var answered: [Bool]
-    private var remaining: Int
+    /// Filled in place as answers arrive, then handed to the waiting task whole. (Only the event
+    /// loop touches these, through the methods below, so they skip the runtime's exclusivity checks.)
+    @exclusivity(unchecked) private var answers: [Answer]
+    @exclusivity(unchecked) private var answered: [Bool]
+    @exclusivity(unchecked) private var remaining: Int
     private let decoding: ResponseDecoding<Response>
     private let continuation: UnsafeContinuation<[Answer], Never>
 
@@ -103,6 +134,10 @@ final class CallGroup<Response: Sendable>: CallGroupMembership, @unchecked Senda
         self.decoding = decoding
         self.continuation = continuation
     }
+
+    var isComplete: Bool { remaining == 0 }
+
+    func isAnswered(_ index: Int) -> Bool { answered[index] }
 
     func finishOK(_ index: Int, payload: UnsafeRawBufferPointer, parser: JSONParser, answeredAt: ContinuousClock.Instant) -> Bool {
         guard !answered[index] else { return true }

@@ -99,6 +99,15 @@ public final class UserRPCClient: Sendable {
         return try answers[0].result.get()
     }
 
+    /// Calls a method of the service with a request that is already JSON object text (for example
+    /// encoded once and sent many times), and returns the typed response.
+    public nonisolated(nonsending) func call<Response: UserV1Message>(
+        _ method: UserServiceV1.Method, payloadJSON: [UInt8], as: Response.Type = Response.self, options: CallOptions = CallOptions()
+    ) async throws(UserRPCError) -> Response {
+        let answers = await callPipelined(method, payloadsJSON: [payloadJSON], as: Response.self, options: options)
+        return try answers[0].result.get()
+    }
+
     /// Calls any method by its full name with a JSON payload, and returns the response payload.
     public nonisolated(nonsending) func call(method: String, payload: JSONObject, options: CallOptions = CallOptions()) async throws(UserRPCError)
         -> JSONObject
@@ -147,6 +156,17 @@ public final class UserRPCClient: Sendable {
         }
     }
 
+    /// Like ``callPipelined(_:_:as:options:)`` with requests that are already JSON object text (for
+    /// example encoded once and sent many times).
+    public nonisolated(nonsending) func callPipelined<Response: UserV1Message>(
+        _ method: UserServiceV1.Method, payloadsJSON: [[UInt8]], as: Response.Type = Response.self, options: CallOptions = CallOptions()
+    ) async -> [PipelinedAnswer<Response>] {
+        await pipelined(method: method.fullName, count: payloadsJSON.count, decoding: .message(Response.self), options: options) {
+            encoder, id, index, frames, _ in
+            payloadsJSON[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
+        }
+    }
+
     /// Like ``callPipelined(_:_:as:options:)`` for any method by its full name, with payloads that are
     /// already JSON object text; the answers are the response payloads.
     public nonisolated(nonsending) func callPipelined(method: String, payloadsJSON: [[UInt8]], options: CallOptions = CallOptions()) async
@@ -178,15 +198,14 @@ public final class UserRPCClient: Sendable {
             return allFailing(error)
         }
         let timeout = options.timeout ?? configuration.defaultTimeout
-        let firstID = nextCallID.wrappingAdd(UInt64(count), ordering: .relaxed).oldValue
         let encoder = requestEncoder(method: method, options: options)
-        let progress = CallProgress()
+        let progress = CallProgress<CallGroupReference>()
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<[PipelinedAnswer<Response>], Never>) in
                 let group = CallGroupReference.make(count: count, decoding: decoding, continuation: continuation)
-                let started = progress.start {
+                let started = progress.start(group) {
                     connection.withHandler { handler in
-                        handler.start(firstID: firstID, count: count, timeout: timeout, group: group) { frames, scratch in
+                        handler.start(count: count, timeout: timeout, group: group) { firstID, frames, scratch in
                             for index in 0..<count { writeFrame(encoder, firstID &+ UInt64(index), index, &frames, &scratch) }
                         }
                     }
@@ -197,10 +216,8 @@ public final class UserRPCClient: Sendable {
                 }
             }
         } onCancel: {
-            progress.cancel {
-                connection.withHandler { handler in
-                    for index in 0..<count { handler.cancel(id: firstID &+ UInt64(index)) }
-                }
+            progress.cancel { group in
+                connection.withHandler { $0.cancel(group: group) }
             }
         }
     }
@@ -265,10 +282,10 @@ public final class UserRPCClient: Sendable {
     private nonisolated(nonsending) func exchange(id: UInt64, frame: ByteBuffer, timeout: Duration?) async throws(UserRPCError) -> ServerFrame {
         if Task.isCancelled { throw UserRPCError(code: .cancelled, message: "call cancelled") }
         let connection = try await connection()
-        let progress = CallProgress()
+        let progress = CallProgress<Void>()
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { (completion: ClientChannelHandler.Completion) in
-                let started = progress.start {
+                let started = progress.start(()) {
                     connection.withHandler { $0.start(id: id, frame: frame, timeout: timeout, completion: completion) }
                 }
                 if !started {
@@ -276,7 +293,7 @@ public final class UserRPCClient: Sendable {
                 }
             }
         } onCancel: {
-            progress.cancel {
+            progress.cancel { _ in
                 connection.withHandler { $0.cancel(id: id) }
             }
         }
@@ -380,25 +397,30 @@ public final class UserRPCClient: Sendable {
     }
 }
 
-/// Orders a call's start and its cancellation, which race from different threads.
-private final class CallProgress: Sendable {
-    private enum Phase { case notStarted, started, cancelled }
+/// Orders a call's start and its cancellation, which race from different threads; keeps what the
+/// cancellation needs to reach a started call (`Started`: its group, for calls sent together).
+private final class CallProgress<Started: Sendable>: Sendable {
+    private enum Phase {
+        case notStarted
+        case started(Started)
+        case cancelled
+    }
     private let phase = Mutex(Phase.notStarted)
 
     /// Runs `send` unless the call was already cancelled; returns whether it ran.
-    func start(_ send: () -> Void) -> Bool {
+    func start(_ started: Started, _ send: () -> Void) -> Bool {
         phase.withLock { phase in
-            guard phase == .notStarted else { return false }
+            guard case .notStarted = phase else { return false }
             send()
-            phase = .started
+            phase = .started(started)
             return true
         }
     }
 
     /// Marks the call cancelled; runs `cancelSent` when the call had already been sent.
-    func cancel(_ cancelSent: () -> Void) {
+    func cancel(_ cancelSent: (Started) -> Void) {
         phase.withLock { phase in
-            if phase == .started { cancelSent() }
+            if case .started(let started) = phase { cancelSent(started) }
             phase = .cancelled
         }
     }

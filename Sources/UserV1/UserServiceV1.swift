@@ -10,7 +10,13 @@ public enum UserServiceV1 {
         case searchUsers = "SearchUsers"
 
         /// The name used on the wire: `user.v1.UserService/GetUser`.
-        public var fullName: String { "\(UserServiceV1.serviceName)/\(rawValue)" }
+        public var fullName: String {
+            switch self {
+            case .registerUser: "user.v1.UserService/RegisterUser"
+            case .getUser: "user.v1.UserService/GetUser"
+            case .searchUsers: "user.v1.UserService/SearchUsers"
+            }
+        }
 
         /// The method for a full wire name, or `nil`.
         public init?(fullName: String) {

@@ -27,7 +27,10 @@ struct ClientPipelineReadingTests {
         return Array(buffer.readableBytesView)
     }
 
-    /// Starts a group of `count` User calls with ids `1...count` on a handler in an embedded channel,
+    /// The id of a group's first call: groups take their ids from 2^62 up.
+    private static let firstID: UInt64 = 1 << 62
+
+    /// Starts a group of `count` User calls (ids `firstID...`) on a handler in an embedded channel,
     /// feeds it `inbound` in `chunks`, and returns the group's answers.
     private static func answers(count: Int, inbound chunks: [[UInt8]]) async throws -> (
         answers: [UserRPCClient.PipelinedAnswer<UserV1.User>], channel: EmbeddedChannel
@@ -37,7 +40,7 @@ struct ClientPipelineReadingTests {
         try channel.pipeline.syncOperations.addHandler(handler)
         let answers = await withUnsafeContinuation { (continuation: UnsafeContinuation<[UserRPCClient.PipelinedAnswer<UserV1.User>], Never>) in
             let group = CallGroupReference.make(count: count, decoding: ResponseDecoding<UserV1.User>.user, continuation: continuation)
-            handler.start(firstID: 1, count: count, timeout: nil, group: group) { _, _ in }
+            handler.start(count: count, timeout: nil, group: group) { _, _, _ in }
             for chunk in chunks {
                 do {
                     try channel.writeInbound(ByteBuffer(bytes: chunk))
@@ -45,6 +48,9 @@ struct ClientPipelineReadingTests {
                     Issue.record("writeInbound: \(error)")
                 }
             }
+            // Calls the input did not answer end as UNAVAILABLE with the connection, so a wrong
+            // answer fails the test instead of hanging it.
+            channel.pipeline.fireChannelInactive()
         }
         return (answers, channel)
     }
@@ -52,7 +58,8 @@ struct ClientPipelineReadingTests {
     @Test("answers split at every byte, or all in one read, reach their own calls")
     func splitAndMerged() async throws {
         // Answered out of order, as a server may.
-        let frames = [3, 1, 2].map { id in Self.responseFrame(id: UInt64(id), payload: String(decoding: Self.users[id - 1].jsonBytes, as: UTF8.self))
+        let frames = [2, 0, 1].map { index in
+            Self.responseFrame(id: Self.firstID + UInt64(index), payload: String(decoding: Self.users[index].jsonBytes, as: UTF8.self))
         }
         let stream = frames.flatMap { $0 }
         for chunks in [stream.map { [$0] }, [stream], [Array(stream[..<7]), Array(stream[7...])]] {
@@ -66,9 +73,9 @@ struct ClientPipelineReadingTests {
         let user = Self.users[0]
         let respelled = #"{ "created_at" : "\#(user.createdAt)", "email":"\#(user.email)", "username":"user\u0030", "id":"\#(user.id)" }"#
         let frames = [
-            Self.responseFrame(id: 1, payload: respelled),
-            Self.responseFrame(id: 2, payload: #"{"id":"x","username":"y","email":"z"}"#),
-            Self.responseFrame(id: 3, status: RPCStatus(code: .notFound, message: "no such user"), payload: nil),
+            Self.responseFrame(id: Self.firstID, payload: respelled),
+            Self.responseFrame(id: Self.firstID + 1, payload: #"{"id":"x","username":"y","email":"z"}"#),
+            Self.responseFrame(id: Self.firstID + 2, status: RPCStatus(code: .notFound, message: "no such user"), payload: nil),
         ]
         let (answers, _) = try await Self.answers(count: 3, inbound: [frames.flatMap { $0 }])
         #expect(try answers[0].result.get() == user)
@@ -79,7 +86,7 @@ struct ClientPipelineReadingTests {
 
     @Test("a malformed payload in an OK answer fails every call in flight and closes the connection")
     func malformedPayload() async throws {
-        let frame = Self.responseFrame(id: 2, payload: #"{"id":"x",}"#)
+        let frame = Self.responseFrame(id: Self.firstID + 1, payload: #"{"id":"x",}"#)
         let (answers, channel) = try await Self.answers(count: 3, inbound: [frame])
         #expect(answers.map { $0.error?.code } == [.internal, .internal, .internal])
         #expect(!channel.isActive)
