@@ -97,16 +97,17 @@ enum CallGroupReference: Sendable {
         }
     }
 
-    /// A group of `count` calls that resumes `continuation` with their answers.
+    /// A group of `count` calls that hands their answers to `completion` (on the event loop) once
+    /// every one is answered.
     static func make<Response: Sendable>(
-        count: Int, decoding: ResponseDecoding<Response>, continuation: UnsafeContinuation<[CallGroup<Response>.Answer], Never>
+        count: Int, decoding: ResponseDecoding<Response>, completion: @escaping @Sendable ([CallGroup<Response>.Answer]) -> Void
     ) -> CallGroupReference {
         if Response.self == UserV1.User.self {
-            // `Response` is `User`: the casts are between identical types.
-            let continuation = unsafeBitCast(continuation, to: UnsafeContinuation<[CallGroup<UserV1.User>.Answer], Never>.self)
-            return .users(CallGroup(count: count, decoding: .user, continuation: continuation))
+            // `Response` is `User`: the cast is between identical types.
+            let completion = unsafeBitCast(completion, to: (@Sendable ([CallGroup<UserV1.User>.Answer]) -> Void).self)
+            return .users(CallGroup(count: count, decoding: .user, completion: completion))
         }
-        return .other(CallGroup(count: count, decoding: decoding, continuation: continuation))
+        return .other(CallGroup(count: count, decoding: decoding, completion: completion))
     }
 }
 
@@ -124,15 +125,15 @@ final class CallGroup<Response: Sendable>: CallGroupMembership, @unchecked Senda
     @exclusivity(unchecked) private var answered: [Bool]
     @exclusivity(unchecked) private var remaining: Int
     private let decoding: ResponseDecoding<Response>
-    private let continuation: UnsafeContinuation<[Answer], Never>
+    private let completion: @Sendable ([Answer]) -> Void
 
-    init(count: Int, decoding: ResponseDecoding<Response>, continuation: UnsafeContinuation<[Answer], Never>) {
+    init(count: Int, decoding: ResponseDecoding<Response>, completion: @escaping @Sendable ([Answer]) -> Void) {
         let unanswered = Answer(result: .failure(UserRPCError(code: .internal, message: "no answer")), answeredAt: .now)
         answers = Array(repeating: unanswered, count: count)
         answered = Array(repeating: false, count: count)
         remaining = count
         self.decoding = decoding
-        self.continuation = continuation
+        self.completion = completion
     }
 
     var isComplete: Bool { remaining == 0 }
@@ -166,7 +167,7 @@ final class CallGroup<Response: Sendable>: CallGroupMembership, @unchecked Senda
         if remaining == 0 {
             let answers = self.answers
             self.answers = []
-            continuation.resume(returning: answers)
+            completion(answers)
         }
     }
 }

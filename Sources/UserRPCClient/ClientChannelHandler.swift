@@ -34,9 +34,6 @@ final class ClientChannelHandler: ChannelInboundHandler {
     /// In order of `firstID`, so a member's group is found by binary search: a group costs one entry,
     /// not one per call. Removed when every member is answered.
     @exclusivity(unchecked) private var groups: [PendingGroup] = []
-    /// Calls sent together take their ids from 2^62 up, apart from single calls' (from 1 up, handed
-    /// out by the client), so the two never meet.
-    private var nextGroupID: UInt64 = 1 << 62
     /// One timer for all calls' deadlines, set for the earliest one; calls that finish leave it alone.
     /// (A timer per call costs a schedule and a cancel on every call.)
     private var deadlineTimer: (at: NIODeadline, task: Scheduled<Void>)?
@@ -78,12 +75,11 @@ final class ClientChannelHandler: ChannelInboundHandler {
         scheduleFlush()
     }
 
-    /// Sends `count` calls in one write, their frames written straight into the outgoing buffer by
-    /// `writeFrames` (given the calls' first id, and a scratch writer it may use); `group` collects
-    /// their answers.
+    /// Sends calls `firstID ..< firstID + count` in one write, their frames written straight into the
+    /// outgoing buffer by `writeFrames` (with a scratch writer it may use); `group` collects their answers.
     func start(
-        count: Int, timeout: Duration?, group: CallGroupReference,
-        writeFrames: (_ firstID: UInt64, inout ByteBuffer, inout JSONWriter) -> Void
+        firstID: UInt64, count: Int, timeout: Duration?, group: CallGroupReference,
+        writeFrames: (inout ByteBuffer, inout JSONWriter) -> Void
     ) {
         guard let context, closedError == nil else {
             let error = closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")
@@ -91,11 +87,15 @@ final class ClientChannelHandler: ChannelInboundHandler {
             return
         }
         let deadline = timeout.map { NIODeadline.now() + $0.timeAmount }
-        // Ids handed out here, in increasing order, so `groups` stays sorted as it grows.
-        let firstID = nextGroupID
-        nextGroupID &+= UInt64(count)
-        groups.append(PendingGroup(firstID: firstID, count: count, group: group, deadline: deadline))
-        writeFrames(firstID, &output, &scratch)
+        let entry = PendingGroup(firstID: firstID, count: count, group: group, deadline: deadline)
+        // Ids are handed out in increasing order, so a group almost always goes last; one whose
+        // caller was overtaken on its way here goes in its place.
+        if let last = groups.last, last.firstID > firstID {
+            groups.insert(entry, at: firstGroup(startingAfter: firstID))
+        } else {
+            groups.append(entry)
+        }
+        writeFrames(&output, &scratch)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
         scheduleFlush()
     }

@@ -198,14 +198,15 @@ public final class UserRPCClient: Sendable {
             return allFailing(error)
         }
         let timeout = options.timeout ?? configuration.defaultTimeout
+        let firstID = nextCallID.wrappingAdd(UInt64(count), ordering: .relaxed).oldValue
         let encoder = requestEncoder(method: method, options: options)
         let progress = CallProgress<CallGroupReference>()
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<[PipelinedAnswer<Response>], Never>) in
-                let group = CallGroupReference.make(count: count, decoding: decoding, continuation: continuation)
+                let group = CallGroupReference.make(count: count, decoding: decoding) { continuation.resume(returning: $0) }
                 let started = progress.start(group) {
                     connection.withHandler { handler in
-                        handler.start(count: count, timeout: timeout, group: group) { firstID, frames, scratch in
+                        handler.start(firstID: firstID, count: count, timeout: timeout, group: group) { frames, scratch in
                             for index in 0..<count { writeFrame(encoder, firstID &+ UInt64(index), index, &frames, &scratch) }
                         }
                     }

@@ -27,49 +27,84 @@ struct ClientPipelineReadingTests {
         return Array(buffer.readableBytesView)
     }
 
-    /// The id of a group's first call: groups take their ids from 2^62 up.
-    private static let firstID: UInt64 = 1 << 62
+    /// The id of the first call of the group under test.
+    private static let firstID: UInt64 = 1_000
 
-    /// Starts a group of `count` User calls (ids `firstID...`) on a handler in an embedded channel,
-    /// feeds it `inbound` in `chunks`, and returns the group's answers.
-    private static func answers(count: Int, inbound chunks: [[UInt8]]) async throws -> (
-        answers: [UserRPCClient.PipelinedAnswer<UserV1.User>], channel: EmbeddedChannel
-    ) {
+    typealias Answers = [UserRPCClient.PipelinedAnswer<UserV1.User>]
+
+    /// Collects a group's answers when the handler hands them over.
+    final class AnswerBox: @unchecked Sendable {
+        var answers: Answers?
+    }
+
+    /// A handler on an embedded channel.
+    private static func makeHandler() throws -> (ClientChannelHandler, EmbeddedChannel) {
         let channel = EmbeddedChannel()
         let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, onRetire: {})
         try channel.pipeline.syncOperations.addHandler(handler)
-        let answers = await withUnsafeContinuation { (continuation: UnsafeContinuation<[UserRPCClient.PipelinedAnswer<UserV1.User>], Never>) in
-            let group = CallGroupReference.make(count: count, decoding: ResponseDecoding<UserV1.User>.user, continuation: continuation)
-            handler.start(count: count, timeout: nil, group: group) { _, _, _ in }
-            for chunk in chunks {
-                do {
-                    try channel.writeInbound(ByteBuffer(bytes: chunk))
-                } catch {
-                    Issue.record("writeInbound: \(error)")
-                }
+        return (handler, channel)
+    }
+
+    /// Starts a group of `count` User calls with ids `firstID...` on `handler`; the box gets the answers.
+    private static func startGroup(on handler: ClientChannelHandler, firstID: UInt64, count: Int) -> AnswerBox {
+        let box = AnswerBox()
+        let group = CallGroupReference.make(count: count, decoding: ResponseDecoding<UserV1.User>.user) { box.answers = $0 }
+        handler.start(firstID: firstID, count: count, timeout: nil, group: group) { _, _ in }
+        return box
+    }
+
+    /// Feeds `chunks` to the channel, then ends the connection: calls the input did not answer end as
+    /// UNAVAILABLE, so a misrouted answer fails the test rather than leaving it waiting.
+    private static func feed(_ chunks: [[UInt8]], to channel: EmbeddedChannel) {
+        for chunk in chunks {
+            do {
+                try channel.writeInbound(ByteBuffer(bytes: chunk))
+            } catch {
+                Issue.record("writeInbound: \(error)")
             }
-            // Calls the input did not answer end as UNAVAILABLE with the connection, so a wrong
-            // answer fails the test instead of hanging it.
-            channel.pipeline.fireChannelInactive()
         }
-        return (answers, channel)
+        channel.pipeline.fireChannelInactive()
+    }
+
+    /// Starts a group of `count` User calls (ids `firstID...`) on a handler in an embedded channel,
+    /// feeds it `inbound` in `chunks`, and returns the group's answers.
+    private static func answers(count: Int, inbound chunks: [[UInt8]]) throws -> (answers: Answers, channel: EmbeddedChannel) {
+        let (handler, channel) = try makeHandler()
+        let box = startGroup(on: handler, firstID: firstID, count: count)
+        feed(chunks, to: channel)
+        return (try #require(box.answers), channel)
+    }
+
+    @Test("groups registered out of id order (a caller overtaken on its way to the event loop) each get their own answers")
+    func groupsOutOfOrder() throws {
+        let (handler, channel) = try Self.makeHandler()
+        let later = Self.startGroup(on: handler, firstID: 20, count: 2)
+        let earlier = Self.startGroup(on: handler, firstID: 10, count: 2)
+        let last = Self.startGroup(on: handler, firstID: 30, count: 1)
+        let frames = [(30, 2), (11, 1), (21, 0), (10, 0), (20, 1)].map { id, user in
+            Self.responseFrame(id: UInt64(id), payload: String(decoding: Self.users[user].jsonBytes, as: UTF8.self))
+        }
+        Self.feed([frames.flatMap { $0 }], to: channel)
+        #expect(earlier.answers?.map { try? $0.result.get() } == [Self.users[0], Self.users[1]])
+        #expect(later.answers?.map { try? $0.result.get() } == [Self.users[1], Self.users[0]])
+        #expect(last.answers?.map { try? $0.result.get() } == [Self.users[2]])
     }
 
     @Test("answers split at every byte, or all in one read, reach their own calls")
-    func splitAndMerged() async throws {
+    func splitAndMerged() throws {
         // Answered out of order, as a server may.
         let frames = [2, 0, 1].map { index in
             Self.responseFrame(id: Self.firstID + UInt64(index), payload: String(decoding: Self.users[index].jsonBytes, as: UTF8.self))
         }
         let stream = frames.flatMap { $0 }
         for chunks in [stream.map { [$0] }, [stream], [Array(stream[..<7]), Array(stream[7...])]] {
-            let (answers, _) = try await Self.answers(count: 3, inbound: chunks)
+            let (answers, _) = try Self.answers(count: 3, inbound: chunks)
             #expect(answers.map { try? $0.result.get() } == Self.users)
         }
     }
 
     @Test("a User in another spelling is read the general way, to the same value; a wrong one is INTERNAL, an error status its own code")
-    func generalPath() async throws {
+    func generalPath() throws {
         let user = Self.users[0]
         let respelled = #"{ "created_at" : "\#(user.createdAt)", "email":"\#(user.email)", "username":"user\u0030", "id":"\#(user.id)" }"#
         let frames = [
@@ -77,7 +112,7 @@ struct ClientPipelineReadingTests {
             Self.responseFrame(id: Self.firstID + 1, payload: #"{"id":"x","username":"y","email":"z"}"#),
             Self.responseFrame(id: Self.firstID + 2, status: RPCStatus(code: .notFound, message: "no such user"), payload: nil),
         ]
-        let (answers, _) = try await Self.answers(count: 3, inbound: [frames.flatMap { $0 }])
+        let (answers, _) = try Self.answers(count: 3, inbound: [frames.flatMap { $0 }])
         #expect(try answers[0].result.get() == user)
         #expect(answers[1].error?.code == .internal)
         #expect(answers[1].error?.message.contains("created_at") == true)
@@ -85,9 +120,9 @@ struct ClientPipelineReadingTests {
     }
 
     @Test("a malformed payload in an OK answer fails every call in flight and closes the connection")
-    func malformedPayload() async throws {
+    func malformedPayload() throws {
         let frame = Self.responseFrame(id: Self.firstID + 1, payload: #"{"id":"x",}"#)
-        let (answers, channel) = try await Self.answers(count: 3, inbound: [frame])
+        let (answers, channel) = try Self.answers(count: 3, inbound: [frame])
         #expect(answers.map { $0.error?.code } == [.internal, .internal, .internal])
         #expect(!channel.isActive)
     }
