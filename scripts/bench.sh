@@ -33,7 +33,7 @@ PSQL=("$PGBIN/psql" -Xq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U userrpc
 
 start_server() {  # args: extra server flags
   [ -n "$SERVER_PID" ] && { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
-  "$BIN/user-rpc-server" --port "$PORT" --log-level warning "$@" 2>"$WORK/server.log" &
+  ${SERVER_PREFIX:-} "$BIN/user-rpc-server" --port "$PORT" --log-level warning "$@" 2>"$WORK/server.log" &
   # (The server reads DATABASE_URL and REDIS_URL; section 1 clears them to get the embedded store.)
   SERVER_PID=$!
   for _ in $(seq 100); do "$BIN/user-rpc" list >/dev/null 2>&1 && (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
@@ -69,12 +69,36 @@ for shape in "1 1" "1 16" "2 16" "4 1" "4 16" "8 8" "16 4"; do
   set -- $shape
   loadgen GetUser "$WORK/get-one.txt" "$1" "$2" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_us"]; print(sys.argv[1], sys.argv[2], r["throughput_per_s"], l["p50"], l["p99"])' "$1" "$2"
 done
-echo "user-rpc bench GetUser --concurrency 64 --connections 4 (the client library drives it):"
-"$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --prepare 1000 --concurrency 64 --connections 4 --duration "${SECONDS_PER_RUN}s"
+bench() {  # user-rpc bench GetUser with the given flags; prints its report and the server's CPU per call
+  local before after
+  before=$(server_cpu)
+  "$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --duration "${SECONDS_PER_RUN}s" "$@" | tee "$WORK/bench.txt"
+  after=$(server_cpu)
+  awk -v before="$before" -v after="$after" '/^calls/ { cpu = after - before; printf "server CPU: %.2f s = %.2f us per call (preparing calls included)\n", cpu, cpu * 1e6 / $2 }' "$WORK/bench.txt"
+}
+echo "user-rpc bench GetUser --concurrency 64 --connections 4 (the client library drives it, one call per task):"
+bench --prepare 1000 --concurrency 64 --connections 4
 echo "user-rpc bench GetUser --concurrency 64 --connections 4 --pipeline 16 (16 calls sent together per worker):"
-"$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --prepare 1000 --concurrency 64 --connections 4 --pipeline 16 --duration "${SECONDS_PER_RUN}s"
+bench --prepare 1000 --concurrency 64 --connections 4 --pipeline 16
+echo "the same with --threads 1 (one event loop for the bench's connections):"
+bench --prepare 1000 --concurrency 64 --connections 4 --pipeline 16 --threads 1
 echo "user-rpc bench GetUser --concurrency 1:"
-"$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --id "$id" --concurrency 1 --duration "${SECONDS_PER_RUN}s"
+bench --id "$id" --concurrency 1
+
+section "1b. Is the load generator the bottleneck? The server pinned to core 0, the generator to core 1"
+# One core each: whichever reaches 100% of its core first limits the run.
+SERVER_PREFIX="taskset -c 0" DATABASE_URL= REDIS_URL= start_server
+id=$("$BIN/user-rpc" call RegisterUser --address 127.0.0.1:$PORT --username pinned --email pinned@example.com \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "{\"id\":\"$id\"}" > "$WORK/get-pinned.txt"
+echo "loadgen -c 4 -d 16 on core 1 (it measures after a 0.5 s warm-up; the server's CPU includes it):"
+before=$(server_cpu); taskset -c 1 "$LOADGEN" -p "$PORT" -m user.v1.UserService/GetUser -f "$WORK/get-pinned.txt" -c 4 -d 16 -t "$SECONDS_PER_RUN"
+echo "server CPU seconds: $before -> $(server_cpu) over $SECONDS_PER_RUN.5 s"
+echo "user-rpc bench --concurrency 64 --connections 4 --pipeline 16 --threads 1 on core 1:"
+before=$(server_cpu)
+taskset -c 1 "$BIN/user-rpc" bench GetUser --address 127.0.0.1:$PORT --id "$id" --concurrency 64 --connections 4 --pipeline 16 --threads 1 \
+  --duration "${SECONDS_PER_RUN}s"
+echo "server CPU seconds: $before -> $(server_cpu) over $SECONDS_PER_RUN s"
 
 section "2. Storage: PostgreSQL + Redis behind the service vs pgbench and redis-benchmark"
 "${PSQL[@]}" -c "DROP TABLE IF EXISTS users, schema_migrations, bench_users" >/dev/null

@@ -109,7 +109,7 @@ struct CLIEndToEndTests {
     @Test("bench: closed loop, pipelined and open loop runs report calls, percentiles, statuses and own CPU")
     func bench() async throws {
         let server = try await TestServer.start(backend: .embedded)
-        for extra in [[String](), ["--pipeline", "4"]] {
+        for extra in [[String](), ["--pipeline", "4"], ["--pipeline", "4", "--threads", "1"]] {
             let run = try await run(
                 ["bench", "GetUser", "--prepare", "20", "--concurrency", "8", "--connections", "2", "--requests", "400", "--format", "json"]
                     + extra, port: server.port)
@@ -132,10 +132,19 @@ struct CLIEndToEndTests {
         }
         #expect((1...201).contains(calls), "\(open.stdout)")
         #expect(open.json?["status"]?.objectValue?["NOT_FOUND"] == .number(String(calls)))
+        // SearchUsers and RegisterUser are read as their own response types.
+        for (method, fields) in [("SearchUsers", ["--username", "p"]), ("RegisterUser", [])] {
+            let typed = try await run(
+                ["bench", method, "--concurrency", "4", "--requests", "40", "--pipeline", "2", "--format", "json"] + fields, port: server.port)
+            #expect(typed.status == 0, "\(typed.stderr)")
+            #expect(typed.json?["status"]?.objectValue?["OK"] == .number("40"), "\(method): \(typed.stdout)")
+        }
         // Usage errors exit 64.
         let bad = try await run(["bench", "GetUser", "--concurrency", "8", "--pipeline", "3"], port: server.port)
         #expect(bad.status == 64)
         #expect(bad.stderr.contains("multiple of --pipeline"))
+        let badThreads = try await run(["bench", "GetUser", "--threads", "0"], port: server.port)
+        #expect(badThreads.status == 64)
         try await server.stop()
     }
 

@@ -243,6 +243,13 @@ struct ClientEndToEndTests {
         #expect(fetched[5].error?.code == .notFound)
         #expect(fetched[6].error?.code == .invalidArgument)
         for user in users { #expect(try await client.getUser(id: user.id) == user) }
+        // Requests already encoded, typed responses.
+        let encoded = ids.map { GetUserRequest(id: $0).jsonBytes }
+        let fromBytes = await client.callPipelined(.getUser, payloadsJSON: encoded, as: UserV1.User.self)
+        #expect(fromBytes.map { $0.error?.code } == fetched.map { $0.error?.code })
+        #expect(try fromBytes.prefix(5).map { try $0.result.get() } == users)
+        #expect(try await client.call(.getUser, payloadJSON: encoded[0], as: UserV1.User.self) == users[0])
+        await #expect(throws: UserRPCError.self) { try await client.call(.getUser, payloadJSON: encoded[5], as: UserV1.User.self) }
         // SearchUsers: a response type read the general way.
         let searches = [SearchUsersRequest(username: "typed", limit: 2), SearchUsersRequest(limit: 0)]
         let pages = await client.callPipelined(.searchUsers, searches, as: SearchUsersResponse.self)
