@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import UserRPCClient
 import UserRPCTestKit
+import UserV1
 
 /// The embedding example shown in README.md, compiled and run here. The README holds the same lines,
 /// with the server's default port where this copy says `port`.
@@ -19,6 +20,22 @@ func readmeExample(port: Int) async -> String {
     }
     await client.close()
     // README-EXAMPLE-END
+    return printed
+}
+
+/// The pipelined example shown in README.md, compiled and run here.
+func readmePipelinedExample(client: UserRPCClient, ids: [String]) async -> String {
+    var printed = ""
+    func print(_ items: Any...) { printed += items.map { "\($0)" }.joined(separator: " ") + "\n" }
+    // README-PIPELINED-BEGIN
+    let answers = await client.callPipelined(.getUser, ids.map { GetUserRequest(id: $0) }, as: UserV1.User.self)
+    for answer in answers {
+        switch answer.result {
+        case .success(let user): print(user.username)
+        case .failure(let error): print(error.code)
+        }
+    }
+    // README-PIPELINED-END
     return printed
 }
 
@@ -42,6 +59,29 @@ struct ReadmeExampleTests {
         let again = await readmeExample(port: server.port)
         #expect(again.hasPrefix("failed: ALREADY_EXISTS"), "\(again)")
         try await server.stop()
+    }
+
+    @Test("the pipelined example runs against a live server")
+    func pipelinedExampleRuns() async throws {
+        let server = try await TestServer.start()
+        let client = server.client()
+        let grace = try await client.registerUser(username: "grace", email: "grace@example.com")
+        let output = await readmePipelinedExample(client: client, ids: [grace.id, "00000000-0000-7000-8000-000000000000"])
+        #expect(output == "grace\nNOT_FOUND\n")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test("README.md shows exactly the pipelined example this file compiles")
+    func readmePipelinedMatches() throws {
+        let source = try String(contentsOf: Self.root.appendingPathComponent("Tests/EndToEndTests/ReadmeExampleTests.swift"), encoding: .utf8)
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let compiled = Self.exampleLines(in: source, between: "README-PIPELINED-BEGIN", and: "README-PIPELINED-END")
+        let lines = readme.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let start = try #require(lines.firstIndex { $0.hasPrefix("let answers = await client.callPipelined(") })
+        let stop = try #require(lines[start...].firstIndex { $0 == "```" })
+        #expect(compiled.count >= 7)
+        #expect(Array(lines[start..<stop]) == compiled)
     }
 
     @Test("README.md shows exactly the example this file compiles")
