@@ -176,6 +176,14 @@ extension UserV1.User {
     /// Reads a `User` payload in the server's plain shape — the four fields, each once, in any order,
     /// as strings of printable ASCII without escapes — or returns `nil` for anything else.
     init?(plainPayload bytes: UnsafeRawBufferPointer) {
+        func text(_ range: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+        // The server's own spelling, compared as fixed text; then any order and spacing.
+        if let (id, username, email, createdAt) = ResponseFrameScanner.scanCompactStrings(
+            bytes, #"{"id":"#, #","username":"#, #","email":"#, #","created_at":"#)
+        {
+            self.init(id: text(id), username: text(username), email: text(email), createdAt: text(createdAt))
+            return
+        }
         guard let scanned = ResponseFrameScanner.scanFlatPayload(bytes), scanned.count == 4 else { return nil }
         var id: String?
         var username: String?
@@ -184,7 +192,7 @@ extension UserV1.User {
         for index in 0..<4 {
             let member = scanned[index]
             guard member.isString else { return nil }
-            let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[member.value]), as: UTF8.self)
+            let value = text(member.value)
             if bytes.bytes(in: member.key, equal: "id") {
                 id = value
             } else if bytes.bytes(in: member.key, equal: "username") {

@@ -76,3 +76,25 @@ extension ResponseFrameScanner {
         return reader.atEnd ? scanned : nil
     }
 }
+
+extension ResponseFrameScanner {
+    /// Reads an object of four plain strings in exactly one compact shape, `first` to `fourth` being
+    /// the text before each value — `{"id":`, `,"username":`, … — with the closing brace last:
+    /// the values' ranges, or `nil` for anything else (then ``scanFlatPayload(_:)`` reads it).
+    public static func scanCompactStrings(
+        _ payload: UnsafeRawBufferPointer, _ first: StaticString, _ second: StaticString, _ third: StaticString,
+        _ fourth: StaticString
+    ) -> (Range<Int>, Range<Int>, Range<Int>, Range<Int>)? {
+        var reader = ByteReader(bytes: payload)
+        func value(after text: StaticString) -> Range<Int>? {
+            let end = reader.index + text.utf8CodeUnitCount
+            guard payload.bytes(in: reader.index..<min(end, payload.count), equal: text) else { return nil }
+            reader.index = end
+            return reader.plainString()
+        }
+        guard let a = value(after: first), let b = value(after: second), let c = value(after: third), let d = value(after: fourth),
+            reader.index == payload.count - 1, payload[reader.index] == UInt8(ascii: "}")
+        else { return nil }
+        return (a, b, c, d)
+    }
+}

@@ -99,6 +99,42 @@ struct ClientCodecTests {
         #expect(accepted > 1_000)
     }
 
+    @Test("the compact four-string shape: what the scanner reads, the JSON parser reads the same way")
+    func compactStringsDifferential() throws {
+        var generator = SeededGenerator(seed: 31)
+        let seed = Array(
+            #"{"id":"0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60","username":"ada","email":"ada@example.com","created_at":"2026-11-27T10:15:00.123Z"}"#
+                .utf8)
+        let keys = ["id", "username", "email", "created_at"]
+        var accepted = 0
+        for round in 0..<20_000 {
+            let payload = round % 10 == 0 ? seed : ByteMutation.mutate(seed, using: &generator)
+            let shown = String(decoding: payload, as: UTF8.self)
+            guard
+                let ranges = payload.withUnsafeBytes({
+                    ResponseFrameScanner.scanCompactStrings($0, #"{"id":"#, #","username":"#, #","email":"#, #","created_at":"#)
+                })
+            else { continue }
+            accepted += 1
+            guard case .object(let object)? = try? JSONParser().parse(payload) else {
+                Issue.record("scanner read \(shown), the parser rejects it")
+                continue
+            }
+            #expect(object.members.map(\.key) == keys, "\(shown)")
+            for (key, range) in zip(keys, [ranges.0, ranges.1, ranges.2, ranges.3]) {
+                #expect(object[key] == .string(String(decoding: payload[range], as: UTF8.self)), "\(shown): \(key)")
+            }
+        }
+        #expect(accepted > 1_000)
+        // Any other spelling is left to the flat scanner or the parser.
+        for other in [#"{"username":"ada","id":"1","email":"e","created_at":"c"}"#, #"{"id":"1","username":"a","email":"e","created_at":"c"} "#] {
+            #expect(
+                Array(other.utf8).withUnsafeBytes {
+                    ResponseFrameScanner.scanCompactStrings($0, #"{"id":"#, #","username":"#, #","email":"#, #","created_at":"#)
+                } == nil)
+        }
+    }
+
     @Test("a plain string holds printable ASCII only: every special byte, at every position, is declined")
     func plainStringBytes() {
         // The scanner reads strings eight bytes at a time; put each special byte at each offset of
