@@ -55,6 +55,35 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The client's side of the same call: its request frame, encoded once per group around the id and
+    // payload, and the scan of its OK answer down to the User's four strings (the client then makes
+    // them Strings).
+    let getUserPayload = Array(#"{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1"}"#.utf8)
+    let requestEncoder = RequestFrameEncoder(method: "user.v1.UserService/GetUser", timeoutMilliseconds: 30_000, metadata: [:])
+    Benchmark("GetUser.clientEncodeRequestFrame") { benchmark in
+        var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        for _ in benchmark.scaledIterations {
+            buffer.clear()
+            getUserPayload.withUnsafeBytes { requestEncoder.writeFrame(id: 42, payload: $0, into: &buffer) }
+            blackHole(buffer.readableBytes)
+        }
+    }
+
+    let okResponseFrame = Array(
+        #"{"type":"response","id":42,"status":{"code":"OK","message":""},"payload":{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1","username":"ada_lovelace","email":"ada@example.com","created_at":"2026-11-18T11:06:40.123Z"}}"#
+            .utf8)
+    Benchmark("GetUser.clientScanResponseFrame") { benchmark in
+        for _ in benchmark.scaledIterations {
+            okResponseFrame.withUnsafeBytes { bytes in
+                guard let ok = ResponseFrameScanner.scanOK(bytes) else { return }
+                blackHole(
+                    ResponseFrameScanner.scanCompactStrings(
+                        UnsafeRawBufferPointer(rebasing: bytes[ok.payload]), #"{"id":"#, #","username":"#, #","email":"#,
+                        #","created_at":"#)?.3)
+            }
+        }
+    }
+
     // The whole server path of one connection: frames in, responses out, through the real connection
     // handler on an EmbeddedChannel (no sockets). 16 calls arrive per read, as under load.
     // 16 calls per iteration: one more allocation per call adds 16.
