@@ -29,11 +29,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let method: String
         /// Stops the call's work: cancels its task, or its blocking work's `CallCancellation`.
         let stopWork: @Sendable () -> Void
-        let deadline: Scheduled<Void>?
+        /// When the call is answered DEADLINE_EXCEEDED if it is still running.
+        let deadline: NIODeadline
 
         func stop() {
             stopWork()
-            deadline?.cancel()
         }
     }
 
@@ -56,6 +56,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private var context: ChannelHandlerContext?
     private var inFlight: [UInt64: InFlightCall] = [:]
+    /// One timer for the deadlines of all calls in flight, set for the earliest; calls that finish
+    /// leave it alone. (A timer per call cost a schedule and a cancel on every storage call.)
+    private var deadlineTimer: (at: NIODeadline, task: Scheduled<Void>)?
     private var output: ByteBuffer
     private var writer = JSONWriter(reservingCapacity: 512)
     private var flushScheduled = false
@@ -85,6 +88,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         for call in inFlight.values { call.stop() }
         inFlight.removeAll()
+        deadlineTimer?.task.cancel()
+        deadlineTimer = nil
         readTimer?.cancel()
         idleTimer?.cancel()
         stallTimer?.cancel()
@@ -369,17 +374,41 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func track(
         id: UInt64, method: String, timeoutMilliseconds: UInt64, context: ChannelHandlerContext, stopWork: @escaping @Sendable () -> Void
     ) {
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let deadline = context.eventLoop.scheduleTask(in: .milliseconds(Int64(clamping: timeoutMilliseconds))) {
-            handler.value.expireCall(id: id)
-        }
+        let deadline = NIODeadline.now() + .milliseconds(Int64(clamping: timeoutMilliseconds))
         inFlight[id] = InFlightCall(method: method, stopWork: stopWork, deadline: deadline)
+        armDeadlineTimer(at: deadline, context: context)
+    }
+
+    private func armDeadlineTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        if let timer = deadlineTimer {
+            guard deadline < timer.at else { return }
+            timer.task.cancel()
+        }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let task = context.eventLoop.scheduleTask(deadline: deadline) { handler.value.expireDueCalls() }
+        deadlineTimer = (deadline, task)
+    }
+
+    /// Answers DEADLINE_EXCEEDED for every call past its deadline, and sets the timer for the next one.
+    private func expireDueCalls() {
+        deadlineTimer = nil
+        let now = NIODeadline.now()
+        var due: [UInt64] = []
+        var next: NIODeadline?
+        for (id, call) in inFlight {
+            if call.deadline <= now {
+                due.append(id)
+            } else {
+                next = min(next ?? call.deadline, call.deadline)
+            }
+        }
+        for id in due { expireCall(id: id) }
+        if let next, let context { armDeadlineTimer(at: next, context: context) }
     }
 
     private func finishCall(id: UInt64, result: CallResult) {
         // Already answered (cancelled, expired, shut down): drop the late result.
         guard let call = inFlight.removeValue(forKey: id) else { return }
-        call.deadline?.cancel()
         respond(id: id, method: call.method, result)
         scheduleFlush()
         closeIfDrained()

@@ -131,6 +131,30 @@ struct ProtocolEndToEndTests {
         try await server.stop()
     }
 
+    @Test("deadlines of calls in flight end each call at its own deadline, earliest first, whatever order they came in")
+    func deadlinesInOrder() async throws {
+        let store = GatedUserStore()
+        let server = try await TestServer.start(repository: UserRepository(store: store))
+        let connection = try await server.rawConnection()
+        let gated = #"{"id":"\#(store.gatedID.lowercasedText)"}"#
+        // The server keeps one timer for the earliest deadline: a call that finishes before its
+        // deadline leaves it set, and each call still ends at its own deadline, in deadline order.
+        try await connection.send(request(id: 1, method: Self.getUser, payload: gated, extra: #","timeout_ms":600"#))
+        try await connection.send(request(id: 2, method: Self.getUser, payload: gated, extra: #","timeout_ms":150"#))
+        try await connection.send(
+            request(id: 3, method: Self.register, payload: #"{"username":"quick","email":"quick@example.com"}"#, extra: #","timeout_ms":50"#))
+        var answers: [(UInt64?, String?)] = []
+        for _ in 0..<3 {
+            let frame = try await connection.expectFrame(timeout: 5)
+            answers.append((frame.frameID, frame.statusCode))
+        }
+        #expect(answers.map(\.0) == [3, 2, 1])
+        #expect(answers.map(\.1) == ["OK", "DEADLINE_EXCEEDED", "DEADLINE_EXCEEDED"])
+        store.openGate()
+        await connection.close()
+        try await server.stop()
+    }
+
     @Test("a second call with an id already in flight is rejected; the first still completes")
     func duplicateInFlightID() async throws {
         let store = GatedUserStore()
