@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
 WORK=$(mktemp -d /tmp/user-rpc-bench.XXXXXX)
 chmod 755 "$WORK"   # PostgreSQL runs as user postgres and must reach its data folder
-export SERVICES_DIR=$WORK/services PG_PORT=${BENCH_PG_PORT:-55460} REDIS_PORT=${BENCH_REDIS_PORT:-56460}
-PORT=${BENCH_PORT:-50460}
+export SERVICES_DIR=$WORK/services PG_PORT=${BENCH_PG_PORT:-15460} REDIS_PORT=${BENCH_REDIS_PORT:-16460}
+PORT=${BENCH_PORT:-10460}
 SERVER_PID=
 
 cleanup() {

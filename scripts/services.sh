@@ -5,6 +5,9 @@
 #   scripts/services.sh stop
 #   scripts/services.sh stop-redis | start-redis | stop-postgres | start-postgres   (fault tests)
 #
+# Ports: PG_PORT (default 15432) and REDIS_PORT (default 16379), below Linux's range of ephemeral
+# ports (32768-60999), so that no outgoing connection's local port can be holding them when a
+# server (re)starts.
 # Installs the Debian packages when missing (needs root). PostgreSQL runs as the `postgres` user
 # (it refuses root) from a data folder under /tmp. Both are idempotent.
 set -euo pipefail
@@ -19,8 +22,8 @@ if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || ! command -v redis-serve
   [ "$(id -u)" = 0 ] || { echo "services: install postgresql and redis-server first" >&2; exit 1; }
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql redis-server >&2
 fi
-PG_PORT=${PG_PORT:-55432} PG_USER=${PG_USER:-userrpc} PG_PASSWORD=${PG_PASSWORD:-userrpc} PG_DB=${PG_DB:-userrpc}
-REDIS_PORT=${REDIS_PORT:-56379}
+PG_PORT=${PG_PORT:-15432} PG_USER=${PG_USER:-userrpc} PG_PASSWORD=${PG_PASSWORD:-userrpc} PG_DB=${PG_DB:-userrpc}
+REDIS_PORT=${REDIS_PORT:-16379}
 DIR=${SERVICES_DIR:-/tmp/user-rpc-services}
 PGROOT=$DIR/pg PGDATA=$DIR/pg/data REDIS_PID=$DIR/redis.pid
 BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
@@ -44,7 +47,8 @@ start_postgres() {
       printf "listen_addresses='127.0.0.1'\nport=%s\nunix_socket_directories='%s'\nmax_connections=200\nfsync=off\nsynchronous_commit=off\nfull_page_writes=off\n" \
         "$PG_PORT" "$PGROOT" >>"$PGDATA/postgresql.conf"
     fi
-    as_pg "$BIN/pg_ctl" -D "$PGDATA" -l "$PGROOT/postgres.log" -w -t 60 start </dev/null >/dev/null 2>&1 \
+    # The port is given here too, so a data folder made with another port still listens on this one.
+    as_pg "$BIN/pg_ctl" -D "$PGDATA" -l "$PGROOT/postgres.log" -o "-p $PG_PORT" -w -t 60 start </dev/null >/dev/null 2>&1 \
       || { tail "$PGROOT/postgres.log" >&2; die "postgres start failed"; }
   fi
   for _ in $(seq 120); do "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.25; done

@@ -12,8 +12,8 @@ eval "$(./scripts/services.sh start)"
 stop_services() {
   ./scripts/services.sh stop >/dev/null 2>&1 || true
   # The fault tests' own instances, in case a failing test left them running.
-  SERVICES_DIR=/tmp/user-rpc-fault-services/pg PG_PORT=55441 ./scripts/services.sh stop-postgres >/dev/null 2>&1 || true
-  SERVICES_DIR=/tmp/user-rpc-fault-services/redis REDIS_PORT=56391 ./scripts/services.sh stop-redis >/dev/null 2>&1 || true
+  SERVICES_DIR=/tmp/user-rpc-fault-services/pg PG_PORT=15441 ./scripts/services.sh stop-postgres >/dev/null 2>&1 || true
+  SERVICES_DIR=/tmp/user-rpc-fault-services/redis REDIS_PORT=16391 ./scripts/services.sh stop-redis >/dev/null 2>&1 || true
 }
 trap stop_services EXIT
 echo "DATABASE_URL=${DATABASE_URL//:userrpc@/:***@} REDIS_URL=$REDIS_URL"

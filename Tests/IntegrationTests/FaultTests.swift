@@ -15,12 +15,12 @@ struct FaultTests {
 
     @Test("Redis stopped during calls: every call still succeeds; the cache comes back by itself")
     func redisDown() async throws {
-        let redisEnvironment = ["REDIS_PORT": "56391", "SERVICES_DIR": Self.faultDirectory + "/redis"]
+        let redisEnvironment = ["REDIS_PORT": "16391", "SERVICES_DIR": Self.faultDirectory + "/redis"]
         try await blocking { try TestServices.runScript(["start-redis"], environment: redisEnvironment) }
         let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
         let store = PostgresUserStore(configuration: .init(url: database.url))
         _ = try await store.migrate()
-        var cacheConfiguration = try RedisUserCacheConfiguration(url: "redis://127.0.0.1:56391")
+        var cacheConfiguration = try RedisUserCacheConfiguration(url: "redis://127.0.0.1:16391")
         cacheConfiguration.retryInterval = .milliseconds(100)
         let cache = RedisUserCache(configuration: cacheConfiguration)
         let server = try await TestServer.start(repository: UserRepository(store: store, cache: cache))
@@ -56,9 +56,9 @@ struct FaultTests {
 
     @Test("PostgreSQL stopped during calls: UNAVAILABLE fast, the server stays up, and recovers after restart")
     func postgresDown() async throws {
-        let pgEnvironment = ["PG_PORT": "55441", "SERVICES_DIR": Self.faultDirectory + "/pg"]
+        let pgEnvironment = ["PG_PORT": "15441", "SERVICES_DIR": Self.faultDirectory + "/pg"]
         try await blocking { try TestServices.runScript(["start-postgres"], environment: pgEnvironment) }
-        let url = "postgres://userrpc:userrpc@127.0.0.1:55441/userrpc"
+        let url = "postgres://userrpc:userrpc@127.0.0.1:15441/userrpc"
         let store = PostgresUserStore(configuration: .init(url: url))
         _ = try await store.migrate()
         try await blocking { try PostgresConnection(url: url).execute("TRUNCATE users") }
