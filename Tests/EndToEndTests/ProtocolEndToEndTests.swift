@@ -139,13 +139,14 @@ struct ProtocolEndToEndTests {
         let gated = #"{"id":"\#(store.gatedID.lowercasedText)"}"#
         // The server keeps one timer for the earliest deadline: a call that finishes before its
         // deadline leaves it set, and each call still ends at its own deadline, in deadline order.
-        try await connection.send(request(id: 1, method: Self.getUser, payload: gated, extra: #","timeout_ms":600"#))
-        try await connection.send(request(id: 2, method: Self.getUser, payload: gated, extra: #","timeout_ms":150"#))
+        // (Half a second apart, and half a second for the quick call: ample under the sanitizers.)
+        try await connection.send(request(id: 1, method: Self.getUser, payload: gated, extra: #","timeout_ms":1500"#))
+        try await connection.send(request(id: 2, method: Self.getUser, payload: gated, extra: #","timeout_ms":1000"#))
         try await connection.send(
-            request(id: 3, method: Self.register, payload: #"{"username":"quick","email":"quick@example.com"}"#, extra: #","timeout_ms":50"#))
+            request(id: 3, method: Self.register, payload: #"{"username":"quick","email":"quick@example.com"}"#, extra: #","timeout_ms":500"#))
         var answers: [(UInt64?, String?)] = []
         for _ in 0..<3 {
-            let frame = try await connection.expectFrame(timeout: 5)
+            let frame = try await connection.expectFrame(timeout: 10)
             answers.append((frame.frameID, frame.statusCode))
         }
         #expect(answers.map(\.0) == [3, 2, 1])
