@@ -176,6 +176,14 @@ struct ByteReader {
         return true
     }
 
+    /// Consumes `text` when the bytes at the cursor are exactly it.
+    mutating func consume(_ text: StaticString) -> Bool {
+        let end = index + text.utf8CodeUnitCount
+        guard bytes.bytes(in: index..<min(end, bytes.count), equal: text) else { return false }
+        index = end
+        return true
+    }
+
     /// A string of printable ASCII (0x20...0x7E, and DEL) with no escapes: the range of its contents.
     mutating func plainString() -> Range<Int>? {
         guard consume(UInt8(ascii: "\"")) else { return nil }

@@ -17,14 +17,9 @@ public enum ResponseFrameScanner {
     /// The frame exactly as the server writes it, without whitespace: fixed text compared whole.
     private static func scanCompactOK(_ body: UnsafeRawBufferPointer) -> (id: UInt64, message: Range<Int>, payload: Range<Int>)? {
         var reader = ByteReader(bytes: body)
-        func fixed(_ text: StaticString) -> Bool {
-            let end = reader.index + text.utf8CodeUnitCount
-            guard body.bytes(in: reader.index..<min(end, body.count), equal: text) else { return false }
-            reader.index = end
-            return true
-        }
-        guard fixed(compactHead), let id = reader.unsignedInteger(), fixed(compactStatus), let message = reader.plainString(),
-            fixed(compactPayloadKey), reader.peek == UInt8(ascii: "{"), body.count - 1 > reader.index,
+        guard reader.consume(compactHead), let id = reader.unsignedInteger(), reader.consume(compactStatus),
+            let message = reader.plainString(), reader.consume(compactPayloadKey), reader.peek == UInt8(ascii: "{"),
+            body.count - 1 > reader.index,
             body[body.count - 1] == UInt8(ascii: "}")
         else { return nil }
         return (id, message, reader.index..<(body.count - 1))
@@ -87,10 +82,7 @@ extension ResponseFrameScanner {
     ) -> (Range<Int>, Range<Int>, Range<Int>, Range<Int>)? {
         var reader = ByteReader(bytes: payload)
         func value(after text: StaticString) -> Range<Int>? {
-            let end = reader.index + text.utf8CodeUnitCount
-            guard payload.bytes(in: reader.index..<min(end, payload.count), equal: text) else { return nil }
-            reader.index = end
-            return reader.plainString()
+            reader.consume(text) ? reader.plainString() : nil
         }
         guard let a = value(after: first), let b = value(after: second), let c = value(after: third), let d = value(after: fourth),
             reader.index == payload.count - 1, payload[reader.index] == UInt8(ascii: "}")
