@@ -34,9 +34,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
     /// In order of `firstID`, so a member's group is found by binary search: a group costs one entry,
     /// not one per call. Removed when every member is answered.
     @exclusivity(unchecked) private var groups: [PendingGroup] = []
-    /// One timer for all calls' deadlines, set for the earliest one; calls that finish leave it alone.
-    /// (A timer per call costs a schedule and a cancel on every call.)
-    private var deadlineTimer: (at: NIODeadline, task: Scheduled<Void>)?
+    /// Set for the earliest deadline of the calls in flight.
+    private var deadlineTimer = EarliestDeadlineTimer()
     @exclusivity(unchecked) private var output: ByteBuffer
     /// Reused by the payload encoders of pipelined calls.
     @exclusivity(unchecked) private var scratch = JSONWriter(reservingCapacity: 256)
@@ -136,18 +135,15 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     private func armDeadlineTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
-        if let timer = deadlineTimer {
-            guard deadline < timer.at else { return }
-            timer.task.cancel()
+        deadlineTimer.arm(at: deadline) { deadline in
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            return context.eventLoop.scheduleTask(deadline: deadline) { handler.value.expireDueCalls() }
         }
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let task = context.eventLoop.scheduleTask(deadline: deadline) { handler.value.expireDueCalls() }
-        deadlineTimer = (deadline, task)
     }
 
     /// Answers DEADLINE_EXCEEDED for every call past its deadline, and sets the timer for the next one.
     private func expireDueCalls() {
-        deadlineTimer = nil
+        deadlineTimer.fired()
         let now = NIODeadline.now()
         var due: [UInt64] = []
         var next: NIODeadline?
@@ -311,8 +307,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         let callGroups = groups
         pending.removeAll()
         groups.removeAll()
-        deadlineTimer?.task.cancel()
-        deadlineTimer = nil
+        deadlineTimer.cancel()
         for call in calls.values {
             call.completion.resume(returning: .failure(error))
         }

@@ -31,10 +31,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let stopWork: @Sendable () -> Void
         /// When the call is answered DEADLINE_EXCEEDED if it is still running.
         let deadline: NIODeadline
-
-        func stop() {
-            stopWork()
-        }
     }
 
     private let service: UserServiceV1Handler
@@ -56,9 +52,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private var context: ChannelHandlerContext?
     private var inFlight: [UInt64: InFlightCall] = [:]
-    /// One timer for the deadlines of all calls in flight, set for the earliest; calls that finish
-    /// leave it alone. (A timer per call cost a schedule and a cancel on every storage call.)
-    private var deadlineTimer: (at: NIODeadline, task: Scheduled<Void>)?
+    /// Set for the earliest deadline of the calls in flight.
+    private var deadlineTimer = EarliestDeadlineTimer()
     private var output: ByteBuffer
     private var writer = JSONWriter(reservingCapacity: 512)
     private var flushScheduled = false
@@ -86,10 +81,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        for call in inFlight.values { call.stop() }
+        for call in inFlight.values { call.stopWork() }
         inFlight.removeAll()
-        deadlineTimer?.task.cancel()
-        deadlineTimer = nil
+        deadlineTimer.cancel()
         readTimer?.cancel()
         idleTimer?.cancel()
         stallTimer?.cancel()
@@ -210,7 +204,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard let context, readingPaused else { return }
         logger.info("closing connection: the client has not read its responses within the write stall timeout")
         closing = true
-        for call in inFlight.values { call.stop() }
+        for call in inFlight.values { call.stopWork() }
         inFlight.removeAll()
         context.close(promise: nil)
     }
@@ -232,7 +226,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case .success(.cancel(let id)):
             // A cancel for an unknown (or already answered) call is ignored.
             if let call = inFlight.removeValue(forKey: id) {
-                call.stop()
+                call.stopWork()
                 respond(id: id, method: call.method, CallResult.failed(RPCStatus(code: .cancelled, message: "cancelled by the client")))
                 closeIfDrained()
             }
@@ -270,7 +264,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             let unfinished = inFlight
             inFlight.removeAll()
             for (id, call) in unfinished {
-                call.stop()
+                call.stopWork()
                 respond(id: id, method: call.method, .failed(RPCStatus(code: .unavailable, message: "server shut down before the call finished")))
             }
             closeAfterFlushing(context: context)
@@ -380,18 +374,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func armDeadlineTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
-        if let timer = deadlineTimer {
-            guard deadline < timer.at else { return }
-            timer.task.cancel()
+        deadlineTimer.arm(at: deadline) { deadline in
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            return context.eventLoop.scheduleTask(deadline: deadline) { handler.value.expireDueCalls() }
         }
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let task = context.eventLoop.scheduleTask(deadline: deadline) { handler.value.expireDueCalls() }
-        deadlineTimer = (deadline, task)
     }
 
     /// Answers DEADLINE_EXCEEDED for every call past its deadline, and sets the timer for the next one.
     private func expireDueCalls() {
-        deadlineTimer = nil
+        deadlineTimer.fired()
         let now = NIODeadline.now()
         var due: [UInt64] = []
         var next: NIODeadline?
@@ -476,7 +467,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func closeAfterFlushing(context: ChannelHandlerContext) {
         guard !closing else { return }
         closing = true
-        for call in inFlight.values { call.stop() }
+        for call in inFlight.values { call.stopWork() }
         inFlight.removeAll()
         let channel = context.channel
         let chunk = output

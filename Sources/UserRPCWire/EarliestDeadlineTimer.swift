@@ -1,0 +1,32 @@
+import NIOCore
+
+/// One timer for the deadlines of many calls on a connection: it is set for the earliest deadline
+/// and moved only when an earlier one comes. Calls that finish leave it alone; when it fires, the
+/// owner ends the calls that are due and sets it for the next deadline. A timer per call would cost
+/// a schedule and a cancel on every call. Used by both ends' connection handlers, on their event loop.
+public struct EarliestDeadlineTimer {
+    private var scheduled: (at: NIODeadline, task: Scheduled<Void>)?
+
+    public init() {}
+
+    /// Makes sure the timer fires no later than `deadline`: when it is not set, or set for later,
+    /// `schedule` is called to schedule the firing at `deadline` (and a later one is cancelled).
+    public mutating func arm(at deadline: NIODeadline, schedule: (NIODeadline) -> Scheduled<Void>) {
+        if let scheduled {
+            guard deadline < scheduled.at else { return }
+            scheduled.task.cancel()
+        }
+        scheduled = (deadline, schedule(deadline))
+    }
+
+    /// The timer fired: it is no longer set.
+    public mutating func fired() {
+        scheduled = nil
+    }
+
+    /// Cancels the timer, if set.
+    public mutating func cancel() {
+        scheduled?.task.cancel()
+        scheduled = nil
+    }
+}
