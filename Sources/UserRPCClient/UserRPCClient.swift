@@ -161,10 +161,7 @@ public final class UserRPCClient: Sendable {
     public nonisolated(nonsending) func callPipelined<Response: UserV1Message>(
         _ method: UserServiceV1.Method, payloadsJSON: [[UInt8]], as: Response.Type = Response.self, options: CallOptions = CallOptions()
     ) async -> [PipelinedAnswer<Response>] {
-        await pipelined(method: method.fullName, count: payloadsJSON.count, decoding: .message(Response.self), options: options) {
-            encoder, id, index, frames, _ in
-            payloadsJSON[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
-        }
+        await pipelined(method: method.fullName, payloadsJSON: payloadsJSON, decoding: .message(Response.self), options: options)
     }
 
     /// Like ``callPipelined(_:_:as:options:)`` for any method by its full name, with payloads that are
@@ -174,7 +171,14 @@ public final class UserRPCClient: Sendable {
             JSONObject
         >]
     {
-        await pipelined(method: method, count: payloadsJSON.count, decoding: .jsonObject, options: options) {
+        await pipelined(method: method, payloadsJSON: payloadsJSON, decoding: .jsonObject, options: options)
+    }
+
+    /// Sends calls whose payloads are already encoded, in one write, and gathers their answers.
+    private nonisolated(nonsending) func pipelined<Response: Sendable>(
+        method: String, payloadsJSON: [[UInt8]], decoding: ResponseDecoding<Response>, options: CallOptions
+    ) async -> [PipelinedAnswer<Response>] {
+        await pipelined(method: method, count: payloadsJSON.count, decoding: decoding, options: options) {
             encoder, id, index, frames, _ in
             payloadsJSON[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
         }
