@@ -177,7 +177,7 @@ struct ByteReader {
     }
 
     /// Consumes `text` when the bytes at the cursor are exactly it.
-    mutating func consume(_ text: StaticString) -> Bool {
+    @inline(__always) mutating func consume(_ text: StaticString) -> Bool {
         let end = index + text.utf8CodeUnitCount
         guard bytes.bytes(in: index..<min(end, bytes.count), equal: text) else { return false }
         index = end
