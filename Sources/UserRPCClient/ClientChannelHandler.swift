@@ -143,28 +143,17 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     /// Answers DEADLINE_EXCEEDED for every call past its deadline, and sets the timer for the next one.
     private func expireDueCalls() {
-        deadlineTimer.fired()
-        let now = NIODeadline.now()
+        var sweep = deadlineTimer.fired()
         var due: [UInt64] = []
-        var next: NIODeadline?
         for (id, call) in pending {
-            guard let deadline = call.deadline else { continue }
-            if deadline <= now {
-                due.append(id)
-            } else {
-                next = min(next ?? deadline, deadline)
-            }
+            if let deadline = call.deadline, sweep.isDue(deadline) { due.append(id) }
         }
         for entry in groups {
-            guard let deadline = entry.deadline else { continue }
-            if deadline <= now {
-                for index in 0..<entry.count where !entry.group.isAnswered(index) { due.append(entry.firstID &+ UInt64(index)) }
-            } else {
-                next = min(next ?? deadline, deadline)
-            }
+            guard let deadline = entry.deadline, sweep.isDue(deadline) else { continue }
+            for index in 0..<entry.count where !entry.group.isAnswered(index) { due.append(entry.firstID &+ UInt64(index)) }
         }
         for id in due { end(id: id, with: UserRPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
-        if let next, let context { armDeadlineTimer(at: next, context: context) }
+        if let next = sweep.next, let context { armDeadlineTimer(at: next, context: context) }
     }
 
     /// The calling task was cancelled: answer CANCELLED now and tell the server.

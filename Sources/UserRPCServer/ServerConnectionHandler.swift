@@ -382,19 +382,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Answers DEADLINE_EXCEEDED for every call past its deadline, and sets the timer for the next one.
     private func expireDueCalls() {
-        deadlineTimer.fired()
-        let now = NIODeadline.now()
+        var sweep = deadlineTimer.fired()
         var due: [UInt64] = []
-        var next: NIODeadline?
-        for (id, call) in inFlight {
-            if call.deadline <= now {
-                due.append(id)
-            } else {
-                next = min(next ?? call.deadline, call.deadline)
-            }
-        }
+        for (id, call) in inFlight where sweep.isDue(call.deadline) { due.append(id) }
         for id in due { expireCall(id: id) }
-        if let next, let context { armDeadlineTimer(at: next, context: context) }
+        if let next = sweep.next, let context { armDeadlineTimer(at: next, context: context) }
     }
 
     private func finishCall(id: UInt64, result: CallResult) {

@@ -19,9 +19,24 @@ public struct EarliestDeadlineTimer {
         scheduled = (deadline, schedule(deadline))
     }
 
-    /// The timer fired: it is no longer set.
-    public mutating func fired() {
+    /// The timer fired: it is no longer set. The sweep sorts the calls' deadlines into those due now
+    /// and the earliest one still ahead, for which the owner sets the timer again.
+    public mutating func fired() -> DeadlineSweep {
         scheduled = nil
+        return DeadlineSweep(now: .now())
+    }
+
+    /// Sorts deadlines into those due at `now` and the earliest one after it (``next``).
+    public struct DeadlineSweep {
+        public let now: NIODeadline
+        public private(set) var next: NIODeadline?
+
+        /// Whether `deadline` has passed; if not, it counts towards ``next``.
+        public mutating func isDue(_ deadline: NIODeadline) -> Bool {
+            if deadline <= now { return true }
+            next = min(next ?? deadline, deadline)
+            return false
+        }
     }
 
     /// Cancels the timer, if set.
