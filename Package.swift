@@ -135,6 +135,16 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        // The server's connection handling on an EmbeddedChannel with a manual clock: no sockets, no waiting.
+        .testTarget(
+            name: "UserRPCServerTests",
+            dependencies: [
+                "UserRPCServer", "UserCore", "UserRPCWire", "StrictJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

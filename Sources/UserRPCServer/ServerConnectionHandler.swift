@@ -44,9 +44,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Bytes received but not yet a complete frame.
     private var inbound: ByteBuffer?
+    /// When the first byte of the frame now partly in `inbound` arrived; `nil` when no frame is
+    /// partly received (or reading is paused: the server is not waiting for the client then).
+    private var partialFrameStartedAt: NIODeadline?
+    private let frameArrival: FrameArrivalRule
+    /// Checks the partial frame against ``frameArrival`` when it may be out of time.
     private var readTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
-    private var lastActivity = NIODeadline.now()
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     private var stallTimer: Scheduled<Void>?
     private var readingPaused = false
 
@@ -65,6 +70,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         self.configuration = configuration
         self.authenticator = BearerTokenAuthenticator(tokens: configuration.authTokens, openMethods: configuration.unauthenticatedMethods)
         self.frames = FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)
+        self.frameArrival = FrameArrivalRule(
+            initialTimeout: configuration.readTimeout, minimumBytesPerSecond: configuration.minimumReadBytesPerSecond)
         self.logger = logger
         self.defaultTimeoutMilliseconds = configuration.defaultTimeout.wholeMillisecondsRoundedUp
         self.maxTimeoutMilliseconds = configuration.maxTimeout.wholeMillisecondsRoundedUp
@@ -73,6 +80,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        lastActivity = context.eventLoop.now
         scheduleIdleCheck(after: configuration.idleTimeout.timeAmount)
     }
 
@@ -92,7 +100,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        lastActivity = .now()
+        lastActivity = context.eventLoop.now
         var bytes = unwrapInboundIn(data)
         if var pending = inbound {
             pending.writeBuffer(&bytes)
@@ -107,8 +115,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func processInbound(context: ChannelHandlerContext) {
         guard var bytes = inbound else { return }
         inbound = nil
+        var framesServed = 0
         do {
             while !closing, !readingPaused, let frame = try frames.nextFrame(from: &bytes) {
+                framesServed += 1
                 handleFrame(frame, context: context)
                 if output.readableBytes >= configuration.writeBufferHighWaterMark {
                     flushOutput(context: context)
@@ -122,23 +132,38 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         if bytes.readableBytes > 0 {
             inbound = bytes
-            // A frame has started: all of it must arrive within the read timeout.
-            if readTimer == nil && !readingPaused {
-                let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-                readTimer = context.eventLoop.scheduleTask(in: configuration.readTimeout.timeAmount) {
-                    handler.value.readTimedOut()
-                }
-            }
+            guard !readingPaused, !closing else { return }
+            // The bytes left are the start of a frame: it began in this read if a frame before it
+            // ended here, or if none was under way.
+            if partialFrameStartedAt == nil || framesServed > 0 { partialFrameStartedAt = context.eventLoop.now }
+            armReadTimer(context: context)
         } else {
-            readTimer?.cancel()
-            readTimer = nil
+            partialFrameStartedAt = nil
         }
     }
 
-    private func readTimedOut() {
+    /// Sets the read timer for when the partial frame runs out of time, unless it is already set (for
+    /// an earlier time: when it fires, it checks again with the bytes received by then).
+    private func armReadTimer(context: ChannelHandlerContext) {
+        guard readTimer == nil, let start = partialFrameStartedAt, let inbound else { return }
+        let deadline = frameArrival.deadline(frameStartedAt: start, bytesReceived: inbound.readableBytes)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        readTimer = context.eventLoop.scheduleTask(deadline: deadline) { handler.value.checkFrameArrival() }
+    }
+
+    /// Closes the connection when the partial frame has not kept the minimum rate; otherwise sets
+    /// the timer for when it would next run out of time.
+    private func checkFrameArrival() {
         readTimer = nil
-        guard let context, inbound != nil, !closing else { return }
-        logger.info("closing connection: a frame did not arrive within the read timeout")
+        guard let context, !closing, !readingPaused, let start = partialFrameStartedAt, let inbound else { return }
+        let deadline = frameArrival.deadline(frameStartedAt: start, bytesReceived: inbound.readableBytes)
+        guard context.eventLoop.now >= deadline else {
+            armReadTimer(context: context)
+            return
+        }
+        logger.info(
+            "closing connection: a frame is arriving too slowly",
+            metadata: ["bytes_received": "\(inbound.readableBytes)", "since": "\(context.eventLoop.now - start)"])
         closeAfterFlushing(context: context)
     }
 
@@ -151,7 +176,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func checkIdle() {
         guard let context, !closing else { return }
-        let idleFor = NIODeadline.now() - lastActivity
+        let idleFor = context.eventLoop.now - lastActivity
         let limit = configuration.idleTimeout.timeAmount
         if inFlight.isEmpty && inbound == nil && idleFor >= limit {
             logger.debug("closing idle connection")
@@ -178,6 +203,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func pauseReading(context: ChannelHandlerContext) {
         guard !readingPaused else { return }
         readingPaused = true
+        // The server is not reading: time spent now does not count against the client's frame.
+        partialFrameStartedAt = nil
         readTimer?.cancel()
         readTimer = nil
         context.channel.setOption(.autoRead, value: false).whenFailure { _ in }

@@ -12,8 +12,12 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     public var maxConcurrentCallsPerConnection: Int = 1000
     /// Open connections; one more is closed at once (and counted). Default 10,000.
     public var maxConnections: Int = 10_000
-    /// Once the first byte of a frame has arrived, the whole frame must arrive within this. Default 10 s.
+    /// Once the first byte of a frame has arrived, the frame gets this long, plus one second for
+    /// every ``minimumReadBytesPerSecond`` bytes of it received (see ``FrameArrivalRule``). Default 10 s.
     public var readTimeout: Duration = .seconds(10)
+    /// The data rate a large frame must keep after ``readTimeout``, in bytes per second; `0`: the
+    /// whole frame must arrive within ``readTimeout``. Default 16 KiB/s (a 4 MiB frame may take 266 s).
+    public var minimumReadBytesPerSecond: Int = 16 * 1024
     /// A connection with no call in flight and nothing received for this long gets `goaway` and is
     /// closed. Default 5 minutes.
     public var idleTimeout: Duration = .seconds(300)

@@ -107,8 +107,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Open connections; more are closed at once (env USER_RPC_MAX_CONNECTIONS; default 10000).")
     var maxConnections: Int?
 
-    @Option(help: "Time for a started frame to arrive in full (env USER_RPC_READ_TIMEOUT; default 10s).")
+    @Option(help: "Time for a started frame to arrive, before --min-read-rate extends it (env USER_RPC_READ_TIMEOUT; default 10s).")
     var readTimeout: String?
+
+    @Option(
+        help:
+            "Bytes per second a started frame must keep arriving at: each this many bytes add a second to the read timeout; 0 turns this off (env USER_RPC_MIN_READ_RATE; default 16384)."
+    )
+    var minReadRate: Int?
 
     @Option(help: "Close connections idle this long (env USER_RPC_IDLE_TIMEOUT; default 300s).")
     var idleTimeout: String?
@@ -168,6 +174,12 @@ struct Serve: AsyncParsableCommand {
             return value
         }
         if let value = try duration(readTimeout, "USER_RPC_READ_TIMEOUT", "read timeout") { configuration.readTimeout = value }
+        if let text = minReadRate.map(String.init) ?? environment["USER_RPC_MIN_READ_RATE"] {
+            guard let value = Int(text), (0...1 << 30).contains(value) else {
+                throw ValidationError("min read rate must be 0...\(1 << 30) bytes per second, not '\(text)'")
+            }
+            configuration.minimumReadBytesPerSecond = value
+        }
         if let value = try duration(idleTimeout, "USER_RPC_IDLE_TIMEOUT", "idle timeout") { configuration.idleTimeout = value }
         if let value = try duration(maxTimeout, "USER_RPC_MAX_TIMEOUT", "max timeout") { configuration.maxTimeout = value }
         if let value = try duration(writeStallTimeout, "USER_RPC_WRITE_STALL_TIMEOUT", "write stall timeout") {

@@ -34,24 +34,32 @@ struct ServerMemoryTests {
 
         // Warm up: the allocator and NIO reach their working size.
         let warm = try await RawConnection.connect(port: port)
-        for i in 0..<200 { try await warm.send(#"{"type":"ping","id":\#(i)}"#) }
-        for _ in 0..<200 { _ = try await warm.expectFrame() }
+        try await step("warm-up pings") {
+            for i in 0..<200 { try await warm.send(#"{"type":"ping","id":\#(i)}"#) }
+            for _ in 0..<200 { _ = try await warm.expectFrame(timeout: 30) }
+        }
         let baseline = try #require(Self.residentKilobytes(pid))
 
-        // Large frames: 40 frames of 3 MiB, each answered INVALID_ARGUMENT (a huge username).
+        // Large frames: 40 frames of 3 MiB, each answered INVALID_ARGUMENT (a huge username). The
+        // server's read timeout is short (300 ms), but a frame that keeps arriving at its minimum
+        // rate (16 KiB/s by default) is never cut off, however slowly this machine runs.
         let big = String(repeating: "x", count: 3 * 1024 * 1024)
         for i in 0..<40 {
-            let connection = try await RawConnection.connect(port: port)
-            try await connection.send(
-                #"{"type":"request","id":\#(i),"method":"user.v1.UserService/RegisterUser","payload":{"username":"\#(big)","email":"a@b.co"}}"#)
-            #expect(try await connection.expectFrame(timeout: 10).statusCode == "INVALID_ARGUMENT")
-            await connection.close()
+            try await step("large frame \(i)") {
+                let connection = try await RawConnection.connect(port: port)
+                try await connection.send(
+                    #"{"type":"request","id":\#(i),"method":"user.v1.UserService/RegisterUser","payload":{"username":"\#(big)","email":"a@b.co"}}"#)
+                #expect(try await connection.expectFrame(timeout: 60).statusCode == "INVALID_ARGUMENT")
+                await connection.close()
+            }
         }
         // A thousand connections, opened and dropped.
-        for _ in 0..<10 {
-            var batch: [RawConnection] = []
-            for _ in 0..<100 { batch.append(try await RawConnection.connect(port: port)) }
-            for connection in batch { await connection.close() }
+        try await step("a thousand connections") {
+            for _ in 0..<10 {
+                var batch: [RawConnection] = []
+                for _ in 0..<100 { batch.append(try await RawConnection.connect(port: port)) }
+                for connection in batch { await connection.close() }
+            }
         }
         // Malformed frames of every kind, each on its own connection (each closed, or answered).
         let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
@@ -60,34 +68,57 @@ struct ServerMemoryTests {
             framed(Array(deep.utf8)), framed([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]),
             framed(Array(#"{"type":"ping","id":1,"id":2}"#.utf8)), framed(Array(#"{"type":"ping","id":1e400}"#.utf8)),
         ]
-        for _ in 0..<20 {
-            for bytes in hostile {
-                let connection = try await RawConnection.connect(port: port)
-                try await connection.sendBytes(bytes)
-                _ = try? await connection.next(timeout: 5)
-                await connection.close()
+        try await step("malformed frames") {
+            for _ in 0..<20 {
+                for bytes in hostile {
+                    let connection = try await RawConnection.connect(port: port)
+                    try await connection.sendBytes(bytes)
+                    _ = try? await connection.next(timeout: 5)
+                    await connection.close()
+                }
             }
         }
-        // Slow drips: a started frame that never completes, cut off by the read timeout.
-        for _ in 0..<50 {
-            let connection = try await RawConnection.connect(port: port)
-            try await connection.sendBytes([0, 0, 0, 100, 0x7B])
-            #expect(try await connection.expectClosed(timeout: 5))
+        // Slow drips: a started frame that never completes, cut off 300 ms after it began.
+        try await step("slow drips") {
+            for _ in 0..<50 {
+                let connection = try await RawConnection.connect(port: port)
+                try await connection.sendBytes([0, 0, 0, 100, 0x7B])
+                #expect(try await connection.expectClosed(timeout: 30))
+            }
         }
         // A client that never reads 20,000 answers: the server stops reading it, then closes it.
-        let pile = try await RawConnection.connect(port: port, readsResponses: false)
-        var batch: [String] = []
-        for i in 0..<20_000 { batch.append(#"{"type":"request","id":\#(i),"method":"user.v1.UserService/SearchUsers","payload":{}}"#) }
-        try? await pile.sendBatch(batch)
-        await pile.close()
+        try await step("a client that never reads") {
+            let pile = try await RawConnection.connect(port: port, readsResponses: false)
+            var batch: [String] = []
+            for i in 0..<20_000 { batch.append(#"{"type":"request","id":\#(i),"method":"user.v1.UserService/SearchUsers","payload":{}}"#) }
+            try? await pile.sendBatch(batch)
+            await pile.close()
+        }
 
         // Prove the server is still prompt, then let closed connections be released.
-        try await warm.send(#"{"type":"ping","id":9999}"#)
-        #expect(try await warm.expectFrame(timeout: 5).frameID == 9999)
+        try await step("a ping after it all") {
+            try await warm.send(#"{"type":"ping","id":9999}"#)
+            #expect(try await warm.expectFrame(timeout: 30).frameID == 9999)
+        }
         let after = try #require(Self.residentKilobytes(pid))
         // "Near": within 32 MiB of the baseline, against 120 MiB of frames sent.
         #expect(after - baseline < 32 * 1024, "baseline \(baseline) kB, after \(after) kB")
         await warm.close()
         process.terminate()
     }
+}
+
+/// Runs one step of a long test; an error thrown by it says which step it was.
+func step(_ name: String, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch {
+        throw StepFailure(step: name, underlying: error)
+    }
+}
+
+struct StepFailure: Error, CustomStringConvertible {
+    let step: String
+    let underlying: any Error
+    var description: String { "step '\(step)' failed: \(underlying)" }
 }
