@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "user-rpc", targets: ["UserRPCCLI"]),
         .library(name: "UserRPCClient", targets: ["UserRPCClient"]),
         .library(name: "UserRPCServer", targets: ["UserRPCServer"]),
+        .library(name: "UserService", targets: ["UserService"]),
         .library(name: "UserV1", targets: ["UserV1"]),
         .library(name: "UserCore", targets: ["UserCore"]),
         .library(name: "UserRPCWire", targets: ["UserRPCWire"]),
@@ -26,16 +27,17 @@ let package = Package(
         // Strict JSON: a parser that rejects what it does not understand, and a writer. No dependencies.
         .target(name: "StrictJSON"),
         // The versioned `user.v1` messages (the service boundary) and the embedded copy of the schema.
-        .target(name: "UserV1", dependencies: ["StrictJSON"]),
-        // The domain: entities, validation, errors, logic, repository and in-memory adapters. No NIO.
-        .target(name: "UserCore", dependencies: ["UserV1"]),
+        .target(name: "UserV1", dependencies: ["UserRPCWire"]),
+        // The domain: entities, validation, errors, logic, ports, repository, the execution policy and
+        // the in-memory adapters. No NIO, no API version.
+        .target(name: "UserCore", dependencies: ["StrictJSON"]),
         // PostgreSQL store adapter (libpq) and Redis cache adapter (hiredis), behind UserCore's ports.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(
             name: "UserStorePostgres",
             dependencies: [
-                "CLibPQ", "UserCore",
+                "CLibPQ", "UserCore", "StrictJSON",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
@@ -59,10 +61,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The server of the protocol: router, interceptors, connections. Knows nothing of users.
         .target(
             name: "UserRPCServer",
             dependencies: [
-                "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
+                "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -72,10 +75,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The user services (user.v1) over the domain: request messages in, domain operations, response messages out.
+        .target(
+            name: "UserService",
+            dependencies: ["UserCore", "UserV1", "UserRPCServer", "UserRPCWire", "StrictJSON"]
+        ),
         .executableTarget(
             name: "UserRPCServerMain",
             dependencies: [
-                "UserRPCServer", "UserStorePostgres", "UserCacheRedis",
+                "UserRPCServer", "UserService", "UserCore", "UserRPCWire", "UserStorePostgres", "UserCacheRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "UserRPCCLI",
             dependencies: [
-                "UserRPCClient", "UserV1", "StrictJSON",
+                "UserRPCClient", "UserV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -104,7 +112,7 @@ let package = Package(
         // Seeded randomness and byte mutations for the generated-input tests.
         .target(name: "SeededMutation", path: "Tests/SeededMutation"),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON", "SeededMutation"]),
-        .testTarget(name: "UserCoreTests", dependencies: ["UserCore", "UserV1"]),
+        .testTarget(name: "UserCoreTests", dependencies: ["UserCore", "StrictJSON"]),
         .testTarget(
             name: "UserRPCWireTests",
             dependencies: [
@@ -119,7 +127,8 @@ let package = Package(
         .target(
             name: "UserRPCTestKit",
             dependencies: [
-                "UserRPCServer", "UserStorePostgres", "UserCacheRedis", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON",
+                "UserRPCServer", "UserService", "UserStorePostgres", "UserCacheRedis", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire",
+                "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -139,8 +148,9 @@ let package = Package(
         .testTarget(
             name: "UserRPCServerTests",
             dependencies: [
-                "UserRPCServer", "UserCore", "UserRPCWire", "StrictJSON",
+                "UserRPCServer", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

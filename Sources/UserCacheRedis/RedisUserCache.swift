@@ -12,7 +12,7 @@ import UserCore
 /// or answers garbage, a read is a miss and a write is dropped, with a rate-limited warning; after a
 /// failure, calls skip Redis for ``RedisUserCacheConfiguration/retryInterval``, then try again, so it
 /// recovers by itself. hiredis is blocking, so commands run on a small thread pool, one connection per thread.
-public final class RedisUserCache: BlockingUserCache {
+public final class RedisUserCache: UserCache {
     public let configuration: RedisUserCacheConfiguration
     private let threads: NIOThreadPool
     private let slots = ThreadSpecificVariable<ConnectionSlot>()
@@ -40,45 +40,29 @@ public final class RedisUserCache: BlockingUserCache {
         try? await threads.shutdownGracefully()
     }
 
-    public func user(id: UUID) async -> User? {
-        guard !skipping else { return nil }
-        let reply = try? await threads.runIfActive { [self] in runHere(Self.getCommand(id)) }
-        return reply.flatMap { decodeEntry($0, id: id) }
-    }
+    // MARK: UserCache (on the calling thread, which may block: the store's threads, or this cache's own)
 
-    public func store(_ user: User) async {
-        guard !skipping else { return }
-        _ = try? await threads.runIfActive { [self] in runHere(setCommand(user)) }
-    }
-
-    // MARK: BlockingUserCache (on the calling thread, which may block)
-
-    public func userBlocking(id: UUID) -> User? {
-        guard !skipping else { return nil }
-        return decodeEntry(runHere(Self.getCommand(id)), id: id)
-    }
-
-    public func storeBlocking(_ user: User) {
-        guard !skipping else { return }
-        _ = runHere(setCommand(user))
-    }
+    /// Blocking: calls run on this cache's own threads when the store in front of it never blocks
+    /// (otherwise on the store's threads, which may block too).
+    public var execution: StorageExecution { .threads(CacheExecutor(threads: threads, threadCount: max(1, configuration.poolSize))) }
 
     /// One pipelined round trip of GETs.
-    public func usersBlocking(ids: [UUID]) -> [User?] {
-        guard !skipping, !ids.isEmpty else { return ids.map { _ in nil } }
-        guard let replies = runHere(ids.map(Self.getCommand)) else { return ids.map { _ in nil } }
-        return zip(replies, ids).map { reply, id in
+    public func users(ids: some Collection<UUID>, found: (User) -> Void) {
+        guard !skipping, !ids.isEmpty else { return }
+        let idList = Array(ids)
+        guard let replies = runHere(idList.map(Self.getCommand)) else { return }
+        for (reply, id) in zip(replies, idList) {
             switch reply {
-            case .success(let reply): return decodeEntry(reply, id: id)
+            case .success(let reply):
+                if let user = decodeEntry(reply, id: id) { found(user) }
             case .failure:
                 warnings.warn("Redis answered GET with an error; reading from the store")
-                return nil
             }
         }
     }
 
     /// One pipelined round trip of SETs.
-    public func storeBlocking(_ users: [User]) {
+    public func store(_ users: [User]) {
         guard !skipping, !users.isEmpty else { return }
         _ = runHere(users.map(setCommand))
     }
@@ -113,20 +97,6 @@ public final class RedisUserCache: BlockingUserCache {
     /// Whether Redis is being skipped after a recent failure.
     private var skipping: Bool {
         DispatchTime.now().uptimeNanoseconds < skipUntil.load(ordering: .relaxed)
-    }
-
-    /// Runs one command on the calling thread with its connection; `nil` (and a warning, and a pause
-    /// before Redis is tried again) on any failure.
-    private func runHere(_ arguments: [[UInt8]]) -> RedisReply? {
-        switch runHere([arguments])?.first {
-        case .success(let reply)?:
-            return reply
-        case .failure(let error)?:
-            warnings.warn("Redis answered with an error, using the store: \(error.message)")
-            return nil
-        case nil:
-            return nil
-        }
     }
 
     /// Runs commands pipelined on the calling thread's connection; `nil` (and a warning, and a pause
@@ -187,7 +157,7 @@ public final class RedisUserCache: BlockingUserCache {
         writer.key("email")
         writer.string(user.email)
         writer.key("created_at_ms")
-        writer.int(Int((user.createdAt.timeIntervalSince1970 * 1000).rounded(.down)))
+        writer.int(Int(RFC3339.milliseconds(user.createdAt)))
         writer.endObject()
         return writer.bytes
     }
@@ -226,5 +196,15 @@ final class RateLimitedWarnings: Sendable {
         }
         guard let suppressed else { return }
         logger.warning("\(message)", metadata: suppressed > 0 ? ["suppressed_since_last": "\(suppressed)"] : [:])
+    }
+}
+
+/// Runs blocking work on the cache's own threads.
+private struct CacheExecutor: BlockingExecutor {
+    let threads: NIOThreadPool
+    let threadCount: Int
+
+    func execute(_ work: @escaping @Sendable (Bool) -> Void) {
+        threads.submit { state in work(state == .active) }
     }
 }

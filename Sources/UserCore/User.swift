@@ -4,7 +4,7 @@
     import Foundation
 #endif
 
-/// A registered user: the domain entity.
+/// A registered user: the domain entity, which every version of the API presents in its own way.
 public struct User: Sendable, Hashable {
     public var id: UUID
     /// As registered (case preserved). Unique case-insensitively.

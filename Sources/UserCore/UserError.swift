@@ -1,17 +1,36 @@
-import UserV1
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
-/// What can go wrong in the user domain. The server maps each case to a wire status in one place.
+/// What can go wrong in the user domain. The service maps each case to a wire status in one place.
 public enum UserError: Error, Sendable, Hashable {
     /// The request is malformed: one entry per bad field.
-    case invalidArgument([FieldViolation])
+    case invalidArgument([InvalidField])
     /// No user has this id.
-    case notFound(id: String)
+    case notFound(id: UUID)
     /// Another user already has this unique value; `field` is `"username"` or `"email"`.
     case alreadyExists(field: String)
     /// A backend (database) cannot be reached now; the call may be retried.
     case unavailable(String)
-    /// The call ran out of time.
+    /// The call ran out of time (a statement was interrupted at its deadline).
     case deadlineExceeded
-    /// A bug or an unexpected backend answer.
+    /// The call was cancelled before or while its work ran (its answer was already sent).
+    case cancelled
+    /// A bug or an unexpected backend answer; the reason is for logs, never for clients.
     case internalError(String)
+}
+
+/// One bad field of a request, and what is wrong with it.
+public struct InvalidField: Sendable, Hashable {
+    /// The field's name in the request message, for example `"email"`.
+    public var field: String
+    /// What is wrong with it, for people: `"must contain exactly one '@'"`.
+    public var description: String
+
+    public init(field: String, description: String) {
+        self.field = field
+        self.description = description
+    }
 }

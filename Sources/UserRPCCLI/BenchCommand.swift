@@ -86,9 +86,11 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let schema = UserV1Schema.embedded
-        guard let schemaMethod = schema.method(named: method) else {
-            throw ValidationError("unknown method '\(method)'; known: \(schema.methods.map(\.name).joined(separator: ", "))")
+        guard let schema = UserRPCClient.knownServices.first(where: { $0.method(named: method) != nil }),
+            let schemaMethod = schema.method(named: method)
+        else {
+            let known = UserRPCClient.knownServices.flatMap { $0.methods.map(\.name) }.joined(separator: ", ")
+            throw ValidationError("unknown method '\(method)'; known: \(known)")
         }
         guard let callTimeout = Duration(text: timeout) else { throw ValidationError("timeout '\(timeout)' is not a duration") }
         var runDuration: Duration?
@@ -105,53 +107,65 @@ struct BenchCommand: AsyncParsableCommand {
         defer { for client in clients { Task { await client.close() } } }
 
         let given = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
-        let payloads = try await makePayloads(method: schemaMethod, given: given, clients: clients)
-
-        guard let serviceMethod = UserServiceV1.Method(fullName: schemaMethod.fullName) else {
-            throw ValidationError("'\(method)' is not a method of \(UserServiceV1.serviceName)")
+        let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let result: LoadResult
+        switch schemaMethod.fullName {
+        case UserServiceV1.registerUser.fullName:
+            // Every registration needs a fresh username and email, unless a payload is given.
+            let fixed = given.isEmpty ? nil : try Self.request(RegisterUserRequest.self, from: given)
+            result = await run(UserServiceV1.registerUser, clients: clients, duration: runDuration, timeout: callTimeout) { ticket in
+                fixed ?? RegisterUserRequest(username: "b\(runID)_\(ticket)", email: "b\(runID)_\(ticket)@bench.example")
+            }
+        case UserServiceV1.getUser.fullName:
+            if prepare > 0 && given.isEmpty {
+                let ids = try await Self.registerUsers(count: prepare, runID: runID, clients: clients, concurrency: concurrency)
+                result = await run(UserServiceV1.getUser, clients: clients, duration: runDuration, timeout: callTimeout) { ticket in
+                    GetUserRequest(id: ids[ticket % ids.count])
+                }
+            } else {
+                let request = try Self.request(GetUserRequest.self, from: given)
+                result = await run(UserServiceV1.getUser, clients: clients, duration: runDuration, timeout: callTimeout) { _ in request }
+            }
+        case UserServiceV1.searchUsers.fullName:
+            if prepare > 0 { _ = try await Self.registerUsers(count: prepare, runID: runID, clients: clients, concurrency: concurrency) }
+            let request = try Self.request(SearchUsersRequest.self, from: given)
+            result = await run(UserServiceV1.searchUsers, clients: clients, duration: runDuration, timeout: callTimeout) { _ in request }
+        default:
+            throw ValidationError("bench has no typed messages for \(schemaMethod.fullName)")
         }
-        let plan = LoadPlan(
-            method: serviceMethod, payloads: payloads, clients: clients, concurrency: concurrency, duration: runDuration,
-            requests: requests, rate: rate, timeout: callTimeout, pipeline: pipeline)
-        let showProgress = format == .text && isatty(STDERR_FILENO) == 1
-        let result = await LoadRunner(plan: plan).run(progress: showProgress)
         let report = BenchReport(
             method: schemaMethod.name, address: "\(baseConfiguration.host):\(baseConfiguration.port)", connections: connections,
             concurrency: concurrency, rate: rate, result: result)
         print(format == .json ? report.json : report.text)
     }
 
-    /// The payloads the calls cycle through.
-    private func makePayloads(method: UserV1Schema.Method, given: JSONObject, clients: [UserRPCClient]) async throws -> PayloadSource {
-        let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-        if method.name == "RegisterUser" && given.isEmpty {
-            // Every registration needs a fresh username and email.
-            return .generated { ticket in
-                var writer = JSONWriter(reservingCapacity: 96)
-                RegisterUserRequest(username: "b\(runID)_\(ticket)", email: "b\(runID)_\(ticket)@bench.example").encode(into: &writer)
-                return writer.bytes
-            }
-        }
-        guard prepare > 0 else {
-            var writer = JSONWriter()
-            writer.value(.object(given))
-            return .fixed([writer.bytes])
-        }
-        let ids = try await Self.registerUsers(count: prepare, runID: runID, clients: clients, concurrency: concurrency)
-        if method.name == "GetUser" && given.isEmpty {
-            return .fixed(ids.map { GetUserRequest(id: $0).jsonBytes })
-        }
-        var writer = JSONWriter()
-        writer.value(.object(given))
-        return .fixed([writer.bytes])
+    /// Runs the load against `method`, with `request(ticket)` as each call's request.
+    private func run<Request, Response>(
+        _ method: MethodDescriptor<Request, Response>, clients: [UserRPCClient], duration: Duration?, timeout: Duration,
+        request: @escaping @Sendable (Int) -> Request
+    ) async -> LoadResult {
+        let plan = LoadPlan(
+            method: method, request: request, clients: clients, concurrency: concurrency, duration: duration, requests: requests, rate: rate,
+            timeout: timeout, pipeline: pipeline)
+        let showProgress = format == .text && isatty(STDERR_FILENO) == 1
+        return await LoadRunner(plan: plan).run(progress: showProgress)
     }
 
-    private static func registerUsers(count: Int, runID: String, clients: [UserRPCClient], concurrency: Int) async throws -> [String] {
-        try await withThrowingTaskGroup(of: [String].self) { group in
+    /// The request message a given payload describes (checked as strictly as the server would).
+    private static func request<Request: RPCMessage>(_ type: Request.Type, from payload: JSONObject) throws -> Request {
+        do {
+            return try Request.decode(json: payload, unknownFields: .reject)
+        } catch {
+            throw ValidationError("the payload is not a \(Request.messageName): \(error)")
+        }
+    }
+
+    private static func registerUsers(count: Int, runID: String, clients: [UserRPCClient], concurrency: Int) async throws -> [UUID] {
+        try await withThrowingTaskGroup(of: [UUID].self) { group in
             let workers = min(concurrency, count)
             for worker in 0..<workers {
                 group.addTask {
-                    var ids: [String] = []
+                    var ids: [UUID] = []
                     var index = worker
                     while index < count {
                         let user = try await clients[index % clients.count].registerUser(
@@ -162,7 +176,7 @@ struct BenchCommand: AsyncParsableCommand {
                     return ids
                 }
             }
-            return try await group.reduce(into: [String]()) { $0 += $1 }
+            return try await group.reduce(into: [UUID]()) { $0 += $1 }
         }
     }
 }

@@ -14,7 +14,7 @@ struct BenchReport {
         ("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9),
     ]
 
-    private var seconds: Double { LoadRunner.seconds(result.elapsed) }
+    private var seconds: Double { RunClock.seconds(result.elapsed) }
     private var throughput: Double { Double(result.calls) / max(seconds, 1e-9) }
     private var cpuMicrosecondsPerCall: Double { result.calls == 0 ? 0 : result.cpuSeconds * 1e6 / Double(result.calls) }
 

@@ -36,9 +36,11 @@ struct CallCommand: AsyncParsableCommand {
     var fieldArguments: [String] = []
 
     func run() async throws {
-        let schema = UserV1Schema.embedded
-        guard let schemaMethod = schema.method(named: method) else {
-            throw ValidationError("unknown method '\(method)'; known: \(schema.methods.map(\.name).joined(separator: ", "))")
+        guard let schema = UserRPCClient.knownServices.first(where: { $0.method(named: method) != nil }),
+            let schemaMethod = schema.method(named: method)
+        else {
+            let known = UserRPCClient.knownServices.flatMap { $0.methods.map(\.name) }.joined(separator: ", ")
+            throw ValidationError("unknown method '\(method)'; known: \(known)")
         }
         let payload = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
         var options = UserRPCClient.CallOptions()

@@ -3,28 +3,13 @@ import Histogram
 import Synchronization
 import UserRPCClient
 import UserRPCWire
-import UserV1
 
-/// Where each call's payload comes from.
-enum PayloadSource: Sendable {
-    /// Cycled through in order.
-    case fixed([[UInt8]])
-    /// Made for each call from its ticket number.
-    case generated(@Sendable (Int) -> [UInt8])
-
-    func payload(for ticket: Int) -> [UInt8] {
-        switch self {
-        case .fixed(let payloads): payloads[ticket % payloads.count]
-        case .generated(let make): make(ticket)
-        }
-    }
-}
-
-struct LoadPlan: Sendable {
-    /// Called with the typed API, as an embedding program would: each response is decoded into its
-    /// `user.v1` message (`User`, `SearchUsersResponse`).
-    var method: UserServiceV1.Method
-    var payloads: PayloadSource
+struct LoadPlan<Request: RPCMessage, Response: RPCMessage>: Sendable {
+    /// Called with the typed API, as an embedding program would: each request is encoded from its
+    /// message, and each response decoded into its message (`User`, `SearchUsersResponse`).
+    var method: MethodDescriptor<Request, Response>
+    /// The request of each call, by its ticket number.
+    var request: @Sendable (Int) -> Request
     var clients: [UserRPCClient]
     var concurrency: Int
     var duration: Duration?
@@ -46,9 +31,12 @@ struct LoadResult: Sendable {
     var cpuSeconds: Double
 }
 
+/// Each status code's position in `RPCStatus.Code.allCases`.
+private let statusCodeIndex = Dictionary(uniqueKeysWithValues: RPCStatus.Code.allCases.enumerated().map { ($1, $0) })
+
 /// Runs the calls of a plan from `concurrency` workers and gathers their measurements.
-struct LoadRunner {
-    let plan: LoadPlan
+struct LoadRunner<Request: RPCMessage, Response: RPCMessage> {
+    let plan: LoadPlan<Request, Response>
 
     /// Shared by the workers: the next ticket to take, and calls completed (for the progress line).
     private final class Counters: Sendable {
@@ -64,14 +52,14 @@ struct LoadRunner {
 
         /// Counts one finished call: its latency, and its status (`OK` when `error` is `nil`).
         mutating func record(latency: Duration, error: UserRPCError?) {
-            _ = histogram.record(UInt64(max(0, LoadRunner.nanoseconds(latency))))
-            statusCounts[error.map { Self.codeIndex[$0.code]! } ?? 0] += 1
+            _ = histogram.record(UInt64(max(0, RunClock.nanoseconds(latency))))
+            statusCounts[error.map { statusCodeIndex[$0.code]! } ?? 0] += 1
             calls += 1
         }
 
         /// Counts the answers of calls sent together at `sentAt`. (Read in place: copying an answer
         /// would retain and release each string of its response.)
-        mutating func record<Response>(_ answers: [UserRPCClient.PipelinedAnswer<Response>], sentAt: ContinuousClock.Instant) {
+        mutating func record(_ answers: [UserRPCClient.PipelinedAnswer<Response>], sentAt: ContinuousClock.Instant) {
             answers.withUnsafeBufferPointer { answers in
                 for index in answers.indices {
                     let error: UserRPCError?
@@ -83,8 +71,6 @@ struct LoadRunner {
                 }
             }
         }
-
-        private static let codeIndex = Dictionary(uniqueKeysWithValues: RPCStatus.Code.allCases.enumerated().map { ($1, $0) })
     }
 
     func run(progress: Bool) async -> LoadResult {
@@ -92,7 +78,7 @@ struct LoadRunner {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = plan.duration.map { start + $0 }
-        let cpuBefore = Self.cpuSeconds()
+        let cpuBefore = RunClock.cpuSeconds()
 
         let progressTask: Task<Void, Never>? =
             progress
@@ -100,7 +86,7 @@ struct LoadRunner {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     let done = counters.completed.load(ordering: .relaxed)
-                    let seconds = Self.seconds(clock.now - start)
+                    let seconds = RunClock.seconds(clock.now - start)
                     let line = String(format: "\r[%5.1fs] %d calls, %.0f calls/s   ", seconds, done, Double(done) / max(seconds, 0.001))
                     FileHandle.standardError.write(Data(line.utf8))
                 }
@@ -137,12 +123,7 @@ struct LoadRunner {
                         }
                         let error: UserRPCError?
                         do throws(UserRPCError) {
-                            let payload = plan.payloads.payload(for: ticket)
-                            if plan.method == .searchUsers {
-                                _ = try await client.call(.searchUsers, payloadJSON: payload, as: SearchUsersResponse.self, options: options)
-                            } else {
-                                _ = try await client.call(plan.method, payloadJSON: payload, as: UserV1.User.self, options: options)
-                            }
+                            _ = try await client.call(plan.method, plan.request(ticket), options: options)
                             error = nil
                         } catch let failure {
                             error = failure
@@ -170,11 +151,11 @@ struct LoadRunner {
             calls += worker.calls
         }
         return LoadResult(
-            calls: calls, elapsed: elapsed, histogram: histogram, statusCounts: statusCounts, cpuSeconds: Self.cpuSeconds() - cpuBefore)
+            calls: calls, elapsed: elapsed, histogram: histogram, statusCounts: statusCounts, cpuSeconds: RunClock.cpuSeconds() - cpuBefore)
     }
 
     private static func runPipelinedWorker(
-        plan: LoadPlan, client: UserRPCClient, counters: Counters, clock: ContinuousClock, deadline: ContinuousClock.Instant?
+        plan: LoadPlan<Request, Response>, client: UserRPCClient, counters: Counters, clock: ContinuousClock, deadline: ContinuousClock.Instant?
     ) async -> WorkerResult {
         var result = WorkerResult()
         let options = UserRPCClient.CallOptions(timeout: plan.timeout)
@@ -183,19 +164,17 @@ struct LoadRunner {
             let first = counters.tickets.wrappingAdd(plan.pipeline, ordering: .relaxed).oldValue
             let end = plan.requests.map { min($0, first + plan.pipeline) } ?? first + plan.pipeline
             guard first < end else { break }
-            let payloads = (first..<end).map { plan.payloads.payload(for: $0) }
+            let requests = (first..<end).map(plan.request)
             let sent = clock.now
-            if plan.method == .searchUsers {
-                result.record(
-                    await client.callPipelined(.searchUsers, payloadsJSON: payloads, as: SearchUsersResponse.self, options: options), sentAt: sent)
-            } else {
-                result.record(await client.callPipelined(plan.method, payloadsJSON: payloads, as: UserV1.User.self, options: options), sentAt: sent)
-            }
+            result.record(await client.callPipelined(plan.method, requests, options: options), sentAt: sent)
             counters.completed.wrappingAdd(end - first, ordering: .relaxed)
         }
         return result
     }
+}
 
+/// Time and CPU measurements of a run.
+enum RunClock {
     static func nanoseconds(_ duration: Duration) -> Int64 {
         duration.timeAmount.nanoseconds
     }

@@ -1,13 +1,13 @@
 import ArgumentParser
 import Foundation
 import StrictJSON
-import UserV1
+import UserRPCWire
 
 /// Builds a request payload from the command line, for `call` and `bench`.
 enum RequestPayload {
     /// The payload from `--json` (or `-` for standard input), or from `--field value` flags checked
     /// against the request message's fields in the schema.
-    static func read(json: String?, fieldArguments: [String], fields: [UserV1Schema.Field]) throws -> JSONObject {
+    static func read(json: String?, fieldArguments: [String], fields: [ServiceSchema.Field]) throws -> JSONObject {
         if let json {
             guard fieldArguments.isEmpty else { throw ValidationError("use either --json or field flags, not both") }
             let text = json == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json
@@ -43,7 +43,7 @@ enum RequestPayload {
         return payload
     }
 
-    static func jsonValue(_ text: String, for field: UserV1Schema.Field) throws -> JSONValue {
+    static func jsonValue(_ text: String, for field: ServiceSchema.Field) throws -> JSONValue {
         switch field.type {
         case "string":
             return .string(text)

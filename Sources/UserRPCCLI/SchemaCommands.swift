@@ -1,15 +1,16 @@
 import ArgumentParser
 import StrictJSON
-import UserV1
+import UserRPCClient
 
-/// `user-rpc list`: the methods of the schema.
+/// `user-rpc list`: the methods of the services this build knows.
 struct ListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the service's methods.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the services' methods.")
 
     func run() {
-        let schema = UserV1Schema.embedded
-        for method in schema.methods {
-            print("\(method.fullName)  (\(method.request)) returns (\(method.response))")
+        for schema in UserRPCClient.knownServices {
+            for method in schema.methods {
+                print("\(method.fullName)  (\(method.request)) returns (\(method.response))")
+            }
         }
     }
 }
@@ -23,7 +24,7 @@ struct DescribeCommand: ParsableCommand {
     var name: String
 
     func run() throws {
-        let schema = UserV1Schema.embedded
+        let schema = UserRPCClient.knownServices.first { $0.method(named: name) != nil || $0.messages[name] != nil } ?? UserServiceV1.schema
         if let method = schema.method(named: name) {
             print("\(method.fullName)")
             if !method.description.isEmpty { print("  \(method.description)") }
@@ -38,7 +39,7 @@ struct DescribeCommand: ParsableCommand {
         }
     }
 
-    private func printFields(_ fields: [UserV1Schema.Field]) {
+    private func printFields(_ fields: [ServiceSchema.Field]) {
         if fields.isEmpty { print("  (no fields)") }
         for field in fields {
             let flag = "--" + field.name.replacingOccurrences(of: "_", with: "-")

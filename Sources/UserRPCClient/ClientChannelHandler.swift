@@ -11,7 +11,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     /// Resumed exactly once: by the answer, or by the call's end here (deadline, cancellation, a
     /// failed connection), whichever takes the call out of `pending` first.
-    typealias Completion = UnsafeContinuation<Result<ServerFrame, UserRPCError>, Never>
+    typealias Completion = CallContinuation<Result<ServerFrame, UserRPCError>>
 
     /// A call whose own task waits for its answer.
     private struct PendingCall {
@@ -23,29 +23,35 @@ final class ClientChannelHandler: ChannelInboundHandler {
     private struct PendingGroup {
         let firstID: UInt64
         let count: Int
-        let group: CallGroupReference
+        let group: any CallGroupMembership
         let deadline: NIODeadline?
     }
 
     private var context: ChannelHandlerContext?
-    // The state below is touched only on the channel's event loop, by this handler's own methods, so
-    // the hottest of it skips the runtime's exclusivity checks (a measurable share of a call's cost).
-    @exclusivity(unchecked) private var pending: [UInt64: PendingCall] = [:]
-    /// In order of `firstID`, so a member's group is found by binary search: a group costs one entry,
-    /// not one per call. Removed when every member is answered.
-    @exclusivity(unchecked) private var groups: [PendingGroup] = []
+    #if DEBUG
+        private var pending: [UInt64: PendingCall] = [:]
+        /// In order of `firstID`, so a member's group is found by binary search: a group costs one
+        /// entry, not one per call. Removed when every member is answered.
+        private var groups: [PendingGroup] = []
+        private var output: ByteBuffer
+        private var inbound: ByteBuffer?
+    #else
+        // The state below is touched only on the channel's event loop, by this handler's own methods,
+        // so in release builds the hottest of it skips the runtime's exclusivity checks (a measurable
+        // share of a call's cost); debug builds keep them.
+        @exclusivity(unchecked) private var pending: [UInt64: PendingCall] = [:]
+        @exclusivity(unchecked) private var groups: [PendingGroup] = []
+        @exclusivity(unchecked) private var output: ByteBuffer
+        @exclusivity(unchecked) private var inbound: ByteBuffer?
+    #endif
     /// Set for the earliest deadline of the calls in flight.
     private var deadlineTimer = EarliestDeadlineTimer()
-    @exclusivity(unchecked) private var output: ByteBuffer
-    /// Reused by the payload encoders of pipelined calls.
-    @exclusivity(unchecked) private var scratch = JSONWriter(reservingCapacity: 256)
     private var flushScheduled = false
     private var draining = false
     private var closedError: UserRPCError?
     private let parser = JSONParser()
     /// Splits the inbound bytes into frames; `inbound` keeps a frame that has not fully arrived.
     private let frames: FrameDecoder
-    @exclusivity(unchecked) private var inbound: ByteBuffer?
     /// Called once when the connection must not take new calls (goaway, close).
     private let onRetire: @Sendable () -> Void
     private var retired = false
@@ -66,7 +72,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
             completion.resume(returning: .failure(closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")))
             return
         }
-        let deadline = timeout.map { NIODeadline.now() + $0.timeAmount }
+        let deadline = timeout.map { context.eventLoop.now + $0.timeAmount }
         pending[id] = PendingCall(completion: completion, deadline: deadline)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
         var frame = frame
@@ -75,17 +81,16 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     /// Sends calls `firstID ..< firstID + count` in one write, their frames written straight into the
-    /// outgoing buffer by `writeFrames` (with a scratch writer it may use); `group` collects their answers.
+    /// outgoing buffer by `writeFrames`; `group` collects their answers.
     func start(
-        firstID: UInt64, count: Int, timeout: Duration?, group: CallGroupReference,
-        writeFrames: (inout ByteBuffer, inout JSONWriter) -> Void
+        firstID: UInt64, count: Int, timeout: Duration?, group: any CallGroupMembership, writeFrames: (inout ByteBuffer) -> Void
     ) {
         guard let context, closedError == nil else {
             let error = closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")
             for index in 0..<count { group.finish(index, .failure(error)) }
             return
         }
-        let deadline = timeout.map { NIODeadline.now() + $0.timeAmount }
+        let deadline = timeout.map { context.eventLoop.now + $0.timeAmount }
         let entry = PendingGroup(firstID: firstID, count: count, group: group, deadline: deadline)
         // Ids are handed out in increasing order, so a group almost always goes last; one whose
         // caller was overtaken on its way here goes in its place.
@@ -94,7 +99,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         } else {
             groups.append(entry)
         }
-        writeFrames(&output, &scratch)
+        writeFrames(&output)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
         scheduleFlush()
     }
@@ -143,7 +148,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     /// Answers DEADLINE_EXCEEDED for every call past its deadline, and sets the timer for the next one.
     private func expireDueCalls() {
-        var sweep = deadlineTimer.fired()
+        guard let context else { return }
+        var sweep = deadlineTimer.fired(now: context.eventLoop.now)
         var due: [UInt64] = []
         for (id, call) in pending {
             if let deadline = call.deadline, sweep.isDue(deadline) { due.append(id) }
@@ -153,7 +159,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
             for index in 0..<entry.count where !entry.group.isAnswered(index) { due.append(entry.firstID &+ UInt64(index)) }
         }
         for id in due { end(id: id, with: UserRPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
-        if let next = sweep.next, let context { armDeadlineTimer(at: next, context: context) }
+        if let next = sweep.next { armDeadlineTimer(at: next, context: context) }
     }
 
     /// The calling task was cancelled: answer CANCELLED now and tell the server.
@@ -162,8 +168,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     /// The task waiting for a group was cancelled: every member not yet answered ends as CANCELLED.
-    func cancel(group: CallGroupReference) {
-        guard let entry = groups.first(where: { $0.group.isSame(as: group) }) else { return }
+    func cancel(group: any CallGroupMembership) {
+        guard let entry = groups.first(where: { $0.group === group }) else { return }
         for index in 0..<entry.count where !entry.group.isAnswered(index) {
             cancel(id: entry.firstID &+ UInt64(index))
         }

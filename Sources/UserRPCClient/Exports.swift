@@ -1,3 +1,7 @@
-// The `user.v1` messages (`User`, `SearchUsersResponse`, …) are part of the client's API:
-// `import UserRPCClient` is all an embedding program needs.
+// What the client's public API uses is part of it: `import UserRPCClient` is all an embedding program
+// needs. The protocol's types (`MethodDescriptor`, `RPCError`, `RPCMessage`, …), the JSON values of
+// by-name calls (`JSONObject`, `JSONValue`), and the `user.v1` messages and methods (`UserServiceV1`,
+// `User`, `GetUserRequest`, …).
+@_exported import StrictJSON
+@_exported import UserRPCWire
 @_exported import UserV1

@@ -7,11 +7,13 @@ import Synchronization
 import UserRPCWire
 import UserV1
 
-/// A client for `user.v1.UserService`.
+/// A client of wire protocol v1 (`docs/PROTOCOL.md`): calls any method of any service the server
+/// hosts, typed by its ``MethodDescriptor``, with the user service's methods as named conveniences
+/// (``registerUser(username:email:options:)``, ``getUser(id:options:)``, …).
 ///
 /// One client holds one multiplexed TCP connection, opened on the first call and shared by every
 /// concurrent caller; when the server closes it (restart, goaway), the next call opens a new one.
-/// Every method throws ``UserRPCError``.
+/// Every call throws ``UserRPCError``.
 ///
 /// The connection lives on one event loop of the group, chosen when the client is made. Callers
 /// that make many calls can run on that loop (``taskExecutor``), which saves two thread hops a call.
@@ -19,7 +21,7 @@ import UserV1
 /// ```swift
 /// let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: 50051))
 /// let ada = try await client.registerUser(username: "ada", email: "ada@example.com")
-/// let same = try await client.getUser(id: ada.id)
+/// let same = try await client.call(UserServiceV1.getUser, GetUserRequest(id: ada.id))
 /// await client.close()
 /// ```
 public final class UserRPCClient: Sendable {
@@ -56,6 +58,7 @@ public final class UserRPCClient: Sendable {
         }
     }
 
+    /// A client of the server `configuration` names; it connects on its first call.
     public init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.eventLoop = eventLoopGroup.next()
@@ -68,64 +71,23 @@ public final class UserRPCClient: Sendable {
         }
     }
 
-    // MARK: user.v1.UserService
+    // MARK: Calls
 
-    /// `RegisterUser`: registers a user and returns it with its new id.
-    public nonisolated(nonsending) func registerUser(username: String, email: String, options: CallOptions = CallOptions()) async throws(UserRPCError)
-        -> UserV1.User
-    {
-        try await call(.registerUser, RegisterUserRequest(username: username, email: email), options: options)
-    }
-
-    /// `GetUser`: the user with this id.
-    public nonisolated(nonsending) func getUser(id: String, options: CallOptions = CallOptions()) async throws(UserRPCError) -> UserV1.User {
-        try await call(.getUser, GetUserRequest(id: id), options: options)
-    }
-
-    /// `SearchUsers`: one page of users by username prefix and/or exact email.
-    public nonisolated(nonsending) func searchUsers(
-        username: String? = nil, email: String? = nil, limit: Int? = nil, pageToken: String? = nil,
-        options: CallOptions = CallOptions()
-    ) async throws(UserRPCError) -> SearchUsersResponse {
-        try await call(.searchUsers, SearchUsersRequest(username: username, email: email, limit: limit, pageToken: pageToken), options: options)
-    }
-
-    /// Calls a method of the service with typed messages.
-    public nonisolated(nonsending) func call<Request: UserV1Message, Response: UserV1Message>(
-        _ method: UserServiceV1.Method, _ request: Request, as: Response.Type = Response.self, options: CallOptions = CallOptions()
+    /// Calls `method` with `request` and returns its response.
+    ///
+    /// ```swift
+    /// let user = try await client.call(UserServiceV1.getUser, GetUserRequest(id: id))
+    /// ```
+    /// The response is read tolerantly: fields this build does not know (a newer server's) are skipped.
+    public nonisolated(nonsending) func call<Request, Response>(
+        _ method: MethodDescriptor<Request, Response>, _ request: Request, options: CallOptions = CallOptions()
     ) async throws(UserRPCError) -> Response {
-        // A group of one: the answer is read as it arrives, a User straight from its bytes.
-        let answers = await callPipelined(method, [request], as: Response.self, options: options)
+        // A group of one: the answer is read as it arrives, a plain message straight from its bytes.
+        let answers = await callPipelined(method, [request], options: options)
         return try answers[0].result.get()
     }
 
-    /// Calls a method of the service with a request that is already JSON object text (for example
-    /// encoded once and sent many times), and returns the typed response.
-    public nonisolated(nonsending) func call<Response: UserV1Message>(
-        _ method: UserServiceV1.Method, payloadJSON: [UInt8], as: Response.Type = Response.self, options: CallOptions = CallOptions()
-    ) async throws(UserRPCError) -> Response {
-        let answers = await callPipelined(method, payloadsJSON: [payloadJSON], as: Response.self, options: options)
-        return try answers[0].result.get()
-    }
-
-    /// Calls any method by its full name with a JSON payload, and returns the response payload.
-    public nonisolated(nonsending) func call(method: String, payload: JSONObject, options: CallOptions = CallOptions()) async throws(UserRPCError)
-        -> JSONObject
-    {
-        var writer = JSONWriter()
-        writer.value(.object(payload))
-        return try await rawCall(method: method, payload: writer.bytes, options: options)
-    }
-
-    /// Calls any method by its full name with a payload that is already JSON object text (for example
-    /// encoded once and sent many times), and returns the response payload.
-    public nonisolated(nonsending) func call(method: String, payloadJSON: [UInt8], options: CallOptions = CallOptions()) async throws(UserRPCError)
-        -> JSONObject
-    {
-        try await rawCall(method: method, payload: payloadJSON, options: options)
-    }
-
-    /// One answer of ``callPipelined(_:_:as:options:)`` or ``callPipelined(method:payloadsJSON:options:)``.
+    /// One answer of ``callPipelined(_:_:options:)``.
     public struct PipelinedAnswer<Response: Sendable>: Sendable {
         /// The response, or the call's error.
         public var result: Result<Response, UserRPCError>
@@ -141,54 +103,81 @@ public final class UserRPCClient: Sendable {
 
     /// Sends several calls of one method in one write and waits until all are answered: the cheapest
     /// way to make many calls, since the calling task is resumed once for all of them, and each
-    /// response is read as it arrives (a `User` straight from its bytes). Each call keeps its own id,
-    /// deadline (`options.timeout`), cancellation and result; the answers come in the order of `requests`.
+    /// response is read as it arrives. Each call keeps its own id, deadline (`options.timeout`),
+    /// cancellation and result; the answers come in the order of `requests`.
     ///
     /// ```swift
-    /// let answers = await client.callPipelined(.getUser, ids.map { GetUserRequest(id: $0) }, as: UserV1.User.self)
+    /// let answers = await client.callPipelined(UserServiceV1.getUser, ids.map { GetUserRequest(id: $0) })
     /// ```
-    public nonisolated(nonsending) func callPipelined<Request: UserV1Message, Response: UserV1Message>(
-        _ method: UserServiceV1.Method, _ requests: [Request], as: Response.Type = Response.self, options: CallOptions = CallOptions()
+    public nonisolated(nonsending) func callPipelined<Request, Response>(
+        _ method: MethodDescriptor<Request, Response>, _ requests: [Request], options: CallOptions = CallOptions()
     ) async -> [PipelinedAnswer<Response>] {
         await pipelined(method: method.fullName, count: requests.count, decoding: .message(Response.self), options: options) {
-            encoder, id, index, frames, scratch in
-            encoder.writeFrame(id: id, into: &frames, scratch: &scratch) { requests[index].encode(into: &$0) }
+            encoder, id, index, frames in
+            encoder.writeFrame(id: id, message: requests[index], into: &frames)
         }
     }
 
-    /// Like ``callPipelined(_:_:as:options:)`` with requests that are already JSON object text (for
-    /// example encoded once and sent many times).
-    public nonisolated(nonsending) func callPipelined<Response: UserV1Message>(
-        _ method: UserServiceV1.Method, payloadsJSON: [[UInt8]], as: Response.Type = Response.self, options: CallOptions = CallOptions()
-    ) async -> [PipelinedAnswer<Response>] {
-        await pipelined(method: method.fullName, payloadsJSON: payloadsJSON, decoding: .message(Response.self), options: options)
-    }
-
-    /// Like ``callPipelined(_:_:as:options:)`` for any method by its full name, with payloads that are
-    /// already JSON object text; the answers are the response payloads.
-    public nonisolated(nonsending) func callPipelined(method: String, payloadsJSON: [[UInt8]], options: CallOptions = CallOptions()) async
-        -> [PipelinedAnswer<
-            JSONObject
-        >]
+    /// Calls any method by name with a JSON payload, and returns the response payload: for tools
+    /// (the CLI) and for methods this build has no types for.
+    ///
+    /// `method` is a full name (`user.v1.UserService/SearchUsers`), or a short one (`SearchUsers`)
+    /// that names a method of a service this build knows (``knownServices``, first match).
+    public nonisolated(nonsending) func call(method: String, payload: JSONObject, options: CallOptions = CallOptions()) async throws(UserRPCError)
+        -> JSONObject
     {
-        await pipelined(method: method, payloadsJSON: payloadsJSON, decoding: .jsonObject, options: options)
+        let fullName = try Self.fullMethodName(method)
+        var writer = JSONWriter()
+        writer.value(.object(payload))
+        let bytes = writer.bytes
+        let answers = await pipelined(method: fullName, count: 1, decoding: .jsonObject, options: options) { encoder, id, _, frames in
+            bytes.withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
+        }
+        return try answers[0].result.get()
     }
 
-    /// Sends calls whose payloads are already encoded, in one write, and gathers their answers.
-    private nonisolated(nonsending) func pipelined<Response: Sendable>(
-        method: String, payloadsJSON: [[UInt8]], decoding: ResponseDecoding<Response>, options: CallOptions
-    ) async -> [PipelinedAnswer<Response>] {
-        await pipelined(method: method, count: payloadsJSON.count, decoding: decoding, options: options) {
-            encoder, id, index, frames, _ in
-            payloadsJSON[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
+    /// Like ``call(method:payload:options:)`` for several calls of one method sent in one write:
+    /// the answers are the response payloads, in the order of `payloads`.
+    public nonisolated(nonsending) func callPipelined(method: String, payloads: [JSONObject], options: CallOptions = CallOptions()) async
+        -> [PipelinedAnswer<JSONObject>]
+    {
+        let fullName: String
+        do {
+            fullName = try Self.fullMethodName(method)
+        } catch {
+            return payloads.map { _ in PipelinedAnswer(result: .failure(error), answeredAt: .now) }
         }
+        let encoded: [[UInt8]] = payloads.map { payload in
+            var writer = JSONWriter()
+            writer.value(.object(payload))
+            return writer.bytes
+        }
+        return await pipelined(method: fullName, count: encoded.count, decoding: .jsonObject, options: options) { encoder, id, index, frames in
+            encoded[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
+        }
+    }
+
+    /// The schemas of the services this build has types for, in the order short method names are
+    /// looked up.
+    public static let knownServices: [ServiceSchema] = [UserServiceV1.schema]
+
+    /// `name` as a full method name: as it is when it has a `/`, else the first known method of that
+    /// short name.
+    static func fullMethodName(_ name: String) throws(UserRPCError) -> String {
+        if name.contains("/") { return name }
+        for schema in knownServices {
+            if let method = schema.method(named: name) { return method.fullName }
+        }
+        let known = knownServices.flatMap { $0.methods.map(\.name) }.joined(separator: ", ")
+        throw UserRPCError(
+            code: .invalidArgument, message: "unknown method '\(name)': give a full name (package.Service/Method) or one of \(known)")
     }
 
     /// Sends `count` calls in one write (`writeFrame` encodes call `index` with its `id`, on the
     /// connection's event loop) and gathers their answers.
     private nonisolated(nonsending) func pipelined<Response: Sendable>(
         method: String, count: Int, decoding: ResponseDecoding<Response>, options: CallOptions,
-        writeFrame: @escaping @Sendable (RequestFrameEncoder, _ id: UInt64, _ index: Int, inout ByteBuffer, inout JSONWriter) -> Void
+        writeFrame: @escaping @Sendable (RequestFrameEncoder, _ id: UInt64, _ index: Int, inout ByteBuffer) -> Void
     ) async -> [PipelinedAnswer<Response>] {
         guard count > 0 else { return [] }
         func allFailing(_ error: UserRPCError) -> [PipelinedAnswer<Response>] {
@@ -204,14 +193,14 @@ public final class UserRPCClient: Sendable {
         let timeout = options.timeout ?? configuration.defaultTimeout
         let firstID = nextCallID.wrappingAdd(UInt64(count), ordering: .relaxed).oldValue
         let encoder = requestEncoder(method: method, options: options)
-        let progress = CallProgress<CallGroupReference>()
+        let progress = CallProgress<any CallGroupMembership>()
         return await withTaskCancellationHandler {
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<[PipelinedAnswer<Response>], Never>) in
-                let group = CallGroupReference.make(count: count, decoding: decoding) { continuation.resume(returning: $0) }
+            await withCallContinuation { (continuation: CallContinuation<[PipelinedAnswer<Response>]>) in
+                let group = CallGroup(count: count, decoding: decoding) { continuation.resume(returning: $0) }
                 let started = progress.start(group) {
                     connection.withHandler { handler in
-                        handler.start(firstID: firstID, count: count, timeout: timeout, group: group) { frames, scratch in
-                            for index in 0..<count { writeFrame(encoder, firstID &+ UInt64(index), index, &frames, &scratch) }
+                        handler.start(firstID: firstID, count: count, timeout: timeout, group: group) { frames in
+                            for index in 0..<count { writeFrame(encoder, firstID &+ UInt64(index), index, &frames) }
                         }
                     }
                 }
@@ -257,14 +246,6 @@ public final class UserRPCClient: Sendable {
 
     // MARK: Internals
 
-    private nonisolated(nonsending) func rawCall(method: String, payload: [UInt8], options: CallOptions) async throws(UserRPCError) -> JSONObject {
-        let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
-        var request = ByteBufferAllocator().buffer(capacity: payload.count + 128)
-        payload.withUnsafeBytes { requestEncoder(method: method, options: options).writeFrame(id: id, payload: $0, into: &request) }
-        let frame = try await exchange(id: id, frame: request, timeout: options.timeout ?? configuration.defaultTimeout)
-        return try Self.payload(of: frame)
-    }
-
     /// The encoder of a method's request frames: the call's deadline (the option, or the configured
     /// default) and metadata (the configured, overridden by the option's).
     private func requestEncoder(method: String, options: CallOptions) -> RequestFrameEncoder {
@@ -289,7 +270,7 @@ public final class UserRPCClient: Sendable {
         let connection = try await connection()
         let progress = CallProgress<Void>()
         let result = await withTaskCancellationHandler {
-            await withUnsafeContinuation { (completion: ClientChannelHandler.Completion) in
+            await withCallContinuation { (completion: ClientChannelHandler.Completion) in
                 let started = progress.start(()) {
                     connection.withHandler { $0.start(id: id, frame: frame, timeout: timeout, completion: completion) }
                 }

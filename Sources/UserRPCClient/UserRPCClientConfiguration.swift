@@ -49,11 +49,12 @@ extension UserRPCClient {
         }
     }
 
-    /// Per-call settings.
+    /// Per-call settings: a deadline and metadata. (Also spelled ``CallOptions`` at the top level.)
     public struct CallOptions: Sendable, Hashable {
-        /// The call's deadline, sent as `timeout_ms` and enforced locally too; `nil` uses the default.
+        /// The call's deadline, sent as `timeout_ms` and enforced locally too; `nil` uses the client's
+        /// ``UserRPCClient/Configuration/defaultTimeout``.
         public var timeout: Duration?
-        /// Metadata for this call only.
+        /// Metadata for this call only, merged over the client's ``UserRPCClient/Configuration/metadata``.
         public var metadata: [String: String]
 
         public init(timeout: Duration? = nil, metadata: [String: String] = [:]) {
@@ -62,3 +63,6 @@ extension UserRPCClient {
         }
     }
 }
+
+/// Per-call settings: a deadline and metadata (``UserRPCClient/CallOptions``).
+public typealias CallOptions = UserRPCClient.CallOptions

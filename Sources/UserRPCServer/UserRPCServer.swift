@@ -5,17 +5,21 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
-import UserCore
 import UserRPCWire
 
-/// The user service over wire protocol v1: a TCP server on SwiftNIO.
+/// A server of wire protocol v1 (`docs/PROTOCOL.md`): TCP on SwiftNIO, hosting any number of services.
+///
+/// Each service (``RPCService``) brings its schema and one handler per method; the server checks
+/// them against each other when it is made. Interceptors (``ServerInterceptor``) run around every
+/// call; a bearer-token check is added first when ``UserRPCServerConfiguration/authTokens`` is set.
 ///
 /// Run it with ``run()`` (directly, or in a `ServiceGroup`, which calls ``beginGracefulShutdown()`` on
 /// SIGTERM/SIGINT). A graceful shutdown stops accepting connections, sends `goaway` on each one,
 /// lets calls in flight finish within the grace period, then closes.
 public final class UserRPCServer: Service, Sendable {
     public let configuration: UserRPCServerConfiguration
-    private let service: UserServiceV1Handler
+    private let router: RPCRouter
+    private let interceptors: [any ServerInterceptor]
     private let logger: Logger
     private let group: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
@@ -36,22 +40,41 @@ public final class UserRPCServer: Service, Sendable {
     }
 
     /// - Parameters:
-    ///   - repository: where users are kept; the embedded in-memory store serves calls inline on the event loop.
+    ///   - services: the services to host; each must match its schema, and no two may share a method.
+    ///   - interceptors: run around every call, in this order (after the bearer-token check, when
+    ///     tokens are configured).
     ///   - eventLoopGroup: defaults to NIO's shared group with one thread per core.
+    /// - Throws: ``ServiceRegistrationError`` naming every mismatch between a service and its schema.
     public init(
         configuration: UserRPCServerConfiguration,
-        repository: UserRepository,
+        services: [any RPCService],
+        interceptors: [any ServerInterceptor] = [],
         logger: Logger = Logger(label: "user-rpc-server"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    ) {
+    ) throws(ServiceRegistrationError) {
+        var router = RPCRouter()
+        var problems: [String] = []
+        for service in services { router.add(service, problems: &problems) }
+        guard problems.isEmpty else { throw ServiceRegistrationError(problems: problems) }
         self.configuration = configuration
-        self.service = UserServiceV1Handler(repository: repository)
+        self.router = router
+        var all: [any ServerInterceptor] = []
+        if !configuration.authTokens.isEmpty {
+            all.append(
+                BearerTokenInterceptor(
+                    tokens: configuration.authTokens, openMethods: configuration.unauthenticatedMethods,
+                    openServices: configuration.unauthenticatedServices))
+        }
+        self.interceptors = all + interceptors
         self.logger = logger
         self.group = eventLoopGroup
         let loop = eventLoopGroup.next()
         self.address = loop.makePromise()
         self.allConnectionsClosed = loop.makePromise()
     }
+
+    /// The full names of the methods this server serves, sorted.
+    public var methodNames: [String] { router.methodNames }
 
     deinit {
         // Never leave a waiter hanging, and never complete a promise twice.
@@ -88,6 +111,8 @@ public final class UserRPCServer: Service, Sendable {
                 .serverChannelOption(.backlog, value: 512)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // A client may shut its side once it has sent its requests: the answers still go out.
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelOption(
                     .writeBufferWaterMark,
@@ -137,8 +162,9 @@ public final class UserRPCServer: Service, Sendable {
         try initializeConnection(channel, tls: nil)
     }
 
-    /// Stops accepting connections, sends `goaway` on every connection, and closes each once its calls
-    /// finish; at the end of the grace period, calls still running are answered UNAVAILABLE and closed.
+    /// Stops accepting connections and tells every connection to quiesce (NIO's
+    /// `ChannelShouldQuiesceEvent`): each sends `goaway`, closes once its calls are answered, and at the
+    /// end of its grace period answers the calls still running UNAVAILABLE and closes at once.
     public func beginGracefulShutdown() {
         let (listener, connections, first) = state.withLockedValue { state in
             let first = !state.shuttingDown
@@ -153,13 +179,7 @@ public final class UserRPCServer: Service, Sendable {
         guard let listener else { return }  // not bound yet: run() shuts down once it is
         listener.close(promise: nil)
         for connection in connections {
-            connection.pipeline.fireUserInboundEventTriggered(DrainConnectionEvent())
-        }
-        group.next().scheduleTask(in: configuration.gracePeriod.timeAmount) { [self] in
-            let remaining = state.withLockedValue { Array($0.connections.values) }
-            for connection in remaining {
-                connection.pipeline.fireUserInboundEventTriggered(ForceCloseConnectionEvent())
-            }
+            connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
         checkAllClosed()
     }
@@ -234,10 +254,7 @@ public final class UserRPCServer: Service, Sendable {
         var connectionLogger = logger
         connectionLogger[metadataKey: "peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
         let handler = ServerConnectionHandler(
-            service: service,
-            configuration: configuration,
-            logger: connectionLogger,
-            allocator: channel.allocator)
+            router: router, interceptors: interceptors, configuration: configuration, logger: connectionLogger, allocator: channel.allocator)
         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
         try channel.pipeline.syncOperations.addHandler(handler)
     }

@@ -6,7 +6,8 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     public var port: Int = 50051
     /// Largest frame body accepted, in bytes. Default 4 MiB.
     public var maxFrameBytes: Int = 4 * 1024 * 1024
-    /// How long in-flight calls may run after a graceful shutdown begins. Default 10 s.
+    /// How long in-flight calls may run after a graceful shutdown begins; then each connection's
+    /// remaining calls are answered UNAVAILABLE and it is closed at once. Default 10 s.
     public var gracePeriod: Duration = .seconds(10)
     /// Calls in flight on one connection before new ones get RESOURCE_EXHAUSTED. Default 1000.
     public var maxConcurrentCallsPerConnection: Int = 1000
@@ -31,11 +32,18 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     /// How long a connection may stay over the high-water mark before it is closed. Default 30 s.
     public var writeStallTimeout: Duration = .seconds(30)
 
+    /// After goaway, once no call is in flight, how long the connection stays open to answer requests
+    /// that crossed the goaway (UNAVAILABLE) before the server shuts its side; then how long it waits
+    /// for the client to close. Default 1 s.
+    public var closeLinger: Duration = .seconds(1)
+
     /// Bearer tokens accepted in the `authorization` metadata entry (`Bearer <token>`). Empty (the
     /// default): no authentication.
     public var authTokens: [String] = []
     /// Full method names callable without a token when tokens are set. Default: none.
     public var unauthenticatedMethods: Set<String> = []
+    /// Full service names (`health.v1.Health`) whose methods are callable without a token. Default: none.
+    public var unauthenticatedServices: Set<String> = []
 
     /// TLS for the listening port; `nil` (the default): plaintext.
     public var tls: TLSSettings?

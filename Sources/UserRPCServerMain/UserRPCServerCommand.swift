@@ -6,6 +6,7 @@ import UserCacheRedis
 import UserCore
 import UserRPCServer
 import UserRPCWire
+import UserService
 import UserStorePostgres
 
 /// `user-rpc-server`: parses the configuration, starts the server, and waits for SIGTERM or SIGINT.
@@ -13,7 +14,7 @@ import UserStorePostgres
 struct UserRPCServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user-rpc-server",
-        abstract: "Serves user.v1.UserService over the framed JSON protocol (docs/PROTOCOL.md).",
+        abstract: "Serves the user services (user.v1) over the framed JSON protocol (docs/PROTOCOL.md).",
         discussion: """
             Each option falls back to an environment variable, then to its default.
             With no database URL, users live in an embedded in-memory store and are lost on exit.
@@ -240,7 +241,7 @@ struct Serve: AsyncParsableCommand {
                 "redis \(redisConfiguration.host):\(redisConfiguration.port)/\(redisConfiguration.database)"
                 + (redisConfiguration.password == nil ? "" : " (password set)") + " ttl \(redisConfiguration.ttlSeconds)s"
         }
-        let repository = UserRepository(store: store, cache: redis)
+        let operations = UserOperations(repository: UserRepository(store: store, cache: redis))
         logger.info(
             "starting user-rpc-server",
             metadata: [
@@ -248,7 +249,7 @@ struct Serve: AsyncParsableCommand {
                 "auth": "\(configuration.authTokens.isEmpty ? "none" : "bearer tokens (\(configuration.authTokens.count))")",
                 "tls": "\(configuration.tls == nil ? "off" : configuration.tls?.clientCAPath == nil ? "on" : "on, client certificates required")",
             ])
-        let server = UserRPCServer(configuration: configuration, repository: repository, logger: logger)
+        let server = try UserRPCServer(configuration: configuration, services: [UserServiceV1Provider(operations: operations)], logger: logger)
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()

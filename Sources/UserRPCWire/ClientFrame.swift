@@ -50,6 +50,9 @@ public struct RequestEnvelope: Sendable, Hashable {
 public enum ClientFrameError: Error, Sendable, Hashable {
     /// The frame names a call id: answer that call with `status` and keep the connection.
     case reject(id: UInt64, status: RPCStatus)
+    /// A malformed `ping` or `cancel`: it is not a call, so it is never answered with a response
+    /// (which would share its id with a call); the server drops it.
+    case ignore(reason: String)
     /// No call id can be known: the connection must be closed.
     case fatal(reason: String)
 }
@@ -110,7 +113,7 @@ extension ClientFrame {
             return .request(RequestEnvelope(id: id, method: method, timeoutMilliseconds: timeout, metadata: metadata, payload: payload))
         case "cancel", "ping":
             for key in object.keys where key != "type" && key != "id" {
-                throw reject("unknown \(type) field '\(key)'", field: key)
+                throw .ignore(reason: "unknown \(type) field '\(key)'")
             }
             return type == "cancel" ? .cancel(id: id) : .ping(id: id)
         default:

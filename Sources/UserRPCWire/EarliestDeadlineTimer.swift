@@ -19,11 +19,12 @@ public struct EarliestDeadlineTimer {
         scheduled = (deadline, schedule(deadline))
     }
 
-    /// The timer fired: it is no longer set. The sweep sorts the calls' deadlines into those due now
-    /// and the earliest one still ahead, for which the owner sets the timer again.
-    public mutating func fired() -> DeadlineSweep {
+    /// The timer fired (at `now`, by the event loop's clock): it is no longer set. The sweep sorts the
+    /// calls' deadlines into those due now and the earliest one still ahead, for which the owner sets
+    /// the timer again.
+    public mutating func fired(now: NIODeadline) -> DeadlineSweep {
         scheduled = nil
-        return DeadlineSweep(now: .now())
+        return DeadlineSweep(now: now)
     }
 
     /// Sorts deadlines into those due at `now` and the earliest one after it (``next``).

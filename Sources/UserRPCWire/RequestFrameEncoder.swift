@@ -53,14 +53,20 @@ public struct RequestFrameEncoder: Sendable {
         }
     }
 
-    /// Appends one frame for call `id` whose payload `writePayload` encodes (for example a message's
-    /// `encode(into:)`); `scratch` is reused between frames to save an allocation each.
-    public func writeFrame(
-        id: UInt64, into buffer: inout ByteBuffer, scratch: inout JSONWriter, writePayload: (inout JSONWriter) -> Void
-    ) {
-        scratch.reset()
-        writePayload(&scratch)
-        scratch.bytes.withUnsafeBytes { writeFrame(id: id, payload: $0, into: &buffer) }
+    /// Appends one frame for call `id` with `message` as its payload, encoded in place.
+    public func writeFrame<Message: RPCMessage>(id: UInt64, message: Message, into buffer: inout ByteBuffer) {
+        let lengthIndex = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))
+        buffer.writeStaticString(Self.head)
+        let digits = DecimalText.digitCount(id)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { memory in
+            DecimalText.write(id, into: memory)
+            return digits
+        }
+        buffer.writeBytes(afterID)
+        message.write(into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "}"))
+        buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
     }
 
     /// The body of the frame for call `id`, as bytes.

@@ -12,6 +12,8 @@ public struct ScannedRequest: Sendable, Equatable {
     /// The method name's bytes (a JSON string without escapes, so the bytes are the name).
     public var method: Range<Int>
     public var timeoutMilliseconds: UInt64?
+    /// The metadata's entries (every value a string), in order; empty when the frame has none.
+    public var metadata: ScannedPayload
     /// The payload's members, in order; empty when the frame has no payload.
     public var payload: ScannedPayload
 }
@@ -27,36 +29,33 @@ public struct ScannedPayload: Sendable, Equatable {
         public var isString: Bool
     }
 
-    public static let capacity = 4
+    public static let capacity = 8
     public private(set) var count = 0
-    private var members: (Member, Member, Member, Member)
+    private var members: (Member, Member, Member, Member, Member, Member, Member, Member)
 
-    init() {
+    public init() {
         let empty = Member(key: 0..<0, value: 0..<0, isString: false)
-        members = (empty, empty, empty, empty)
+        members = (empty, empty, empty, empty, empty, empty, empty, empty)
     }
 
     public subscript(index: Int) -> Member {
         precondition(index >= 0 && index < count, "payload member index out of range")
-        switch index {
-        case 0: return members.0
-        case 1: return members.1
-        case 2: return members.2
-        default: return members.3
-        }
+        return withUnsafeBytes(of: members) { $0.load(fromByteOffset: index * MemoryLayout<Member>.stride, as: Member.self) }
     }
 
     public static func == (lhs: ScannedPayload, rhs: ScannedPayload) -> Bool {
         lhs.count == rhs.count && (0..<lhs.count).allSatisfy { lhs[$0] == rhs[$0] }
     }
 
+    /// Whether every member's value is a string.
+    public var allStrings: Bool {
+        (0..<count).allSatisfy { self[$0].isString }
+    }
+
     mutating func append(_ member: Member) {
-        switch count {
-        case 0: members.0 = member
-        case 1: members.1 = member
-        case 2: members.2 = member
-        default: members.3 = member
-        }
+        precondition(count < Self.capacity, "payload member capacity exceeded")
+        let index = count
+        withUnsafeMutableBytes(of: &members) { $0.storeBytes(of: member, toByteOffset: index * MemoryLayout<Member>.stride, as: Member.self) }
         count += 1
     }
 }
@@ -65,9 +64,10 @@ public struct ScannedPayload: Sendable, Equatable {
 ///
 /// It accepts only a strict subset of what ``ClientFrame/decode(_:parser:)`` accepts, and reads it
 /// the same way: an object with the keys `type` (exactly `"request"`), `id`, `method`, optional
-/// `timeout_ms` and an optional flat `payload`, each once; strings of printable ASCII without escapes;
-/// integers without sign, fraction or exponent that fit in 64 bits. Anything else — `metadata`,
-/// escapes, non-ASCII text, nested payload values, a malformed or unusual frame — returns `nil`, and
+/// `timeout_ms`, optional flat `metadata` (string values) and an optional flat `payload`, each once;
+/// strings of printable ASCII without escapes; integers without sign, fraction or exponent that fit
+/// in 64 bits. Anything else — escapes, non-ASCII text, nested payload values, more than
+/// ``ScannedPayload/capacity`` members, a malformed or unusual frame — returns `nil`, and
 /// the caller decodes the frame the general way, which gives the exact error. So the scanner never
 /// decides that a frame is wrong; it only recognises frames that are certainly right.
 public enum RequestFrameScanner {
@@ -78,6 +78,7 @@ public enum RequestFrameScanner {
         var method: Range<Int>?
         var timeout: UInt64?
         var payload = ScannedPayload()
+        var metadata = ScannedPayload()
         var isRequest = false
 
         reader.skipWhitespace()
@@ -110,6 +111,9 @@ public enum RequestFrameScanner {
             case .payload?:
                 bit = 16
                 guard reader.flatObject(into: &payload) else { return nil }
+            case .metadata?:
+                bit = 32
+                guard reader.flatObject(into: &metadata), metadata.allStrings else { return nil }
             case nil:
                 return nil
             }
@@ -125,11 +129,11 @@ public enum RequestFrameScanner {
         }
         reader.skipWhitespace()
         guard reader.atEnd, isRequest, let id, let method else { return nil }
-        return ScannedRequest(id: id, method: method, timeoutMilliseconds: timeout, payload: payload)
+        return ScannedRequest(id: id, method: method, timeoutMilliseconds: timeout, metadata: metadata, payload: payload)
     }
 
     private enum EnvelopeKey {
-        case type, id, method, timeout, payload
+        case type, id, method, timeout, metadata, payload
 
         init?(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) {
             if bytes.bytes(in: range, equal: "type") {
@@ -142,6 +146,8 @@ public enum RequestFrameScanner {
                 self = .timeout
             } else if bytes.bytes(in: range, equal: "payload") {
                 self = .payload
+            } else if bytes.bytes(in: range, equal: "metadata") {
+                self = .metadata
             } else {
                 return nil
             }

@@ -1,33 +1,70 @@
 import NIOCore
 import StrictJSON
 
-/// Writes OK response frames straight into an outgoing `ByteBuffer`: the hot path's encoder.
+/// Writes response frames straight into an outgoing `ByteBuffer`: every response the server sends,
+/// whichever way its request was read.
 ///
-/// The bytes are exactly those of ``ServerFrame/encodeResponse(id:status:payload:into:)`` for an OK
-/// status, so a client cannot tell which path answered. The whole frame is written in one pass through
-/// raw memory reserved up front.
+/// `{"type":"response","id":N[,"metadata":{…}],"status":{…}[,"payload":{…}]}` — the payload of an
+/// OK response is the message's own encoding (``RPCMessage/write(into:)``), written in place.
 public enum ResponseFrameWriter {
     private static let head: StaticString = #"{"type":"response","id":"#
-    private static let statusAndPayloadKey: StaticString = #","status":{"code":"OK","message":""},"payload":"#
-    /// The length prefix, the envelope around the payload, and the longest id.
-    private static let envelopeCapacity = 4 + head.utf8CodeUnitCount + 20 + statusAndPayloadKey.utf8CodeUnitCount + 1
+    private static let okStatusAndPayloadKey: StaticString = #","status":{"code":"OK","message":""},"payload":"#
 
-    /// Appends one OK response frame for call `id`; `writePayload` writes the payload object and must
-    /// write at most `payloadCapacity` bytes.
-    public static func writeOKResponse(
-        id: UInt64, payloadCapacity: Int, into buffer: inout ByteBuffer, writePayload: (inout JSONByteCursor) -> Void
-    ) {
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: envelopeCapacity + payloadCapacity) { memory in
-            var cursor = JSONByteCursor(memory: memory, offset: 4)
-            cursor.write(head)
-            cursor.writeDecimal(id)
-            cursor.write(statusAndPayloadKey)
-            writePayload(&cursor)
-            cursor.writeByte(UInt8(ascii: "}"))
-            let frameLength = cursor.offset
-            memory.storeBytes(of: UInt32(frameLength - 4).bigEndian, toByteOffset: 0, as: UInt32.self)
-            return frameLength
+    /// Appends one OK response frame for call `id` with `message` as its payload.
+    public static func writeOK<Message: RPCMessage>(id: UInt64, metadata: [String: String], message: Message, into buffer: inout ByteBuffer) {
+        let lengthIndex = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))
+        buffer.writeStaticString(head)
+        writeDecimal(id, into: &buffer)
+        if !metadata.isEmpty { writeMetadata(metadata, into: &buffer) }
+        buffer.writeStaticString(okStatusAndPayloadKey)
+        message.write(into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "}"))
+        buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+    }
+
+    /// Appends one response frame for call `id` that failed with `status` (not OK: no payload).
+    public static func writeFailure(id: UInt64, metadata: [String: String], status: RPCStatus, into buffer: inout ByteBuffer) {
+        var writer = JSONWriter(reservingCapacity: 128 + status.message.utf8.count)
+        writer.beginObject()
+        writer.key("type")
+        writer.string("response")
+        writer.key("id")
+        writer.uint64(id)
+        if !metadata.isEmpty {
+            writer.key("metadata")
+            writeMetadata(metadata, into: &writer)
         }
+        writer.key("status")
+        status.encode(into: &writer)
+        writer.endObject()
+        WireProtocol.writeFrame(writer.bytes, into: &buffer)
+    }
+
+    private static func writeDecimal(_ value: UInt64, into buffer: inout ByteBuffer) {
+        let count = DecimalText.digitCount(value)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { memory in
+            DecimalText.write(value, into: memory)
+            return count
+        }
+    }
+
+    private static func writeMetadata(_ metadata: [String: String], into buffer: inout ByteBuffer) {
+        var writer = JSONWriter(reservingCapacity: 64)
+        writer.key("metadata")
+        writeMetadata(metadata, into: &writer)
+        buffer.writeInteger(UInt8(ascii: ","))
+        buffer.writeBytes(writer.bytes)
+    }
+
+    /// Metadata as a JSON object, keys sorted (the bytes do not depend on a dictionary's order).
+    static func writeMetadata(_ metadata: [String: String], into writer: inout JSONWriter) {
+        writer.beginObject()
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            writer.key(key)
+            writer.string(value)
+        }
+        writer.endObject()
     }
 }
 
@@ -41,9 +78,6 @@ public struct JSONByteCursor {
         self.memory = memory
         self.offset = offset
     }
-
-    /// The most bytes ``writeJSONString(_:)`` writes for `text`.
-    public static func maxJSONStringLength(_ text: String) -> Int { JSONStringText.maxLength(utf8Count: text.utf8.count) }
 
     @inline(__always) public mutating func writeByte(_ byte: UInt8) {
         memory[offset] = byte
@@ -67,22 +101,9 @@ public struct JSONByteCursor {
 
     /// Writes `value` in decimal.
     public mutating func writeDecimal(_ value: UInt64) {
-        write(count: DecimalText.digitCount(value)) { DecimalText.write(value, into: $0) }
-    }
-
-    /// Lets `body` fill the next `count` bytes.
-    public mutating func write(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        let count = DecimalText.digitCount(value)
         precondition(offset + count <= memory.count, "JSONByteCursor overflow")
-        body(UnsafeMutableRawBufferPointer(rebasing: memory[offset..<(offset + count)]))
+        DecimalText.write(value, into: UnsafeMutableRawBufferPointer(rebasing: memory[offset..<(offset + count)]))
         offset += count
-    }
-
-    /// Writes `text` as a quoted, escaped JSON string (``JSONStringText``, as `JSONWriter` does).
-    public mutating func writeJSONString(_ text: String) {
-        var text = text
-        text.withUTF8 { utf8 in
-            precondition(offset + JSONStringText.maxLength(utf8Count: utf8.count) <= memory.count, "JSONByteCursor overflow")
-            offset += JSONStringText.write(utf8, to: memory.baseAddress! + offset)
-        }
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import StrictJSON
 
 /// A frame the server sends: a response, a pong, or a goaway.
@@ -11,12 +12,15 @@ public enum ServerFrame: Sendable, Hashable {
 /// `{"type":"response", …}`: the single answer to one call.
 public struct ResponseEnvelope: Sendable, Hashable {
     public var id: UInt64
+    /// Response metadata a handler or interceptor set (for example `x-request-id`); often empty.
+    public var metadata: [String: String]
     public var status: RPCStatus
     /// Present exactly when the status is OK.
     public var payload: JSONObject?
 
-    public init(id: UInt64, status: RPCStatus, payload: JSONObject? = nil) {
+    public init(id: UInt64, metadata: [String: String] = [:], status: RPCStatus, payload: JSONObject? = nil) {
         self.id = id
+        self.metadata = metadata
         self.status = status
         self.payload = payload
     }
@@ -29,12 +33,18 @@ public struct ServerFrameError: Error, Sendable, Hashable, CustomStringConvertib
 
 extension ServerFrame {
     /// Writes a response frame body. `payload` is pre-encoded JSON of an object, and is written only when the status is OK.
-    public static func encodeResponse(id: UInt64, status: RPCStatus, payload: [UInt8]?, into writer: inout JSONWriter) {
+    public static func encodeResponse(
+        id: UInt64, metadata: [String: String] = [:], status: RPCStatus, payload: [UInt8]?, into writer: inout JSONWriter
+    ) {
         writer.beginObject()
         writer.key("type")
         writer.string("response")
         writer.key("id")
         writer.uint64(id)
+        if !metadata.isEmpty {
+            writer.key("metadata")
+            ResponseFrameWriter.writeMetadata(metadata, into: &writer)
+        }
         writer.key("status")
         status.encode(into: &writer)
         if status.code == .ok {
@@ -42,6 +52,19 @@ extension ServerFrame {
             if let payload { writer.raw(payload) } else { writer.raw(Array("{}".utf8)) }
         }
         writer.endObject()
+    }
+
+    /// Appends a pong frame for ping `id`.
+    public static func writePong(id: UInt64, into buffer: inout ByteBuffer) {
+        var writer = JSONWriter(reservingCapacity: 48)
+        ServerFrame.pong(id: id).encode(into: &writer)
+        WireProtocol.writeFrame(writer.bytes, into: &buffer)
+    }
+
+    /// Appends a goaway frame.
+    public static func writeGoAway(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(17))
+        buffer.writeStaticString(#"{"type":"goaway"}"#)
     }
 
     /// The frame body as JSON.
@@ -54,7 +77,7 @@ extension ServerFrame {
                 payloadWriter.value(.object(payload))
                 payloadBytes = payloadWriter.bytes
             }
-            Self.encodeResponse(id: response.id, status: response.status, payload: payloadBytes, into: &writer)
+            Self.encodeResponse(id: response.id, metadata: response.metadata, status: response.status, payload: payloadBytes, into: &writer)
         case .pong(let id):
             writer.beginObject()
             writer.key("type")
@@ -92,7 +115,13 @@ extension ServerFrame {
             guard let statusValue = object["status"], let status = RPCStatus(json: statusValue) else {
                 throw ServerFrameError(description: "response \(id) has no valid status")
             }
-            return .response(ResponseEnvelope(id: id, status: status, payload: object["payload"]?.objectValue))
+            // Metadata is optional; entries that are not strings are skipped (a reader tolerates what a
+            // newer server adds).
+            var metadata: [String: String] = [:]
+            if case .object(let entries)? = object["metadata"] {
+                for member in entries.members { if case .string(let value) = member.value { metadata[member.key] = value } }
+            }
+            return .response(ResponseEnvelope(id: id, metadata: metadata, status: status, payload: object["payload"]?.objectValue))
         default:
             throw ServerFrameError(description: "unknown server frame type '\(type)'")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import StrictJSON
 import UserCore
 
 /// The production store: users in PostgreSQL, through libpq.
@@ -7,9 +8,9 @@ import UserCore
 /// libpq is blocking, so every statement runs on a thread pool with as many threads as the pool has
 /// connections; each thread owns one connection, opened on first use and replaced when it breaks.
 /// Statements are parameterized and prepared once per connection; nothing from a request is ever
-/// part of SQL text. Cancelling the calling task (deadline, client cancel) sends a cancel request
-/// for the running statement.
-public final class PostgresUserStore: BlockingUserStore {
+/// part of SQL text. Cancelling a call's `CallCancellation` (its deadline passed, its client cancelled)
+/// sends a cancel request for the running statement.
+public final class PostgresUserStore: UserStore {
     public let configuration: PostgresUserStoreConfiguration
     private let threads: NIOThreadPool
     private let slots = ThreadSpecificVariable<ConnectionSlot>()
@@ -34,58 +35,37 @@ public final class PostgresUserStore: BlockingUserStore {
 
     /// Applies pending migrations; returns the versions applied. Safe when several servers start at once.
     public func migrate() async throws(UserError) -> [Int] {
-        try await onPool { [self] cancellation throws(UserError) in
-            try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
-                try PostgresMigrator.migrate(connection)
+        let result: Result<[Int], UserError>
+        do {
+            result = try await threads.runIfActive { [self] in
+                Result { () throws(UserError) in
+                    try runHere(retry: false, cancellation: nil) { connection, _ throws(PostgresError) in
+                        try PostgresMigrator.migrate(connection)
+                    }
+                }
             }
+        } catch {
+            throw .unavailable("database unavailable: the store is shut down")
         }
+        return try result.get()
     }
 
-    // MARK: UserStore (the blocking methods below, run on a pool thread)
+    // MARK: UserStore (on the pool's threads, each with its own connection)
 
-    public func insert(_ user: User) async throws(UserError) {
-        try await onPool { [self] cancellation throws(UserError) in try insertBlocking(user, cancellation: cancellation) }
-    }
+    /// Blocking: calls run on the pool's threads, as many as the pool has connections.
+    public var execution: StorageExecution { .threads(PoolExecutor(threads: threads, threadCount: max(1, configuration.poolSize))) }
 
-    public func user(id: UUID) async throws(UserError) -> User? {
-        try await onPool { [self] cancellation throws(UserError) in try userBlocking(id: id, cancellation: cancellation) }
-    }
-
-    public func search(_ query: UserSearchQuery) async throws(UserError) -> [User] {
-        try await onPool { [self] cancellation throws(UserError) in try searchBlocking(query, cancellation: cancellation) }
-    }
-
-    // MARK: BlockingUserStore (runs on `blockingExecutor`, one thread for the whole call)
-
-    /// The pool's threads, each with its own connection.
-    public var blockingExecutor: any BlockingExecutor { PoolExecutor(threads: threads, threadCount: max(1, configuration.poolSize)) }
-
-    public func insertBlocking(_ user: User, cancellation: CallCancellation) throws(UserError) {
-        let parameters = Self.insertParameters(user)
-        try runHere(retry: true, cancellation: cancellation) { connection, isRetry throws(PostgresError) in
-            try Self.insert(parameters, user: user, on: connection, isRetry: isRetry)
-        }
-    }
-
-    public func userBlocking(id: UUID, cancellation: CallCancellation) throws(UserError) -> User? {
-        let rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
-            try connection.executePrepared("user_by_id", sql: SQL.byID, [id.lowercasedText])
-        }
-        return try rows.rows.first.map(Self.user(from:))
-    }
-
-    public func searchBlocking(_ query: UserSearchQuery, cancellation: CallCancellation) throws(UserError) -> [User] {
-        guard let statement = SQL.search(query) else { return [] }
-        let rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
-            try connection.executePrepared(statement.name, sql: statement.sql, statement.parameters)
-        }
-        return try rows.rows.map(Self.user(from:))
-    }
-
-    /// Several inserts pipelined: one round trip, each in its own transaction.
-    public func insertBlocking(_ users: [User], cancellation: CallCancellation) -> [Result<Void, UserError>] {
+    /// Inserts pipelined (libpq's pipeline mode): one round trip, each in its own transaction.
+    public func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>] {
         guard users.count > 1 else {
-            return users.map { user in Result { () throws(UserError) in try insertBlocking(user, cancellation: cancellation) } }
+            return users.map { user in
+                Result { () throws(UserError) in
+                    let parameters = Self.insertParameters(user)
+                    try runHere(retry: true, cancellation: cancellation) { connection, isRetry throws(PostgresError) in
+                        try Self.insert(parameters, user: user, on: connection, isRetry: isRetry)
+                    }
+                }
+            }
         }
         let parameterSets = users.map(Self.insertParameters)
         let outcome = Self.runOnPoolThread(slots: slots, configuration: configuration, cancellation: cancellation, retry: true) {
@@ -114,22 +94,35 @@ public final class PostgresUserStore: BlockingUserStore {
         }
     }
 
-    /// Several users by id in one statement.
-    public func usersBlocking(ids: [UUID], cancellation: CallCancellation) throws(UserError) -> [User] {
-        guard ids.count > 1 else {
-            return try ids.first.flatMap { id throws(UserError) in try userBlocking(id: id, cancellation: cancellation) }.map { [$0] } ?? []
+    /// The users with these ids, in one statement.
+    public func users(ids: some Collection<UUID>, cancellation: CallCancellation?, found: (User) -> Void) throws(UserError) {
+        guard !ids.isEmpty else { return }
+        let rows: PostgresRows
+        if ids.count == 1, let id = ids.first {
+            rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
+                try connection.executePrepared("user_by_id", sql: SQL.byID, [id.lowercasedText])
+            }
+        } else {
+            // An array literal of canonical UUID text (hex digits and dashes): a parameter, never SQL text.
+            let idArray = "{" + ids.map(\.lowercasedText).joined(separator: ",") + "}"
+            rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
+                try connection.executePrepared("users_by_ids", sql: SQL.byIDs, [idArray])
+            }
         }
-        // An array literal of canonical UUID text (hex digits and dashes): a parameter, never SQL text.
-        let idArray = "{" + ids.map(\.lowercasedText).joined(separator: ",") + "}"
+        for row in rows.rows { found(try Self.user(from: row)) }
+    }
+
+    public func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User] {
+        guard let statement = SQL.search(query) else { return [] }
         let rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
-            try connection.executePrepared("users_by_ids", sql: SQL.byIDs, [idArray])
+            try connection.executePrepared(statement.name, sql: statement.sql, statement.parameters)
         }
         return try rows.rows.map(Self.user(from:))
     }
 
     /// ``runOnPoolThread(slots:configuration:cancellation:retry:_:)`` with failures as domain errors.
     private func runHere<T>(
-        retry: Bool, cancellation: CallCancellation, _ body: (PostgresConnection, Bool) throws(PostgresError) -> T
+        retry: Bool, cancellation: CallCancellation?, _ body: (PostgresConnection, Bool) throws(PostgresError) -> T
     ) throws(UserError) -> T {
         switch Self.runOnPoolThread(slots: slots, configuration: configuration, cancellation: cancellation, retry: retry, body) {
         case .success(let value): return value
@@ -156,25 +149,6 @@ public final class PostgresUserStore: BlockingUserStore {
 
     // MARK: Running statements
 
-    /// Runs blocking work on a pool thread; cancelling the calling task cancels it (a statement that
-    /// is running gets a cancel request; one that has not started never runs).
-    private func onPool<T: Sendable>(_ body: @escaping @Sendable (CallCancellation) throws(UserError) -> T) async throws(UserError) -> T {
-        let cancellation = CallCancellation()
-        let outcome: Result<T, UserError>
-        do {
-            outcome = try await withTaskCancellationHandler {
-                try await threads.runIfActive { Result { () throws(UserError) in try body(cancellation) } }
-            } onCancel: {
-                cancellation.cancel()
-            }
-        } catch is CancellationError {
-            throw .deadlineExceeded
-        } catch {
-            throw .unavailable("database unavailable: the store is shut down")
-        }
-        return try outcome.get()
-    }
-
     /// Runs `body` with the calling pool thread's connection (opened, or replaced, as needed).
     ///
     /// When a reused connection turns out to be broken (the database restarted since it was opened),
@@ -182,7 +156,7 @@ public final class PostgresUserStore: BlockingUserStore {
     private static func runOnPoolThread<T>(
         slots: ThreadSpecificVariable<ConnectionSlot>,
         configuration: PostgresUserStoreConfiguration,
-        cancellation: CallCancellation,
+        cancellation: CallCancellation?,
         retry: Bool,
         _ body: (PostgresConnection, Bool) throws(PostgresError) -> T
     ) -> Result<T, PostgresError> {
@@ -192,7 +166,7 @@ public final class PostgresUserStore: BlockingUserStore {
         var isRetry = false
         while true {
             attemptsLeft -= 1
-            if cancellation.isCancelled { return .failure(PostgresError(kind: .cancelled, message: "cancelled before it ran")) }
+            if cancellation?.isCancelled == true { return .failure(PostgresError(kind: .cancelled, message: "cancelled before it ran")) }
             let reused = slot.connection != nil
             let connection: PostgresConnection
             if let existing = slot.connection, existing.isHealthy {
@@ -207,11 +181,11 @@ public final class PostgresUserStore: BlockingUserStore {
                 slot.connection = connection
             }
             let cancelHandle = connection.cancelHandle
-            guard cancellation.begin(onCancel: { cancelHandle.requestCancel() }) else {
+            if let cancellation, !cancellation.begin(onCancel: { cancelHandle.requestCancel() }) {
                 return .failure(PostgresError(kind: .cancelled, message: "cancelled before it ran"))
             }
             let result = Result { () throws(PostgresError) in try body(connection, isRetry) }
-            cancellation.end()
+            cancellation?.end()
             guard case .failure(let error) = result, error.kind == .connection || !connection.isHealthy else { return result }
             // The connection broke: drop it; the next statement on this thread reconnects.
             slot.connection = nil
@@ -235,7 +209,7 @@ public final class PostgresUserStore: BlockingUserStore {
     }
 
     private static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        RFC3339.milliseconds(date)
     }
 
     private static func user(from row: [String?]) throws(UserError) -> User {

@@ -1,44 +1,17 @@
-/// The methods of `user.v1.UserService`, with their request and response message types.
+import UserRPCWire
+
+/// `user.v1.UserService`: its schema and its methods, each with its request and response message.
 public enum UserServiceV1 {
+    /// `Schemas/user.v1.json`, as built into this module.
+    public static let schema = ServiceSchema(embedded: EmbeddedSchema.json)
+
     /// The service's full name, as it prefixes method names on the wire.
-    public static let serviceName = "user.v1.UserService"
+    public static let name = "user.v1.UserService"
 
-    /// One RPC method of the service.
-    public enum Method: String, Sendable, CaseIterable, Hashable {
-        case registerUser = "RegisterUser"
-        case getUser = "GetUser"
-        case searchUsers = "SearchUsers"
-
-        /// The name used on the wire: `user.v1.UserService/GetUser`.
-        public var fullName: String {
-            switch self {
-            case .registerUser: "user.v1.UserService/RegisterUser"
-            case .getUser: "user.v1.UserService/GetUser"
-            case .searchUsers: "user.v1.UserService/SearchUsers"
-            }
-        }
-
-        /// The method for a full wire name, or `nil`.
-        public init?(fullName: String) {
-            guard let method = Self.byFullName[fullName] else { return nil }
-            self = method
-        }
-
-        private static let byFullName: [String: Method] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.fullName, $0) })
-
-        public var requestType: any UserV1Message.Type {
-            switch self {
-            case .registerUser: RegisterUserRequest.self
-            case .getUser: GetUserRequest.self
-            case .searchUsers: SearchUsersRequest.self
-            }
-        }
-
-        public var responseType: any UserV1Message.Type {
-            switch self {
-            case .registerUser, .getUser: User.self
-            case .searchUsers: SearchUsersResponse.self
-            }
-        }
-    }
+    /// `RegisterUser`: registers a user; its username and email must be free (case-insensitively).
+    public static let registerUser = MethodDescriptor<RegisterUserRequest, User>(service: name, name: "RegisterUser")
+    /// `GetUser`: one user by id.
+    public static let getUser = MethodDescriptor<GetUserRequest, User>(service: name, name: "GetUser")
+    /// `SearchUsers`: a page of users by username prefix and/or exact email.
+    public static let searchUsers = MethodDescriptor<SearchUsersRequest, SearchUsersResponse>(service: name, name: "SearchUsers")
 }

@@ -38,7 +38,9 @@ struct ClientEndToEndTests {
         }
         #expect(error?.code == .invalidArgument)
         #expect(error?.fieldViolations.map(\.field) == ["username", "email"])
-        let badID = await #expect(throws: UserRPCError.self) { try await client.getUser(id: "3f1c") }
+        let badID = await #expect(throws: UserRPCError.self) {
+            try await client.call(method: "GetUser", payload: JSONObject(["id": "3f1c"]))
+        }
         #expect(badID?.code == .invalidArgument)
         #expect(badID?.fieldViolations.map(\.field) == ["id"])
         let badLimit = await #expect(throws: UserRPCError.self) { try await client.searchUsers(limit: 101) }
@@ -74,7 +76,7 @@ struct ClientEndToEndTests {
     func notFoundAndUnimplemented(backend: Backend) async throws {
         let server = try await TestServer.start(backend: backend)
         let client = server.client()
-        let missing = await #expect(throws: UserRPCError.self) { try await client.getUser(id: UUID.version7().lowercasedText) }
+        let missing = await #expect(throws: UserRPCError.self) { try await client.getUser(id: UUID.version7()) }
         #expect(missing?.code == .notFound)
         let unknown = await #expect(throws: UserRPCError.self) {
             try await client.call(method: "user.v1.UserService/DeleteUser", payload: JSONObject())
@@ -107,7 +109,7 @@ struct ClientEndToEndTests {
         let server = try await TestServer.start(repository: UserRepository(store: store))
         let client = server.client()
         let error = await #expect(throws: UserRPCError.self) {
-            try await client.getUser(id: store.gatedID.lowercasedText, options: .init(timeout: .milliseconds(100)))
+            try await client.getUser(id: store.gatedID, options: .init(timeout: .milliseconds(100)))
         }
         #expect(error?.code == .deadlineExceeded)
         // The connection is still good.
@@ -122,7 +124,7 @@ struct ClientEndToEndTests {
     func clientSideDeadlines() async throws {
         let silent = try await SilentServer.start()
         let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: silent.port))
-        let id = "00000000-0000-7000-8000-000000000000"
+        let id = UUID(uuidString: "00000000-0000-7000-8000-000000000000")!
         // Open the connection first (this call times out too), so that connecting is not measured.
         _ = try? await client.getUser(id: id, options: .init(timeout: .milliseconds(10)))
         // The longer deadline goes first, so the shorter one must move the client's timer earlier:
@@ -155,11 +157,10 @@ struct ClientEndToEndTests {
     func pipelinedDeadlinesAndCancel() async throws {
         let silent = try await SilentServer.start()
         let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: silent.port))
-        let payloads = Array(repeating: Array(#"{"id":"00000000-0000-7000-8000-000000000000"}"#.utf8), count: 10)
-        let timedOut = await client.callPipelined(
-            method: "user.v1.UserService/GetUser", payloadsJSON: payloads, options: .init(timeout: .milliseconds(100)))
+        let requests = Array(repeating: GetUserRequest(id: UUID(uuidString: "00000000-0000-7000-8000-000000000000")!), count: 10)
+        let timedOut = await client.callPipelined(UserServiceV1.getUser, requests, options: .init(timeout: .milliseconds(100)))
         #expect(timedOut.map { $0.result.failureCode } == Array(repeating: .deadlineExceeded, count: 10))
-        let group = Task { await client.callPipelined(method: "user.v1.UserService/GetUser", payloadsJSON: payloads) }
+        let group = Task { await client.callPipelined(UserServiceV1.getUser, requests) }
         group.cancel()
         let cancelled = await group.value
         #expect(cancelled.map { $0.result.failureCode } == Array(repeating: .cancelled, count: 10))
@@ -193,23 +194,23 @@ struct ClientEndToEndTests {
         let client = server.client()
         let users = try await (0..<5).asyncMap { i in try await client.registerUser(username: "piped\(i)", email: "piped\(i)@example.com") }
         // Known ids, an unknown one, and a malformed one, 100 calls in one write.
-        var payloads: [[UInt8]] = []
+        var payloads: [JSONObject] = []
         var expected: [String?] = []
         for i in 0..<100 {
             switch i % 7 {
             case 5:
-                payloads.append(Array(#"{"id":"00000000-0000-7000-8000-000000000000"}"#.utf8))
+                payloads.append(JSONObject(["id": "00000000-0000-7000-8000-000000000000"]))
                 expected.append("NOT_FOUND")
             case 6:
-                payloads.append(Array(#"{"id":"nope"}"#.utf8))
+                payloads.append(JSONObject(["id": "nope"]))
                 expected.append("INVALID_ARGUMENT")
             default:
-                payloads.append(Array(#"{"id":"\#(users[i % 7].id)"}"#.utf8))
+                payloads.append(JSONObject(["id": .string(users[i % 7].id.lowercasedText)]))
                 expected.append(nil)
             }
         }
         let started = ContinuousClock.now
-        let answers = await client.callPipelined(method: "user.v1.UserService/GetUser", payloadsJSON: payloads)
+        let answers = await client.callPipelined(method: "user.v1.UserService/GetUser", payloads: payloads)
         #expect(answers.count == 100)
         for (i, answer) in answers.enumerated() {
             #expect(answer.answeredAt >= started)
@@ -234,27 +235,21 @@ struct ClientEndToEndTests {
         let first = try await client.registerUser(username: "typed0", email: "typed0@example.com")
         var registrations = (1..<5).map { RegisterUserRequest(username: "typed\($0)", email: "typed\($0)@example.com") }
         registrations.append(RegisterUserRequest(username: "TYPED0", email: "other@example.com"))
-        let registered = await client.callPipelined(.registerUser, registrations, as: UserV1.User.self)
+        let registered = await client.callPipelined(UserServiceV1.registerUser, registrations)
         let users = try [first] + registered.prefix(4).map { try $0.result.get() }
         #expect(users.map(\.username) == (0..<5).map { "typed\($0)" })
         #expect(registered[4].error?.code == .alreadyExists)
-        // GetUser: the users, an unknown id and a malformed one.
-        let ids = users.map(\.id) + ["00000000-0000-7000-8000-000000000000", "nope"]
-        let fetched = await client.callPipelined(.getUser, ids.map { GetUserRequest(id: $0) }, as: UserV1.User.self)
+        // GetUser: the users and an unknown id.
+        let ids = users.map(\.id) + [UUID(uuidString: "00000000-0000-7000-8000-000000000000")!]
+        let fetched = await client.callPipelined(UserServiceV1.getUser, ids.map { GetUserRequest(id: $0) })
         #expect(try fetched.prefix(5).map { try $0.result.get() } == users)
         #expect(fetched[5].error?.code == .notFound)
-        #expect(fetched[6].error?.code == .invalidArgument)
         for user in users { #expect(try await client.getUser(id: user.id) == user) }
-        // Requests already encoded, typed responses.
-        let encoded = ids.map { GetUserRequest(id: $0).jsonBytes }
-        let fromBytes = await client.callPipelined(.getUser, payloadsJSON: encoded, as: UserV1.User.self)
-        #expect(fromBytes.map { $0.error?.code } == fetched.map { $0.error?.code })
-        #expect(try fromBytes.prefix(5).map { try $0.result.get() } == users)
-        #expect(try await client.call(.getUser, payloadJSON: encoded[0], as: UserV1.User.self) == users[0])
-        await #expect(throws: UserRPCError.self) { try await client.call(.getUser, payloadJSON: encoded[5], as: UserV1.User.self) }
+        #expect(try await client.call(UserServiceV1.getUser, GetUserRequest(id: ids[0])) == users[0])
+        await #expect(throws: UserRPCError.self) { try await client.call(UserServiceV1.getUser, GetUserRequest(id: ids[5])) }
         // SearchUsers: a response type read the general way.
         let searches = [SearchUsersRequest(username: "typed", limit: 2), SearchUsersRequest(limit: 0)]
-        let pages = await client.callPipelined(.searchUsers, searches, as: SearchUsersResponse.self)
+        let pages = await client.callPipelined(UserServiceV1.searchUsers, searches)
         #expect(try pages[0].result.get().users == Array(users.prefix(2)))
         #expect(pages[1].error?.code == .invalidArgument)
         await client.close()
@@ -266,7 +261,7 @@ struct ClientEndToEndTests {
         let store = GatedUserStore()
         let server = try await TestServer.start(repository: UserRepository(store: store))
         let client = server.client()
-        let call = Task { try await client.getUser(id: store.gatedID.lowercasedText) }
+        let call = Task { try await client.getUser(id: store.gatedID) }
         var arrivals = store.arrived.makeAsyncIterator()
         _ = await arrivals.next()  // the call is in flight on the server
         call.cancel()

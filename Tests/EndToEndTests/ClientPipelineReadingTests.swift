@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOEmbedded
 import SeededMutation
@@ -14,8 +15,8 @@ import UserV1
 struct ClientPipelineReadingTests {
     private static let users = (0..<3).map { index in
         UserV1.User(
-            id: "0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f6\(index)", username: "user\(index)", email: "user\(index)@example.com",
-            createdAt: "2026-11-27T10:15:0\(index).123Z")
+            id: UUID(uuidString: "0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f6\(index)")!, username: "user\(index)", email: "user\(index)@example.com",
+            createdAt: RFC3339.parse("2026-11-27T10:15:0\(index).123Z")!)
     }
 
     /// A response frame (length prefix and body) as the server writes it.
@@ -48,8 +49,8 @@ struct ClientPipelineReadingTests {
     /// Starts a group of `count` User calls with ids `firstID...` on `handler`; the box gets the answers.
     private static func startGroup(on handler: ClientChannelHandler, firstID: UInt64, count: Int) -> AnswerBox {
         let box = AnswerBox()
-        let group = CallGroupReference.make(count: count, decoding: ResponseDecoding<UserV1.User>.user) { box.answers = $0 }
-        handler.start(firstID: firstID, count: count, timeout: nil, group: group) { _, _ in }
+        let group = CallGroup(count: count, decoding: .message(UserV1.User.self)) { box.answers = $0 }
+        handler.start(firstID: firstID, count: count, timeout: nil, group: group) { _ in }
         return box
     }
 
@@ -106,10 +107,11 @@ struct ClientPipelineReadingTests {
     @Test("a User in another spelling is read the general way, to the same value; a wrong one is INTERNAL, an error status its own code")
     func generalPath() throws {
         let user = Self.users[0]
-        let respelled = #"{ "created_at" : "\#(user.createdAt)", "email":"\#(user.email)", "username":"user\u0030", "id":"\#(user.id)" }"#
+        let respelled =
+            #"{ "created_at" : "\#(RFC3339.format(user.createdAt))", "email":"\#(user.email)", "username":"user\u0030", "id":"\#(user.id.lowercasedText)" }"#
         let frames = [
             Self.responseFrame(id: Self.firstID, payload: respelled),
-            Self.responseFrame(id: Self.firstID + 1, payload: #"{"id":"x","username":"y","email":"z"}"#),
+            Self.responseFrame(id: Self.firstID + 1, payload: #"{"id":"0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60","username":"y","email":"z"}"#),
             Self.responseFrame(id: Self.firstID + 2, status: RPCStatus(code: .notFound, message: "no such user"), payload: nil),
         ]
         let (answers, _) = try Self.answers(count: 3, inbound: [frames.flatMap { $0 }])
@@ -127,26 +129,32 @@ struct ClientPipelineReadingTests {
         #expect(!channel.isActive)
     }
 
-    @Test("the plain-shape User reader agrees with the general decoder on 20,000 generated payloads")
+    @Test("the plain reader and the JSON reader of User agree on 20,000 generated payloads, newer fields included")
     func plainUserDifferential() throws {
         var generator = SeededGenerator(seed: 5)
-        let seeds = Self.users.map(\.jsonBytes) + [Array(#" {"email":"e","id":"i","created_at":"c","username":"u"} "#.utf8)]
+        let seeds =
+            Self.users.map(\.jsonBytes) + [
+                Array(
+                    #" {"email":"e","id":"0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60","created_at":"2026-11-27T10:15:00.123Z","username":"u","added":7} "#
+                        .utf8)
+            ]
         var accepted = 0
         for round in 0..<20_000 {
             let seed = seeds[round % seeds.count]
             let payload = round % 10 == 0 ? seed : ByteMutation.mutate(seed, using: &generator)
-            guard let fast = payload.withUnsafeBytes({ UserV1.User(plainPayload: $0) }) else { continue }
+            let decoding = ResponseDecoding<UserV1.User>.message(UserV1.User.self)
+            guard let fast = payload.withUnsafeBytes({ decoding.scan($0) }) else { continue }
             accepted += 1
             let shown = String(decoding: payload, as: UTF8.self)
             guard case .object(let object)? = try? JSONParser().parse(payload) else {
                 Issue.record("read \(shown), which is not a JSON object")
                 continue
             }
-            #expect((try? UserV1.User(json: object)) == fast, "\(shown)")
+            #expect((try? decoding.decode(object)) == fast, "\(shown)")
         }
         #expect(accepted > 2_000)
         for user in Self.users {
-            #expect(user.jsonBytes.withUnsafeBytes { UserV1.User(plainPayload: $0) } == user)
+            #expect(user.jsonBytes.withUnsafeBytes { ResponseDecoding<UserV1.User>.message(UserV1.User.self).scan($0) } == user)
         }
     }
 }

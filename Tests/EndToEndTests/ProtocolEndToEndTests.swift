@@ -125,7 +125,7 @@ struct ProtocolEndToEndTests {
         let zero = try await connection.expectFrame()
         #expect(zero.statusCode == "DEADLINE_EXCEEDED")
         // The zero-deadline registration never ran.
-        #expect(try store.inner.searchNow(UserSearchQuery(limit: 10)).isEmpty)
+        #expect(try store.inner.search(UserSearchQuery(limit: 10), cancellation: nil).isEmpty)
         store.openGate()
         await connection.close()
         try await server.stop()
@@ -243,7 +243,7 @@ struct ProtocolEndToEndTests {
     @Test("graceful shutdown: goaway, new calls refused, the in-flight call finishes, then close")
     func gracefulShutdown() async throws {
         let store = GatedUserStore()
-        try store.inner.insertNow(UserCore.User(id: store.gatedID, username: "held", email: "held@example.com", createdAt: Date()))
+        try store.inner.insert(UserCore.User(id: store.gatedID, username: "held", email: "held@example.com", createdAt: Date()))
         let server = try await TestServer.start(repository: UserRepository(store: store))
         let connection = try await server.rawConnection()
         try await connection.send(request(id: 1, method: Self.getUser, payload: #"{"id":"\#(store.gatedID.lowercasedText)"}"#))

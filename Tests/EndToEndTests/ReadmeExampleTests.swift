@@ -24,11 +24,11 @@ func readmeExample(port: Int) async -> String {
 }
 
 /// The pipelined example shown in README.md, compiled and run here.
-func readmePipelinedExample(client: UserRPCClient, ids: [String]) async -> String {
+func readmePipelinedExample(client: UserRPCClient, ids: [UUID]) async -> String {
     var printed = ""
     func print(_ items: Any...) { printed += items.map { "\($0)" }.joined(separator: " ") + "\n" }
     // README-PIPELINED-BEGIN
-    let answers = await client.callPipelined(.getUser, ids.map { GetUserRequest(id: $0) }, as: UserV1.User.self)
+    let answers = await client.callPipelined(UserServiceV1.getUser, ids.map { GetUserRequest(id: $0) })
     for answer in answers {
         switch answer.result {
         case .success(let user): print(user.username)
@@ -66,7 +66,7 @@ struct ReadmeExampleTests {
         let server = try await TestServer.start()
         let client = server.client()
         let grace = try await client.registerUser(username: "grace", email: "grace@example.com")
-        let output = await readmePipelinedExample(client: client, ids: [grace.id, "00000000-0000-7000-8000-000000000000"])
+        let output = await readmePipelinedExample(client: client, ids: [grace.id, UUID(uuidString: "00000000-0000-7000-8000-000000000000")!])
         #expect(output == "grace\nNOT_FOUND\n")
         await client.close()
         try await server.stop()

@@ -16,16 +16,16 @@ struct BatchedStorageTests {
         let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
         let store = PostgresUserStore(configuration: .init(url: database.url))
         _ = try await store.migrate()
-        let existing = User(id: .version7(), username: "taken", email: "taken@example.com", createdAt: Date(timeIntervalSince1970: 1))
-        try await store.insert(existing)
+        let existing = UserCore.User(id: .version7(), username: "taken", email: "taken@example.com", createdAt: Date(timeIntervalSince1970: 1))
+        try await blocking { try store.insertForTest(existing) }
         let users = [
-            User(id: .version7(), username: "fresh1", email: "fresh1@example.com", createdAt: Date(timeIntervalSince1970: 2)),
-            User(id: .version7(), username: "TAKEN", email: "other@example.com", createdAt: Date(timeIntervalSince1970: 3)),
-            User(id: .version7(), username: "fresh2", email: "Taken@Example.com", createdAt: Date(timeIntervalSince1970: 4)),
-            User(id: .version7(), username: "fresh1", email: "fresh1b@example.com", createdAt: Date(timeIntervalSince1970: 5)),
-            User(id: .version7(), username: "fresh3", email: "fresh3@example.com", createdAt: Date(timeIntervalSince1970: 6)),
+            UserCore.User(id: .version7(), username: "fresh1", email: "fresh1@example.com", createdAt: Date(timeIntervalSince1970: 2)),
+            UserCore.User(id: .version7(), username: "TAKEN", email: "other@example.com", createdAt: Date(timeIntervalSince1970: 3)),
+            UserCore.User(id: .version7(), username: "fresh2", email: "Taken@Example.com", createdAt: Date(timeIntervalSince1970: 4)),
+            UserCore.User(id: .version7(), username: "fresh1", email: "fresh1b@example.com", createdAt: Date(timeIntervalSince1970: 5)),
+            UserCore.User(id: .version7(), username: "fresh3", email: "fresh3@example.com", createdAt: Date(timeIntervalSince1970: 6)),
         ]
-        let results = try await blocking { store.insertBlocking(users, cancellation: CallCancellation()) }
+        let results = try await blocking { store.insert(users, cancellation: CallCancellation()) }
         #expect(results.count == 5)
         #expect((try? results[0].get()) != nil)
         #expect(results[1].failure == .alreadyExists(field: "username"))
@@ -34,7 +34,9 @@ struct BatchedStorageTests {
         #expect((try? results[4].get()) != nil)
         // Exactly the successful rows were committed; one SELECT reads several ids, skipping unknown ones.
         let read = try await blocking {
-            try store.usersBlocking(ids: users.map(\.id) + [existing.id, UUID.version7()], cancellation: CallCancellation())
+            var read: [UserCore.User] = []
+            try store.users(ids: users.map(\.id) + [existing.id, UUID.version7()], cancellation: CallCancellation()) { read.append($0) }
+            return read
         }
         #expect(Set(read.map(\.username)) == ["taken", "fresh1", "fresh3"])
         #expect(read.first { $0.id == users[4].id } == users[4])
@@ -47,14 +49,19 @@ struct BatchedStorageTests {
         let configuration = try RedisUserCacheConfiguration(url: try TestServices.urls().redis)
         let cache = RedisUserCache(configuration: configuration)
         let users = (0..<3).map { i in
-            User(id: .version7(), username: "c\(i)", email: "c\(i)@example.com", createdAt: Date(timeIntervalSince1970: Double(i)))
+            UserCore.User(id: .version7(), username: "c\(i)", email: "c\(i)@example.com", createdAt: Date(timeIntervalSince1970: Double(i)))
         }
         try await blocking {
-            cache.storeBlocking([users[0], users[2]])
+            cache.store([users[0], users[2]])
             let connection = try RedisConnection(host: configuration.host, port: configuration.port, timeout: .seconds(2))
             _ = try connection.command("SET", RedisUserCache.key(for: users[1].id), "garbage")
         }
-        let read = try await blocking { cache.usersBlocking(ids: users.map(\.id) + [UUID.version7()]) }
+        let ids = users.map(\.id) + [UUID.version7()]
+        let read = try await blocking {
+            var found: [UUID: UserCore.User] = [:]
+            cache.users(ids: ids) { found[$0.id] = $0 }
+            return ids.map { found[$0] }
+        }
         #expect(read == [users[0], nil, users[2], nil])
         await cache.shutdown()
     }
@@ -96,12 +103,12 @@ struct BatchedStorageTests {
         }
         #expect(created.count == 80)
         // 300 reads at once: every created user twice (a miss, then a hit or a miss), and unknown ids.
-        let ids = created.map(\.id) + created.map(\.id) + (0..<30).map { _ in UUID.version7().lowercasedText }
-        let reads = await withTaskGroup(of: (String, UserV1.User?).self) { group in
+        let ids = created.map(\.id) + created.map(\.id) + (0..<30).map { _ in UUID.version7() }
+        let reads = await withTaskGroup(of: (UUID, UserV1.User?).self) { group in
             for id in ids {
                 group.addTask { (id, try? await client.getUser(id: id)) }
             }
-            return await group.reduce(into: [(String, UserV1.User?)]()) { $0.append($1) }
+            return await group.reduce(into: [(UUID, UserV1.User?)]()) { $0.append($1) }
         }
         let byID = Dictionary(created.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for (id, user) in reads {

@@ -42,7 +42,11 @@ struct FaultTests {
         let lookUntil = ContinuousClock.now + .seconds(10)
         while !refilled && ContinuousClock.now < lookUntil {
             _ = try await client.getUser(id: probe.id)
-            refilled = await cache.user(id: UUID(strictText: probe.id)!) != nil
+            refilled = try await blocking {
+                var hit = false
+                cache.users(ids: [probe.id]) { _ in hit = true }
+                return hit
+            }
         }
         #expect(refilled)
 

@@ -68,7 +68,7 @@ struct PostgresStoreTests {
             #expect(!plan.contains("Seq Scan"), "\(query): \(plan)")
         }
         // And the results are right.
-        let page = try await store.search(UserSearchQuery(usernamePrefix: "user9999", limit: 20))
+        let page = try await blocking { try store.search(UserSearchQuery(usernamePrefix: "user9999", limit: 20), cancellation: nil) }
         #expect(
             page.map(\.username) == [
                 "user9999", "user99990", "user99991", "user99992", "user99993", "user99994", "user99995", "user99996", "user99997", "user99998",
@@ -178,14 +178,14 @@ struct PostgresStoreTests {
         _ = try await store.migrate()
         let user = UserCore.User(
             id: UUID.version7(), username: "Exact", email: "Exact@Example.com", createdAt: Date(timeIntervalSince1970: 1_795_000_000.123))
-        try await store.insert(user)
-        let read = try await store.user(id: user.id)
+        try await blocking { try store.insertForTest(user) }
+        let read = try await blocking { try store.userForTest(id: user.id) }
         #expect(read == user)
         #expect(read.map { RFC3339.format($0.createdAt) } == "2026-11-18T11:06:40.123Z")
-        await #expect(throws: UserError.alreadyExists(field: "email")) {
-            try await store.insert(UserCore.User(id: UUID.version7(), username: "other", email: "EXACT@example.com", createdAt: Date()))
+        #expect(throws: UserError.alreadyExists(field: "email")) {
+            try store.insertForTest(UserCore.User(id: UUID.version7(), username: "other", email: "EXACT@example.com", createdAt: Date()))
         }
-        #expect(try await store.user(id: UUID.version7()) == nil)
+        #expect(try store.userForTest(id: UUID.version7()) == nil)
         await store.shutdown()
         await database.drop()
     }

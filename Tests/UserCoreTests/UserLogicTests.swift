@@ -1,139 +1,132 @@
 import Foundation
+import StrictJSON
 import Testing
 import UserCore
-import UserV1
 
-@Suite("Registration and query logic over the in-memory adapters")
+@Suite("The domain's operations over the in-memory adapters")
 struct UserLogicTests {
     let store = InMemoryUserStore()
     let cache = InMemoryUserCache()
-    var repository: UserRepository { UserRepository(store: store, cache: cache) }
-    var registration: UserRegistrationLogic { UserRegistrationLogic(repository: repository) }
-    var query: UserQueryLogic { UserQueryLogic(repository: repository) }
+    var operations: UserOperations { UserOperations(repository: UserRepository(store: store, cache: cache)) }
+
+    /// An operation's answer; the in-memory adapters never block, so every answer is given at once.
+    func answer<Value>(_ outcome: StorageOutcome<Value>) throws(UserError) -> Value {
+        guard case .done(let result) = outcome else {
+            Issue.record("the in-memory adapters answered later")
+            throw .internalError("answered later")
+        }
+        return try result.get()
+    }
+
+    func register(_ username: String, _ email: String) throws(UserError) -> User {
+        try answer(operations.register(username: username, email: email))
+    }
+
+    func search(username: String? = nil, email: String? = nil, limit: Int? = nil, pageToken: String? = nil) throws(UserError) -> UserPage {
+        try answer(operations.search(username: username, email: email, limit: limit, pageToken: pageToken))
+    }
 
     @Test("registers a user and finds it by id")
-    func registerAndGet() async throws {
-        let user = try await registration.register(RegisterUserRequest(username: "Ada", email: "Ada@Example.com"))
+    func registerAndGet() throws {
+        let user = try register("Ada", "Ada@Example.com")
         #expect(user.username == "Ada")
         #expect(user.email == "Ada@Example.com")
-        #expect(UUID(strictText: user.id) != nil)
-        #expect(user.createdAt.hasSuffix("Z"))
-        let found = try await query.getUser(GetUserRequest(id: user.id))
-        #expect(found == user)
+        #expect(user.id.lowercasedText.dropFirst(14).first == "7")
+        #expect(try answer(operations.user(id: user.id)) == user)
     }
 
     @Test("usernames and emails are unique case-insensitively")
-    func uniqueness() async throws {
-        _ = try await registration.register(RegisterUserRequest(username: "Alice", email: "alice@example.com"))
-        await #expect(throws: UserError.alreadyExists(field: "username")) {
-            try await registration.register(RegisterUserRequest(username: "alice", email: "other@example.com"))
-        }
-        await #expect(throws: UserError.alreadyExists(field: "email")) {
-            try await registration.register(RegisterUserRequest(username: "alice2", email: "ALICE@example.COM"))
-        }
+    func uniqueness() throws {
+        _ = try register("Alice", "alice@example.com")
+        #expect(throws: UserError.alreadyExists(field: "username")) { try register("alice", "other@example.com") }
+        #expect(throws: UserError.alreadyExists(field: "email")) { try register("alice2", "ALICE@example.COM") }
         #expect(store.count == 1)
     }
 
     @Test("invalid registrations name every bad field and store nothing")
-    func invalidRegistration() async {
-        await #expect(throws: UserError.self) {
-            try await registration.register(RegisterUserRequest(username: "_x", email: "bad"))
-        }
-        do {
-            _ = try await registration.register(RegisterUserRequest(username: "_x", email: "bad"))
-        } catch {
-            guard case .invalidArgument(let violations) = error else {
-                Issue.record("wrong error \(error)")
-                return
-            }
-            #expect(violations.map(\.field) == ["username", "email"])
-        }
+    func invalidRegistration() {
+        #expect(
+            throws: UserError.invalidArgument([
+                InvalidField(field: "username", description: "must start with a letter or digit"),
+                InvalidField(field: "email", description: "must contain exactly one '@'"),
+            ])
+        ) { try register("_x_", "bad") }
         #expect(store.count == 0)
     }
 
-    @Test("GetUser: malformed id is INVALID_ARGUMENT, unknown id NOT_FOUND")
-    func getErrors() async {
-        await #expect(throws: UserError.self) { try await query.getUser(GetUserRequest(id: "nope")) }
-        let missing = UUID.version7().lowercasedText
-        await #expect(throws: UserError.notFound(id: missing)) { try await query.getUser(GetUserRequest(id: missing)) }
+    @Test("GetUser of an unknown id is NOT_FOUND, naming the id")
+    func notFound() {
+        let missing = UUID.version7()
+        #expect(throws: UserError.notFound(id: missing)) { try answer(operations.user(id: missing)) }
     }
 
     @Test("cache-aside: registration primes the cache, a miss fills it from the store")
-    func cacheAside() async throws {
-        let user = try await registration.register(RegisterUserRequest(username: "grace", email: "grace@example.com"))
-        let id = try #require(UUID(strictText: user.id))
-        #expect(cache.contains(id: id))
+    func cacheAside() throws {
+        let user = try register("grace", "grace@example.com")
+        #expect(cache.contains(id: user.id))
 
         // A user only in the store (cache cold): the first read misses, then the cache holds it.
         let coldCache = InMemoryUserCache()
-        let coldQuery = UserQueryLogic(repository: UserRepository(store: store, cache: coldCache))
-        _ = try await coldQuery.getUser(GetUserRequest(id: user.id))
+        let cold = UserOperations(repository: UserRepository(store: store, cache: coldCache))
+        _ = try answer(cold.user(id: user.id))
         #expect(coldCache.statistics.misses == 1)
-        #expect(coldCache.contains(id: id))
-        _ = try await coldQuery.getUser(GetUserRequest(id: user.id))
+        #expect(coldCache.contains(id: user.id))
+        _ = try answer(cold.user(id: user.id))
         #expect(coldCache.statistics.hits == 1)
     }
 
     @Test("a failed insert never reaches the cache")
-    func noCacheWithoutCommit() async throws {
-        _ = try await registration.register(RegisterUserRequest(username: "taken", email: "taken@example.com"))
+    func noCacheWithoutCommit() throws {
+        _ = try register("taken", "taken@example.com")
         let before = cache.statistics
-        await #expect(throws: UserError.alreadyExists(field: "username")) {
-            try await registration.register(RegisterUserRequest(username: "TAKEN", email: "new@example.com"))
-        }
-        // Only the first user is cached: the rejected one was never stored.
-        let all = try await query.searchUsers(SearchUsersRequest())
-        #expect(all.users.count == 1)
+        #expect(throws: UserError.alreadyExists(field: "username")) { try register("TAKEN", "new@example.com") }
+        // Only the first user is stored: the rejected one was never cached either.
+        #expect(try search().users.count == 1)
         #expect(cache.statistics == before)
     }
 
     @Test("search orders by username case-insensitively, then id, and pages with tokens")
-    func searchPaging() async throws {
+    func searchPaging() throws {
         let names = ["bob", "Alice", "alfred", "Carol", "al1", "ALBERT", "dave"]
-        for name in names {
-            _ = try await registration.register(RegisterUserRequest(username: name, email: "\(name)@example.com"))
-        }
+        for name in names { _ = try register(name, "\(name)@example.com") }
         var seen: [String] = []
         var token: String?
         repeat {
-            let page = try await query.searchUsers(SearchUsersRequest(limit: 3, pageToken: token))
+            let page = try search(limit: 3, pageToken: token)
             #expect(page.users.count <= 3)
             seen += page.users.map(\.username)
             token = page.nextPageToken
         } while token != nil
         #expect(seen == ["al1", "ALBERT", "alfred", "Alice", "bob", "Carol", "dave"])
 
-        let prefixed = try await query.searchUsers(SearchUsersRequest(username: "AL", limit: 2))
+        let prefixed = try search(username: "AL", limit: 2)
         #expect(prefixed.users.map(\.username) == ["al1", "ALBERT"])
-        let rest = try await query.searchUsers(SearchUsersRequest(username: "AL", limit: 2, pageToken: prefixed.nextPageToken))
+        let rest = try search(username: "AL", limit: 2, pageToken: prefixed.nextPageToken)
         #expect(rest.users.map(\.username) == ["alfred", "Alice"])
         #expect(rest.nextPageToken == nil)
 
-        let exact = try await query.searchUsers(SearchUsersRequest(email: "CAROL@example.com"))
+        let exact = try search(email: "CAROL@example.com")
         #expect(exact.users.map(\.username) == ["Carol"])
         #expect(exact.nextPageToken == nil)
-
-        let none = try await query.searchUsers(SearchUsersRequest(username: "zz"))
-        #expect(none.users.isEmpty)
+        #expect(try search(username: "zz").users.isEmpty)
     }
 
     @Test("the last page has no next_page_token, even when it is full")
-    func exactPage() async throws {
-        for name in ["aa1", "aa2"] {
-            _ = try await registration.register(RegisterUserRequest(username: name, email: "\(name)@example.com"))
-        }
-        let page = try await query.searchUsers(SearchUsersRequest(limit: 2))
+    func exactPage() throws {
+        for name in ["aa1", "aa2"] { _ = try register(name, "\(name)@example.com") }
+        let page = try search(limit: 2)
         #expect(page.users.count == 2)
         #expect(page.nextPageToken == nil)
     }
 
     @Test("of 50 concurrent registrations of one username, exactly one succeeds")
     func concurrentRegistrations() async {
-        let registration = self.registration
+        let operations = self.operations
         let outcomes = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<50 {
                 group.addTask {
-                    (try? await registration.register(RegisterUserRequest(username: "Racer", email: "racer\(i)@example.com"))) != nil
+                    guard case .done(let result) = operations.register(username: "Racer", email: "racer\(i)@example.com") else { return false }
+                    return (try? result.get()) != nil
                 }
             }
             return await group.reduce(into: [Bool]()) { $0.append($1) }
@@ -142,21 +135,46 @@ struct UserLogicTests {
         #expect(store.count == 1)
     }
 
-    @Test("the embedded store runs without blocking; the logic reports it")
-    func nonBlockingPath() throws {
-        let result = try #require(registration.registerWithoutBlocking(RegisterUserRequest(username: "inline", email: "inline@example.com")))
-        let user = try result.get()
-        let found = try #require(query.getUserWithoutBlocking(GetUserRequest(id: user.id)))
-        #expect(try found.get() == user)
-        // A repository over a store that may block has no synchronous path.
-        let blocking = UserQueryLogic(repository: UserRepository(store: BlockingStoreStandIn()))
-        #expect(blocking.getUserWithoutBlocking(GetUserRequest(id: user.id)) == nil)
+    @Test("a batch of GetUser calls answers each call, in order, with its user or NOT_FOUND")
+    func batchedGet() throws {
+        let ada = try register("ada", "ada@example.com")
+        let bob = try register("bob", "bob@example.com")
+        let missing = UUID.version7()
+        let query = UserQueryLogic(repository: UserRepository(store: store, cache: cache))
+        var answers: [Int: Result<User, UserError>] = [:]
+        let fill = query.users([bob.id, missing, ada.id, bob.id], cancellation: nil) { answers[$0] = $1 }
+        fill?()
+        #expect(answers.count == 4)
+        #expect(try answers[0]?.get() == bob)
+        #expect(throws: UserError.notFound(id: missing)) { try answers[1]?.get() }
+        #expect(try answers[2]?.get() == ada)
+        #expect(try answers[3]?.get() == bob)
+    }
+
+    @Test("where calls run follows from the adapters: inline when none blocks, otherwise on the threads of one that does")
+    func executionPolicy() {
+        #expect(UserRepository(store: store).execution.executor == nil)
+        #expect(UserRepository(store: store, cache: cache).execution.executor == nil)
+        let threads = CountingExecutor()
+        // The embedded store with a cache that blocks (Redis): the cache's threads.
+        #expect(UserRepository(store: store, cache: BlockingCacheStandIn(executor: threads)).execution.executor is CountingExecutor)
+        let blocking = UserOperations(repository: UserRepository(store: store, cache: BlockingCacheStandIn(executor: threads)))
+        guard case .pending = blocking.user(id: UUID.version7()) else {
+            Issue.record("a call over a blocking cache was answered inline")
+            return
+        }
     }
 }
 
-/// A store that claims it may block (it only implements the async port).
-private struct BlockingStoreStandIn: UserStore {
-    func insert(_ user: UserCore.User) async throws(UserError) {}
-    func user(id: UUID) async throws(UserError) -> UserCore.User? { nil }
-    func search(_ query: UserSearchQuery) async throws(UserError) -> [UserCore.User] { [] }
+/// A cache that says it blocks, on threads that are never used here.
+private struct BlockingCacheStandIn: UserCache {
+    let executor: any BlockingExecutor
+    var execution: StorageExecution { .threads(executor) }
+    func users(ids: some Collection<UUID>, found: (User) -> Void) {}
+    func store(_ users: [User]) {}
+}
+
+private struct CountingExecutor: BlockingExecutor {
+    var threadCount: Int { 2 }
+    func execute(_ work: @escaping @Sendable (Bool) -> Void) { work(true) }
 }

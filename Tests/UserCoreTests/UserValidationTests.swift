@@ -1,7 +1,7 @@
 import Foundation
+import StrictJSON
 import Testing
 import UserCore
-import UserV1
 
 @Suite("Validation rules")
 struct UserValidationTests {
@@ -37,41 +37,44 @@ struct UserValidationTests {
 
     @Test("reports one violation per bad field")
     func violationsPerField() {
-        let both = UserValidation.violations(in: RegisterUserRequest(username: "x", email: "nope"))
+        let both = UserValidation.registrationProblems(username: "x", email: "nope")
         #expect(both.map(\.field) == ["username", "email"])
-        let one = UserValidation.violations(in: RegisterUserRequest(username: "valid", email: "nope"))
+        let one = UserValidation.registrationProblems(username: "valid", email: "nope")
         #expect(one.map(\.field) == ["email"])
     }
 
     @Test("parses only canonical UUID text")
     func userIDs() throws {
-        let id = try UserValidation.userID("3F1C0B7E-8D2A-7C4E-9B1A-2F6D5E4C3B2A")
+        let id = try #require(UUID(strictText: "3F1C0B7E-8D2A-7C4E-9B1A-2F6D5E4C3B2A"))
         #expect(id.lowercasedText == "3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a")
         for bad in [
             "", "3f1c0b7e8d2a7c4e9b1a2f6d5e4c3b2a", "3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2", "{3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a}",
             "3g1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a",
         ] {
-            #expect(throws: UserError.self) { try UserValidation.userID(bad) }
+            #expect(UUID(strictText: bad) == nil)
         }
     }
 
     @Test("search limits are 1...100 with a default of 20")
     func searchLimits() throws {
-        #expect(try UserValidation.searchQuery(SearchUsersRequest()).limit == 20)
-        #expect(try UserValidation.searchQuery(SearchUsersRequest(limit: 1)).limit == 1)
-        #expect(try UserValidation.searchQuery(SearchUsersRequest(limit: 100)).limit == 100)
+        func query(limit: Int? = nil, pageToken: String? = nil) throws(UserError) -> UserSearchQuery {
+            try UserValidation.searchQuery(username: nil, email: nil, limit: limit, pageToken: pageToken)
+        }
+        #expect(try query().limit == 20)
+        #expect(try query(limit: 1).limit == 1)
+        #expect(try query(limit: 100).limit == 100)
         for limit in [0, 101, -1] {
-            #expect(throws: UserError.invalidArgument([FieldViolation(field: "limit", description: "must be between 1 and 100")])) {
-                try UserValidation.searchQuery(SearchUsersRequest(limit: limit))
+            #expect(throws: UserError.invalidArgument([InvalidField(field: "limit", description: "must be between 1 and 100")])) {
+                try query(limit: limit)
             }
         }
-        #expect(throws: UserError.self) { try UserValidation.searchQuery(SearchUsersRequest(pageToken: "not-a-token!")) }
-        #expect(throws: UserError.self) { try UserValidation.searchQuery(SearchUsersRequest(pageToken: "YWJj")) }
+        #expect(throws: UserError.self) { try query(pageToken: "not-a-token!") }
+        #expect(throws: UserError.self) { try query(pageToken: "YWJj") }
     }
 
     @Test("page tokens round-trip")
     func pageTokens() throws {
-        let cursor = UserSearchCursor(usernameKey: "ada.l", id: try UserValidation.userID("01a21b12-9b43-75d8-9f54-8e0fb98dfbe1"))
+        let cursor = UserSearchCursor(usernameKey: "ada.l", id: try #require(UUID(strictText: "01a21b12-9b43-75d8-9f54-8e0fb98dfbe1")))
         #expect(UserSearchCursor(pageToken: cursor.pageToken) == cursor)
     }
 

@@ -2,7 +2,6 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import StrictJSON
-import UserCore
 import UserRPCServer
 import UserRPCWire
 
@@ -11,17 +10,16 @@ import UserRPCWire
 final class ServedChannel {
     let channel = EmbeddedChannel()
     let server: UserRPCServer
-    let store: InMemoryUserStore
+    let service = TestService()
     private var received = ByteBuffer()
 
-    init(store: InMemoryUserStore = InMemoryUserStore(), configure: (inout UserRPCServerConfiguration) -> Void = { _ in }) throws {
+    init(interceptors: [any ServerInterceptor] = [], configure: (inout UserRPCServerConfiguration) -> Void = { _ in }) throws {
         var configuration = UserRPCServerConfiguration()
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        self.store = store
-        server = UserRPCServer(
-            configuration: configuration, repository: UserRepository(store: store), logger: logger,
+        server = try UserRPCServer(
+            configuration: configuration, services: [service], interceptors: interceptors, logger: logger,
             eventLoopGroup: channel.embeddedEventLoop)
         try server.serve(channel)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

@@ -1,14 +1,14 @@
 import Foundation
 import StrictJSON
-import UserV1
+import UserRPCWire
 
 /// Checks JSON values against the subset of JSON Schema that `Schemas/user.v1.json` uses:
 /// `type`, `properties`, `required`, `additionalProperties: false`, `items`, `$ref` to `#/messages/…`,
 /// `minLength`, `maxLength`, `minimum`, `maximum`, `pattern`, and the formats `uuid` and `date-time`.
 public struct SchemaValidator {
-    public let schema: UserV1Schema
+    public let schema: ServiceSchema
 
-    public init(schema: UserV1Schema) { self.schema = schema }
+    public init(schema: ServiceSchema) { self.schema = schema }
 
     /// Every way `value` breaks message `name`'s schema, as `path: problem` lines; empty when it conforms.
     public func problems(_ value: JSONValue, message name: String) -> [String] {

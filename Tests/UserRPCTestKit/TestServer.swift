@@ -5,6 +5,7 @@ import UserCacheRedis
 import UserCore
 import UserRPCClient
 import UserRPCServer
+import UserService
 import UserStorePostgres
 
 /// A live server on an ephemeral loopback port, for one test.
@@ -40,9 +41,12 @@ public struct TestServer: Sendable {
         }
     }
 
-    /// Starts a server over `repository` (the embedded store by default).
+    /// Starts a server over `repository` (the embedded store by default), hosting the user services
+    /// and `extraServices`.
     public static func start(
         repository: UserRepository = UserRepository(store: InMemoryUserStore()),
+        extraServices: [any RPCService] = [],
+        interceptors: [any ServerInterceptor] = [],
         database: TestDatabase? = nil,
         logger: Logger? = nil,
         configure: (inout UserRPCServerConfiguration) -> Void = { _ in },
@@ -57,7 +61,10 @@ public struct TestServer: Sendable {
                 quiet.logLevel = .critical
                 return quiet
             }()
-        let server = UserRPCServer(configuration: configuration, repository: repository, logger: logger)
+        let operations = UserOperations(repository: repository)
+        let server = try UserRPCServer(
+            configuration: configuration, services: [UserServiceV1Provider(operations: operations)] + extraServices,
+            interceptors: interceptors, logger: logger)
         let runTask = Task { try await server.run() }
         let address = try await server.listeningAddress
         return TestServer(

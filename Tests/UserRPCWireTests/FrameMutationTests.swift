@@ -18,7 +18,7 @@ struct FrameMutationTests {
     @Test("20,000 mutated envelopes are each decoded or rejected with a classification")
     func envelopes() {
         var generator = SeededGenerator(seed: 2026)
-        var outcomes = (frames: 0, rejected: 0, fatal: 0)
+        var outcomes = (frames: 0, rejected: 0, fatal: 0, ignored: 0)
         for round in 0..<20_000 {
             let seed = Array(Self.seeds[round % Self.seeds.count].utf8)
             let mutated = ByteMutation.mutate(seed, using: &generator)
@@ -31,6 +31,7 @@ struct FrameMutationTests {
                 #expect(status.code == .invalidArgument)
                 outcomes.rejected += 1
             case .failure(.fatal): outcomes.fatal += 1
+            case .failure(.ignore): outcomes.ignored += 1
             }
         }
         // The mutations reach every outcome: the test exercises all three paths.

@@ -35,7 +35,7 @@ struct RequestFrameScannerTests {
     @Test(
         "declines every frame outside the plain shape, leaving it to the general decoder",
         arguments: [
-            #"{"type":"request","id":1,"method":"m","metadata":{"authorization":"Bearer x"}}"#,  // metadata
+            #"{"type":"request","id":1,"method":"m","metadata":{"authorization":1}}"#,  // metadata that is not a string
             #"{"type":"request","id":1,"method":"m\u0041"}"#,  // escape in a value
             #"{"type":"request","\u0069d":1,"method":"m"}"#,  // escape in a key
             #"{"type":"request","id":1,"method":"é"}"#,  // non-ASCII
@@ -45,7 +45,8 @@ struct RequestFrameScannerTests {
             #"{"type":"request","id":1,"method":"m","payload":{"a":true}}"#,
             #"{"type":"request","id":1,"method":"m","payload":{"a":-1}}"#,
             #"{"type":"request","id":1,"method":"m","payload":{"a":1.5}}"#,
-            #"{"type":"request","id":1,"method":"m","payload":{"a":"1","b":"2","c":"3","d":"4","e":"5"}}"#,  // more than 4
+            // More than eight members.
+            #"{"type":"request","id":1,"method":"m","payload":{"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6","g":"7","h":"8","i":"9"}}"#,
             #"{"type":"request","id":1,"method":"m","payload":[]}"#,
             #"{"type":"request","id":01,"method":"m"}"#,  // leading zero
             #"{"type":"request","id":1e3,"method":"m"}"#,
@@ -132,14 +133,9 @@ struct ResponseFrameWriterTests {
             ServerFrame.encodeResponse(id: id, status: .ok, payload: payloadWriter.bytes, into: &envelope)
             var expected = ByteBuffer()
             WireProtocol.writeFrame(envelope.bytes, into: &expected)
-            // Hot path.
+            // The one writer, with the message's own encoder.
             var written = ByteBuffer()
-            ResponseFrameWriter.writeOKResponse(id: id, payloadCapacity: 16 + JSONByteCursor.maxJSONStringLength(text), into: &written) {
-                cursor in
-                cursor.write(#"{"text":"#)
-                cursor.writeJSONString(text)
-                cursor.writeByte(UInt8(ascii: "}"))
-            }
+            ResponseFrameWriter.writeOK(id: id, metadata: [:], message: TextMessage(text: text), into: &written)
             #expect(written == expected, "\(text.debugDescription)")
         }
     }
@@ -194,4 +190,13 @@ struct ResponseFrameScannerTests {
             #expect(Array(frame.utf8).withUnsafeBytes { ResponseFrameScanner.scanOK($0) } == nil, "\(frame)")
         }
     }
+}
+
+/// `{"text": …}`.
+private struct TextMessage: RPCMessage {
+    static let messageName = "TextMessage"
+    var text: String
+    init(text: String) { self.text = text }
+    init(fields: inout some MessageFieldReader) { text = fields.required("text", as: String.self) }
+    func write(fields: inout MessageFieldWriter) { fields.field("text", text) }
 }

@@ -6,6 +6,8 @@ import NIOEmbedded
 import UserCore
 import UserRPCServer
 import UserRPCWire
+import UserService
+import UserV1
 
 /// The codec and the dispatch path of GetUser. Allocation counts are exact and are the CI gate
 /// (`Thresholds/`, checked by `scripts/test.sh`); instructions (where the machine exposes hardware
@@ -21,7 +23,7 @@ let benchmarks: @Sendable () -> Void = {
         thresholds: [.mallocCountTotal: .init(absolute: [.p90: 50])]
     )
 
-    let user = User(
+    let user = UserCore.User(
         id: UUID(uuidString: "01a21b12-9b43-75d8-9f54-8e0fb98dfbe1")!, username: "ada_lovelace", email: "ada@example.com",
         createdAt: Date(timeIntervalSince1970: 1_795_000_000.123))
     let getUserFrame = Array(
@@ -40,31 +42,25 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The one response writer, with the message's own encoder (what every OK answer goes through).
     Benchmark("GetUser.writeResponseFrame") { benchmark in
         var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
         for _ in benchmark.scaledIterations {
             buffer.clear()
-            ResponseFrameWriter.writeOKResponse(id: 42, payloadCapacity: 256, into: &buffer) { cursor in
-                cursor.write(#"{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1","username":"#)
-                cursor.writeJSONString(user.username)
-                cursor.write(#","email":"#)
-                cursor.writeJSONString(user.email)
-                cursor.write(#","created_at":"2026-11-18T11:06:40.123Z"}"#)
-            }
+            ResponseFrameWriter.writeOK(id: 42, metadata: [:], message: UserV1.User(user), into: &buffer)
             blackHole(buffer.readableBytes)
         }
     }
 
-    // The client's side of the same call: its request frame, encoded once per group around the id and
-    // payload, and the scan of its OK answer down to the User's four strings (the client then makes
-    // them Strings).
-    let getUserPayload = Array(#"{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1"}"#.utf8)
+    // The client's side of the same call: its request frame, the envelope encoded once per group
+    // and the message written in place, and the reading of its OK answer into a `User` message.
+    let request = GetUserRequest(id: user.id)
     let requestEncoder = RequestFrameEncoder(method: "user.v1.UserService/GetUser", timeoutMilliseconds: 30_000, metadata: [:])
     Benchmark("GetUser.clientEncodeRequestFrame") { benchmark in
         var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
         for _ in benchmark.scaledIterations {
             buffer.clear()
-            getUserPayload.withUnsafeBytes { requestEncoder.writeFrame(id: 42, payload: $0, into: &buffer) }
+            requestEncoder.writeFrame(id: 42, message: request, into: &buffer)
             blackHole(buffer.readableBytes)
         }
     }
@@ -76,10 +72,9 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             okResponseFrame.withUnsafeBytes { bytes in
                 guard let ok = ResponseFrameScanner.scanOK(bytes) else { return }
-                blackHole(
-                    ResponseFrameScanner.scanCompactStrings(
-                        UnsafeRawBufferPointer(rebasing: bytes[ok.payload]), #"{"id":"#, #","username":"#, #","email":"#,
-                        #","created_at":"#)?.3)
+                let payload = UnsafeRawBufferPointer(rebasing: bytes[ok.payload])
+                guard let members = ResponseFrameScanner.scanFlatPayload(payload) else { return }
+                blackHole(UserV1.User.decode(plain: members, in: payload, unknownFields: .ignore))
             }
         }
     }
@@ -92,13 +87,13 @@ let benchmarks: @Sendable () -> Void = {
         configuration: .init(scalingFactor: .one, thresholds: [.mallocCountTotal: .init(absolute: [.p90: 4])])
     ) { benchmark in
         let store = InMemoryUserStore()
-        try store.insertNow(user)
+        try store.insert(user)
         let channel = EmbeddedChannel()
         var logger = Logger(label: "benchmark")
         logger.logLevel = .critical
-        let server = UserRPCServer(
-            configuration: UserRPCServerConfiguration(), repository: UserRepository(store: store), logger: logger,
-            eventLoopGroup: channel.embeddedEventLoop)
+        let service = UserServiceV1Provider(operations: UserOperations(repository: UserRepository(store: store)))
+        let server = try UserRPCServer(
+            configuration: UserRPCServerConfiguration(), services: [service], logger: logger, eventLoopGroup: channel.embeddedEventLoop)
         try server.serve(channel)
         var batch = ByteBuffer()
         for _ in 0..<16 { WireProtocol.writeFrame(getUserFrame, into: &batch) }

@@ -1,0 +1,92 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The user domain's operations, each answered at once or later, by the one execution policy.
+///
+/// The logic of each operation is written once (``UserRegistrationLogic``, ``UserQueryLogic``);
+/// where it runs follows from the repository's ``UserRepository/execution``:
+/// - `.inline` (the embedded store): at once, on the calling thread, as a batch of one;
+/// - `.threads`: RegisterUser and GetUser calls are gathered into batches on the storage threads
+///   (``StorageCallBatcher``); a search runs alone on one of them.
+/// Every API version's service calls these, so every version sees the same users.
+public final class UserOperations: Sendable {
+    public let repository: UserRepository
+    public let registration: UserRegistrationLogic
+    public let query: UserQueryLogic
+    private let getUserBatcher: StorageCallBatcher<UUID, User>?
+    private let registerBatcher: StorageCallBatcher<User, User>?
+
+    /// - Parameter now: the clock for registration times; tests may pin it.
+    public init(repository: UserRepository, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.repository = repository
+        let registration = UserRegistrationLogic(repository: repository, now: now)
+        let query = UserQueryLogic(repository: repository)
+        self.registration = registration
+        self.query = query
+        guard let executor = repository.execution.executor else {
+            getUserBatcher = nil
+            registerBatcher = nil
+            return
+        }
+        // Batches run on up to half the storage threads (a search always finds a thread), and no
+        // more at once than there are cores: fewer, larger batches save more round trips.
+        let batches = max(1, min(executor.threadCount / 2, ProcessInfo.processInfo.activeProcessorCount))
+        // GetUser answers as soon as the store has been read; the cache is filled after.
+        getUserBatcher = StorageCallBatcher(executor: executor, maxConcurrentBatches: batches) { ids, cancellation in
+            var results = [Result<User, UserError>](repeating: .failure(.cancelled), count: ids.count)
+            let fill = query.users(ids, cancellation: cancellation) { index, result in results[index] = result }
+            return (results, fill)
+        }
+        // Registration primes the cache before answering: the two form one unit.
+        registerBatcher = StorageCallBatcher(executor: executor, maxConcurrentBatches: batches) { users, cancellation in
+            (registration.register(users, cancellation: cancellation), nil)
+        }
+    }
+
+    /// Registers a user: validated at once, then stored.
+    public func register(username: String, email: String) -> StorageOutcome<User> {
+        let user: User
+        do throws(UserError) {
+            user = try registration.makeUser(username: username, email: email)
+        } catch {
+            return .done(.failure(error))
+        }
+        if let registerBatcher {
+            return .pending { cancellation, complete in registerBatcher.submit(user, cancellation: cancellation, complete: complete) }
+        }
+        return .done(registration.register([user], cancellation: nil)[0])
+    }
+
+    /// The user with this id, or NOT_FOUND.
+    public func user(id: UUID) -> StorageOutcome<User> {
+        if let getUserBatcher {
+            return .pending { cancellation, complete in getUserBatcher.submit(id, cancellation: cancellation, complete: complete) }
+        }
+        var result: Result<User, UserError> = .failure(.cancelled)
+        let fill = query.users(CollectionOfOne(id), cancellation: nil) { _, answer in result = answer }
+        fill?()
+        return .done(result)
+    }
+
+    /// One page of users matching the filters: validated at once, then searched.
+    public func search(username: String?, email: String?, limit: Int?, pageToken: String?) -> StorageOutcome<UserPage> {
+        let searchQuery: UserSearchQuery
+        do throws(UserError) {
+            searchQuery = try UserValidation.searchQuery(username: username, email: email, limit: limit, pageToken: pageToken)
+        } catch {
+            return .done(.failure(error))
+        }
+        let query = self.query
+        if let executor = repository.execution.executor {
+            return .pending { cancellation, complete in
+                executor.run(cancellation: cancellation, complete: complete) { cancellation in
+                    Result { () throws(UserError) in try query.search(searchQuery, cancellation: cancellation) }
+                }
+            }
+        }
+        return .done(Result { () throws(UserError) in try query.search(searchQuery, cancellation: nil) })
+    }
+}

@@ -1,0 +1,18 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The port to a cache of users by id (Redis, or in memory).
+///
+/// A cache is an optimisation, never a point of failure: its methods do not throw. An adapter that
+/// cannot reach its backend answers "miss" and drops writes.
+public protocol UserCache: Sendable {
+    /// Where calls to this cache run.
+    var execution: StorageExecution { get }
+    /// Calls `found` with each cached user among `ids` (a miss is simply not reported).
+    func users(ids: some Collection<UUID>, found: (User) -> Void)
+    /// Caches `users` under their ids.
+    func store(_ users: [User])
+}

@@ -1,0 +1,23 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The port to where users are kept for good (the embedded store, PostgreSQL).
+///
+/// Shaped for batches — a single call is a batch of one — and synchronous: a store that never
+/// blocks says so with ``execution`` `.inline` and is called on the event loop; one that blocks is
+/// called on its own threads. Uniqueness of username and email (case-insensitive) is the store's to
+/// decide, atomically with the insert.
+public protocol UserStore: Sendable {
+    /// Where calls to this store run.
+    var execution: StorageExecution { get }
+    /// Inserts each user on its own (one failing does not affect the others): one result per user,
+    /// in order; ``UserError/alreadyExists(field:)`` when the username or email is taken.
+    func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>]
+    /// Calls `found` with each user whose id is among `ids`, in no particular order.
+    func users(ids: some Collection<UUID>, cancellation: CallCancellation?, found: (User) -> Void) throws(UserError)
+    /// Up to `query.limit + 1` matching users after `query.after`, ordered by (lower(username), id).
+    func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User]
+}

@@ -1,0 +1,479 @@
+import Dispatch
+import Logging
+import NIOCore
+import StrictJSON
+import UserRPCWire
+
+/// Serves one connection: splits the byte stream into frames, routes each call to its method's
+/// handler, writes the answers, and carries out what its ``ServerConnectionStateMachine`` decides.
+///
+/// Calls answered now are answered while the read is processed; their responses are collected in one
+/// output buffer and written with a single flush per read. Calls answered later are tracked until
+/// they finish, are cancelled, or pass their deadline: exactly one response goes out per call.
+///
+/// The connection knows nothing of the services it serves: it finds a call's route by the method's
+/// bytes (``RPCRouter``), runs the interceptors, and writes whatever message the route answers.
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// A call answered later.
+    private struct InFlightCall {
+        var context: ServerContext
+        /// Stops the call's work; called at most once, off the event loop.
+        let stop: @Sendable () -> Void
+    }
+
+    private let router: RPCRouter
+    private let interceptors: [any ServerInterceptor]
+    private let configuration: UserRPCServerConfiguration
+    private var machine: ServerConnectionStateMachine
+    private let frames: FrameDecoder
+    private let logger: Logger
+    private let parser = JSONParser()
+    private let defaultTimeoutMilliseconds: UInt64
+    private let maxTimeoutMilliseconds: UInt64
+
+    private var context: ChannelHandlerContext?
+    /// Bytes received but not yet served.
+    private var inbound: ByteBuffer?
+    private var inFlight: [UInt64: InFlightCall] = [:]
+    /// Set for the earliest deadline of the calls in flight.
+    private var deadlineTimer = EarliestDeadlineTimer()
+    private var readTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var stallTimer: Scheduled<Void>?
+    private var lingerTimer: Scheduled<Void>?
+    private var graceTimer: Scheduled<Void>?
+    private var output: ByteBuffer
+    private var flushScheduled = false
+    private var activated = false
+    /// Bytes handed to the channel so far (with its buffered bytes: what the client has taken).
+    private var flushedBytes = 0
+
+    init(
+        router: RPCRouter, interceptors: [any ServerInterceptor], configuration: UserRPCServerConfiguration, logger: Logger,
+        allocator: ByteBufferAllocator
+    ) {
+        self.router = router
+        self.interceptors = interceptors
+        self.configuration = configuration
+        self.machine = ServerConnectionStateMachine(
+            configuration: .init(
+                idleTimeout: configuration.idleTimeout.timeAmount,
+                frameArrival: FrameArrivalRule(
+                    initialTimeout: configuration.readTimeout, minimumBytesPerSecond: configuration.minimumReadBytesPerSecond),
+                writeStallTimeout: configuration.writeStallTimeout.timeAmount,
+                closeLinger: configuration.closeLinger.timeAmount,
+                gracePeriod: configuration.gracePeriod.timeAmount),
+            now: .uptimeNanoseconds(0))
+        self.frames = FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)
+        self.logger = logger
+        self.defaultTimeoutMilliseconds = configuration.defaultTimeout.wholeMillisecondsRoundedUp
+        self.maxTimeoutMilliseconds = configuration.maxTimeout.wholeMillisecondsRoundedUp
+        self.output = allocator.buffer(capacity: 4096)
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { activate(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        activate(context)
+        context.fireChannelActive()
+    }
+
+    private func activate(_ context: ChannelHandlerContext) {
+        guard !activated else { return }
+        activated = true
+        perform(machine.activated(now: context.eventLoop.now))
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        machine.closed()
+        stopAllCalls()
+        for timer in [readTimer, idleTimer, stallTimer, lingerTimer, graceTimer] { timer?.cancel() }
+        deadlineTimer.cancel()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Closing: what the client still sends is read (so that it sees our end of the stream, not a
+        // reset) and dropped.
+        guard machine.isReadingFrames else { return }
+        machine.received(now: context.eventLoop.now)
+        var bytes = unwrapInboundIn(data)
+        if var pending = inbound {
+            pending.writeBuffer(&bytes)
+            bytes = pending
+        }
+        inbound = bytes
+        serveInbound(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushOutput(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        perform(
+            machine.writabilityChanged(isWritable: context.channel.isWritable, bytesWritten: bytesWritten(context), now: context.eventLoop.now))
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is ChannelShouldQuiesceEvent:
+            perform(machine.quiesce(now: context.eventLoop.now))
+        case ChannelEvent.inputClosed:
+            inbound = nil
+            perform(machine.inputClosed(now: context.eventLoop.now))
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Framing errors are handled where frames are split (`serveInbound`); what arrives here is
+        // I/O (a reset) or a TLS failure: nothing more can be sent.
+        logger.debug("closing connection after an error", metadata: ["error": "\(error)"])
+        machine.closed()
+        stopAllCalls()
+        context.close(promise: nil)
+    }
+
+    // MARK: Frames
+
+    /// Serves every complete frame in `inbound`, unless reading is paused (the client is not reading
+    /// its responses): then the rest waits until the output drains.
+    private func serveInbound(context: ChannelHandlerContext) {
+        guard var bytes = inbound else { return }
+        inbound = nil
+        var framesServed = 0
+        do {
+            while machine.isReadingFrames, !machine.readingPaused, let frame = try frames.nextFrame(from: &bytes) {
+                framesServed += 1
+                frame.withUnsafeReadableBytes { serveFrame($0) }
+                if output.readableBytes >= configuration.writeBufferHighWaterMark {
+                    flushOutput(context: context)
+                    if !context.channel.isWritable {
+                        perform(machine.writabilityChanged(isWritable: false, bytesWritten: bytesWritten(context), now: context.eventLoop.now))
+                    }
+                }
+            }
+        } catch {
+            logger.info("closing connection after a framing error", metadata: ["reason": "\(error)"])
+            perform(machine.protocolError(now: context.eventLoop.now))
+            return
+        }
+        if bytes.readableBytes > 0 { inbound = bytes }
+        perform(machine.servedInbound(framesServed: framesServed, partialFrameBytes: bytes.readableBytes, now: context.eventLoop.now))
+    }
+
+    private func serveFrame(_ frame: UnsafeRawBufferPointer) {
+        // The common shape of a request, read straight from its bytes (no JSON document).
+        if let scanned = RequestFrameScanner.scan(frame) {
+            let method = UnsafeRawBufferPointer(rebasing: frame[scanned.method])
+            serveRequest(
+                id: scanned.id, route: router.route(utf8: method), methodName: { String(decoding: method, as: UTF8.self) },
+                timeoutMilliseconds: scanned.timeoutMilliseconds, metadata: Self.metadata(scanned.metadata, in: frame),
+                payload: .plain(scanned.payload, frame: frame))
+            return
+        }
+        switch Result(catching: { () throws(ClientFrameError) in try ClientFrame.decode(frame, parser: parser) }) {
+        case .success(.request(let request)):
+            serveRequest(
+                id: request.id, route: router.route(named: request.method), methodName: { request.method },
+                timeoutMilliseconds: request.timeoutMilliseconds, metadata: request.metadata, payload: .json(request.payload))
+        case .success(.ping(let id)):
+            ServerFrame.writePong(id: id, into: &output)
+        case .success(.cancel(let id)):
+            cancelCall(id: id)
+        case .failure(.reject(let id, let status)):
+            var call = ServerContext(callID: id, method: "-", requestMetadata: [:], deadline: .distantFuture, logger: logger)
+            answer(&call, failure: RPCError(status))
+        case .failure(.ignore(let reason)):
+            logger.debug("ignoring a frame", metadata: ["reason": "\(reason)"])
+        case .failure(.fatal(let reason)):
+            logger.info("closing connection after a protocol error", metadata: ["reason": "\(reason)"])
+            if let context { perform(machine.protocolError(now: context.eventLoop.now)) }
+        }
+    }
+
+    private static func metadata(_ members: ScannedPayload, in frame: UnsafeRawBufferPointer) -> [String: String] {
+        guard members.count > 0 else { return [:] }
+        var metadata: [String: String] = [:]
+        for index in 0..<members.count {
+            let member = members[index]
+            metadata[String(decoding: UnsafeRawBufferPointer(rebasing: frame[member.key]), as: UTF8.self)] = String(
+                decoding: UnsafeRawBufferPointer(rebasing: frame[member.value]), as: UTF8.self)
+        }
+        return metadata
+    }
+
+    // MARK: Calls
+
+    /// One request, whichever way it was read: the connection's checks, the interceptors, the route.
+    private func serveRequest(
+        id: UInt64, route: MethodRoute?, methodName: () -> String, timeoutMilliseconds: UInt64?, metadata: [String: String],
+        payload: RequestPayload
+    ) {
+        guard let context else { return }
+        // Every call has a deadline: the client's `timeout_ms`, capped by the server's maximum, or the default.
+        let timeout = min(timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
+        var call = ServerContext(
+            callID: id, method: route?.fullName ?? methodName(), requestMetadata: metadata,
+            deadline: context.eventLoop.now + .milliseconds(Int64(clamping: timeout)), logger: logger)
+        guard machine.isAcceptingCalls else {
+            return answer(&call, failure: RPCError(code: .unavailable, message: "server is shutting down; retry on a new connection"))
+        }
+        for interceptor in interceptors {
+            if let refusal = interceptor.willRun(&call) { return answer(&call, failure: refusal) }
+        }
+        if !inFlight.isEmpty, inFlight[id] != nil {
+            return answer(&call, failure: RPCError(code: .invalidArgument, message: "call id \(id) is already in flight on this connection"))
+        }
+        guard timeout > 0 else { return answer(&call, failure: RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
+        guard let route else { return answer(&call, failure: RPCError(code: .unimplemented, message: "unknown method '\(call.method)'")) }
+        switch route.serve(payload, parser: parser, context: &call, output: &output) {
+        case .answeredOK:
+            if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: .ok) } }
+        case .failed(let error):
+            answer(&call, failure: error)
+        case .pending(let pending):
+            startCall(call, pending, context: context)
+        }
+    }
+
+    /// Starts a call answered later, within the limit of calls in flight.
+    private func startCall(_ call: ServerContext, _ pending: PendingAnswer<any RPCMessage>, context: ChannelHandlerContext) {
+        var call = call
+        let limit = configuration.maxConcurrentCallsPerConnection
+        guard inFlight.count < limit else {
+            return answer(&call, failure: RPCError(code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(limit))"))
+        }
+        let id = call.callID
+        let eventLoop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        // One hop to wherever the work runs, one hop back.
+        let stop = pending.start { result in
+            eventLoop.execute { handler.value.finishCall(id: id, result) }
+        }
+        inFlight[id] = InFlightCall(context: call, stop: stop)
+        machine.callStarted()
+        armDeadlineTimer(at: call.deadline, context: context)
+    }
+
+    private func finishCall(id: UInt64, _ result: Result<any RPCMessage, RPCError>) {
+        // Already answered (cancelled, expired, shut down): the late result is dropped.
+        guard var call = inFlight.removeValue(forKey: id)?.context else { return }
+        switch result {
+        case .success(let message):
+            ResponseFrameWriter.writeOK(id: id, metadata: call.responseMetadata, message: message, into: &output)
+            if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: .ok) } }
+        case .failure(let error):
+            answer(&call, failure: error)
+        }
+        callEnded()
+    }
+
+    /// The client cancelled call `id`: its work stops and it is answered CANCELLED. A cancel for a
+    /// call that is not in flight is ignored.
+    private func cancelCall(id: UInt64) {
+        guard let entry = inFlight.removeValue(forKey: id) else { return }
+        stop(entry)
+        var call = entry.context
+        answer(&call, failure: RPCError(code: .cancelled, message: "cancelled by the client"))
+        callEnded()
+    }
+
+    /// A call that waited is answered: flush at the end of this tick, and tell the state machine.
+    private func callEnded() {
+        scheduleFlush()
+        if let context { perform(machine.callFinished(now: context.eventLoop.now)) }
+    }
+
+    private func armDeadlineTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        deadlineTimer.arm(at: deadline) { deadline in
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            return context.eventLoop.scheduleTask(deadline: deadline) { handler.value.expireDueCalls() }
+        }
+    }
+
+    /// Answers DEADLINE_EXCEEDED for every call past its deadline, and sets the timer for the next one.
+    private func expireDueCalls() {
+        guard let context else { return }
+        var sweep = deadlineTimer.fired(now: context.eventLoop.now)
+        var due: [UInt64] = []
+        for (id, call) in inFlight where sweep.isDue(call.context.deadline) { due.append(id) }
+        for id in due {
+            guard let entry = inFlight.removeValue(forKey: id) else { continue }
+            stop(entry)
+            var call = entry.context
+            answer(&call, failure: RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
+            callEnded()
+        }
+        if let next = sweep.next, self.context != nil { armDeadlineTimer(at: next, context: context) }
+    }
+
+    /// Stops a call's work off the event loop: interrupting a statement may itself block (libpq's
+    /// cancel request).
+    private func stop(_ call: InFlightCall) {
+        let stop = call.stop
+        DispatchQueue.global().async { stop() }
+    }
+
+    /// Stops every call in flight without answering (the connection is closing).
+    private func stopAllCalls() {
+        for call in inFlight.values { stop(call) }
+        inFlight.removeAll()
+    }
+
+    // MARK: Output
+
+    /// Writes a failed call's answer, logs it, and tells the interceptors.
+    private func answer(_ call: inout ServerContext, failure error: RPCError) {
+        call.logger.info(
+            "call failed",
+            metadata: [
+                "call_id": "\(call.callID)", "method": "\(call.method)", "code": "\(error.code.rawValue)", "status_message": "\(error.message)",
+            ])
+        ResponseFrameWriter.writeFailure(id: call.callID, metadata: call.responseMetadata, status: error.status, into: &output)
+        if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: error.code) } }
+    }
+
+    private func flushOutput(context: ChannelHandlerContext) {
+        guard output.readableBytes > 0 else { return }
+        let chunk = output
+        flushedBytes += chunk.readableBytes
+        output = context.channel.allocator.buffer(capacity: 4096)
+        context.writeAndFlush(wrapOutboundOut(chunk), promise: nil)
+    }
+
+    /// Flushes once at the end of this event-loop tick, however many calls finish in it.
+    private func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let this = handler.value
+            this.flushScheduled = false
+            if let context = this.context { this.flushOutput(context: context) }
+        }
+    }
+
+    /// How much of its responses the client has taken: bytes flushed, less those the channel still holds.
+    private func bytesWritten(_ context: ChannelHandlerContext) -> Int {
+        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        return flushedBytes - buffered
+    }
+
+    // MARK: State machine actions
+
+    private func perform(_ action: ServerConnectionStateMachine.Action) {
+        guard let context else { return }
+        switch action {
+        case .none:
+            break
+        case .scheduleReadCheck(let deadline):
+            readTimer?.cancel()
+            readTimer = schedule(at: deadline, context: context) { $0.readTimerFired() }
+        case .scheduleIdleCheck(let deadline):
+            idleTimer = schedule(at: deadline, context: context) { $0.idleTimerFired() }
+        case .pauseReading(let stallCheckAt):
+            readTimer?.cancel()
+            context.channel.setOption(.autoRead, value: false).whenFailure { _ in }
+            stallTimer = schedule(at: stallCheckAt, context: context) { $0.stallTimerFired() }
+        case .scheduleStallCheck(let deadline):
+            stallTimer = schedule(at: deadline, context: context) { $0.stallTimerFired() }
+        case .resumeReading:
+            stallTimer?.cancel()
+            serveInbound(context: context)
+            flushOutput(context: context)
+            guard machine.isReadingFrames, !machine.readingPaused else { return }
+            context.channel.setOption(.autoRead, value: true).whenFailure { _ in }
+            context.read()
+        case .sendGoAway(let graceEndsAt, let lingerEndsAt):
+            ServerFrame.writeGoAway(into: &output)
+            flushOutput(context: context)
+            if let graceEndsAt {
+                graceTimer = schedule(at: graceEndsAt, context: context) { $0.perform($0.machine.gracePeriodEnded()) }
+            }
+            if let lingerEndsAt { perform(.scheduleLingerEnd(at: lingerEndsAt)) }
+        case .scheduleLingerEnd(let deadline):
+            lingerTimer?.cancel()
+            lingerTimer = schedule(at: deadline, context: context) { $0.lingerTimerFired() }
+        case .closeGracefully(let lingerEndsAt):
+            // Calls still in flight (after a protocol error) are not answered.
+            stopAllCalls()
+            readTimer?.cancel()
+            flushOutput(context: context)
+            // The output is shut once everything before it is written: the client reads all its
+            // answers, then the end of the stream; what it still sends is read and dropped, so that
+            // closing does not reset the connection under answers it has not read yet.
+            let channel = context.channel
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            context.channel.setOption(.autoRead, value: true).whenFailure { _ in }
+            context.read()
+            perform(.scheduleLingerEnd(at: lingerEndsAt))
+        case .closeNow(let reason):
+            logger.info("closing connection", metadata: ["reason": "\(Self.describe(reason))"])
+            stopAllCalls()
+            context.close(promise: nil)
+        case .failCallsAndCloseNow:
+            let unfinished = inFlight
+            inFlight.removeAll()
+            for (_, entry) in unfinished.sorted(by: { $0.key < $1.key }) {
+                stop(entry)
+                var call = entry.context
+                answer(&call, failure: RPCError(code: .unavailable, message: "server shut down before the call finished"))
+            }
+            flushOutput(context: context)
+            context.close(promise: nil)
+        }
+    }
+
+    private static func describe(_ reason: ServerConnectionStateMachine.AbortReason) -> String {
+        switch reason {
+        case .readTimeout: "a frame is arriving too slowly (read timeout and minimum rate)"
+        case .writeStalled: "the client has not read its responses within the write stall timeout"
+        case .lingerOver: "the client did not close after the server's last answer"
+        }
+    }
+
+    private func schedule(
+        at deadline: NIODeadline, context: ChannelHandlerContext, _ body: @escaping (ServerConnectionHandler) -> Void
+    ) -> Scheduled<Void> {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        return context.eventLoop.scheduleTask(deadline: deadline) { body(handler.value) }
+    }
+
+    private func readTimerFired() {
+        readTimer = nil
+        guard let context else { return }
+        perform(machine.readCheckFired(partialFrameBytes: inbound?.readableBytes ?? 0, now: context.eventLoop.now))
+    }
+
+    private func idleTimerFired() {
+        guard let context else { return }
+        perform(machine.idleCheckFired(hasPartialFrame: inbound != nil, now: context.eventLoop.now))
+    }
+
+    private func stallTimerFired() {
+        guard let context else { return }
+        perform(machine.stallCheckFired(bytesWritten: bytesWritten(context), now: context.eventLoop.now))
+    }
+
+    private func lingerTimerFired() {
+        guard let context else { return }
+        perform(machine.lingerEnded(now: context.eventLoop.now))
+    }
+}

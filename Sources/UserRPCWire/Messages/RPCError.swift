@@ -1,0 +1,75 @@
+import StrictJSON
+
+/// A call's failure: a status code, a message for people, and optional machine-readable details.
+///
+/// The one error type at the protocol boundary: handlers answer with it, and the client throws it
+/// (as `UserRPCError`) for every failed call — statuses the server sent, and the ones the client
+/// produces itself (UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED, CANCELLED).
+public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
+    public typealias Code = RPCStatus.Code
+
+    public var code: Code
+    public var message: String
+    /// The status `details` object, when there is one (see `docs/PROTOCOL.md`, section 4.1).
+    public var details: JSONObject?
+
+    public init(code: Code, message: String, details: JSONObject? = nil) {
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    /// The error a non-OK status describes.
+    public init(_ status: RPCStatus) {
+        self.init(code: status.code, message: status.message, details: status.details)
+    }
+
+    /// The status sent for this error.
+    public var status: RPCStatus { RPCStatus(code: code, message: message, details: details) }
+
+    /// INVALID_ARGUMENT with one `details.field_violations` entry per bad field.
+    public static func invalidArgument(_ violations: [FieldViolation]) -> RPCError {
+        let summary = violations.map { "\($0.field) \($0.description)" }.joined(separator: "; ")
+        return RPCError(RPCStatus.invalidArgument(summary, fieldViolations: violations.map { ($0.field, $0.description) }))
+    }
+
+    /// `details.field_violations`, for INVALID_ARGUMENT.
+    public var fieldViolations: [FieldViolation] {
+        guard case .array(let entries)? = details?["field_violations"] else { return [] }
+        return entries.compactMap { entry in
+            guard let object = entry.objectValue, let field = object["field"]?.stringValue else { return nil }
+            return FieldViolation(field: field, description: object["description"]?.stringValue ?? "")
+        }
+    }
+
+    /// The field named by ALREADY_EXISTS (`details.field`).
+    public var conflictingField: String? { details?["field"]?.stringValue }
+
+    public var description: String { message.isEmpty ? code.rawValue : "\(code.rawValue): \(message)" }
+}
+
+/// One problem with one field of a message.
+public struct FieldViolation: Sendable, Hashable, CustomStringConvertible {
+    /// The field's JSON name, for example `"email"` (`"users[2].id"` inside a nested message).
+    public var field: String
+    /// What is wrong with it, for people.
+    public var description: String
+
+    public init(field: String, description: String) {
+        self.field = field
+        self.description = description
+    }
+}
+
+/// A message could not be read: fields unknown, missing or of the wrong type.
+public struct MessageDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var violations: [FieldViolation]
+
+    public init(_ violations: [FieldViolation]) {
+        self.violations = violations
+    }
+
+    public var description: String {
+        violations.map { "\($0.field): \($0.description)" }.joined(separator: "; ")
+    }
+}

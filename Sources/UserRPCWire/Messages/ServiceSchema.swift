@@ -1,0 +1,124 @@
+import StrictJSON
+
+/// A service schema (`Schemas/<package>.json`) read into a model that tools can walk: the server
+/// checks each service it hosts against its schema, reflection serves it, and the CLI derives its
+/// flags from it.
+public struct ServiceSchema: Sendable, Hashable {
+    /// One method as the schema lists it.
+    public struct Method: Sendable, Hashable {
+        public var name: String
+        public var fullName: String
+        public var request: String
+        public var response: String
+        public var description: String
+    }
+
+    /// One top-level field of a message.
+    public struct Field: Sendable, Hashable {
+        public var name: String
+        /// The JSON Schema `type`: `"string"`, `"integer"`, `"array"`, ….
+        public var type: String
+        public var isRequired: Bool
+        public var description: String
+    }
+
+    /// Why a schema document cannot be read.
+    public enum LoadError: Error, Sendable, Hashable, CustomStringConvertible {
+        case invalidJSON(JSONParseError)
+        case malformed(String)
+
+        public var description: String {
+            switch self {
+            case .invalidJSON(let error): "schema is not valid JSON: \(error)"
+            case .malformed(let what): "schema is malformed: \(what)"
+            }
+        }
+    }
+
+    /// The schema package, for example `user.v1`.
+    public var package: String
+    /// The service's name within the package, for example `UserService`.
+    public var service: String
+    public var methods: [Method]
+    /// Each message's JSON Schema, by message name.
+    public var messages: [String: JSONObject]
+    /// The schema document as read, byte for byte (what reflection serves).
+    public var text: String
+
+    /// The service's full name: `package.Service`.
+    public var fullServiceName: String { package + "." + service }
+
+    /// Reads a schema document.
+    public init(json text: String) throws(LoadError) {
+        let root: JSONValue
+        do {
+            root = try JSONParser().parse(text)
+        } catch {
+            throw .invalidJSON(error)
+        }
+        guard case .object(let object) = root,
+            let package = object["package"]?.stringValue,
+            let service = object["service"]?.stringValue,
+            case .array(let methodValues)? = object["methods"],
+            case .object(let messageObject)? = object["messages"]
+        else { throw .malformed("needs package, service, methods and messages") }
+        self.package = package
+        self.service = service
+        self.text = text
+        var methods: [Method] = []
+        for value in methodValues {
+            guard case .object(let m) = value, let name = m["name"]?.stringValue,
+                let fullName = m["full_name"]?.stringValue, let request = m["request"]?.stringValue,
+                let response = m["response"]?.stringValue
+            else { throw .malformed("a method needs name, full_name, request and response") }
+            guard fullName == "\(package).\(service)/\(name)" else {
+                throw .malformed("method \(name): full_name must be \(package).\(service)/\(name), not \(fullName)")
+            }
+            methods.append(
+                Method(
+                    name: name, fullName: fullName, request: request, response: response,
+                    description: m["description"]?.stringValue ?? ""))
+        }
+        self.methods = methods
+        var messages: [String: JSONObject] = [:]
+        for member in messageObject.members {
+            guard case .object(let schema) = member.value else { throw .malformed("message \(member.key) is not an object") }
+            messages[member.key] = schema
+        }
+        self.messages = messages
+        for method in methods where messages[method.request] == nil || messages[method.response] == nil {
+            throw .malformed("method \(method.name) names a message that is not defined")
+        }
+    }
+
+    /// Reads a schema that is built into the program; a schema that does not load is a build error.
+    public init(embedded text: String) {
+        do {
+            try self.init(json: text)
+        } catch {
+            fatalError("an embedded service schema does not load: \(error)")
+        }
+    }
+
+    /// The method with this short name (`GetUser`, matched case-insensitively) or full name.
+    public func method(named name: String) -> Method? {
+        methods.first { $0.fullName == name || $0.name.lowercased() == name.lowercased() }
+    }
+
+    /// The top-level fields of a message, in schema order.
+    public func fields(of message: String) -> [Field] {
+        guard let schema = messages[message], case .object(let properties)? = schema["properties"] else { return [] }
+        var required: Set<String> = []
+        if case .array(let names)? = schema["required"] {
+            required = Set(names.compactMap(\.stringValue))
+        }
+        return properties.members.map { member in
+            let property = member.value.objectValue
+            return Field(
+                name: member.key,
+                type: property?["type"]?.stringValue ?? (property?["$ref"] != nil ? "object" : "any"),
+                isRequired: required.contains(member.key),
+                description: property?["description"]?.stringValue ?? "")
+        }
+    }
+}
