@@ -39,6 +39,24 @@ final class ServedChannel {
         channel.embeddedEventLoop.advanceTime(by: amount)
     }
 
+    /// The server begins a graceful shutdown (what `UserRPCServer.beginGracefulShutdown` sends each connection).
+    func quiesce() {
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+    }
+
+    /// The client stops (or resumes) reading its responses: the channel's writability changes.
+    func setWritable(_ writable: Bool) {
+        channel.isWritable = writable
+        channel.pipeline.fireChannelWritabilityChanged()
+    }
+
+    /// Every whole frame the server has written so far, parsed.
+    func readFrames() throws -> [JSONObject] {
+        var frames: [JSONObject] = []
+        while let frame = try readFrame() { frames.append(frame) }
+        return frames
+    }
+
     /// The next frame the server wrote, parsed; `nil` when it has written no whole frame.
     func readFrame() throws -> JSONObject? {
         while let chunk = try channel.readOutbound(as: ByteBuffer.self) {

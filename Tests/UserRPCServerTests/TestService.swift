@@ -17,11 +17,14 @@ struct TestService: RPCService {
     static let schemaText = #"""
         {"package":"test.v1","service":"Test","methods":[
           {"name":"Echo","full_name":"test.v1.Test/Echo","request":"Text","response":"Text"},
-          {"name":"Hold","full_name":"test.v1.Test/Hold","request":"Text","response":"Text"}],
+          {"name":"Hold","full_name":"test.v1.Test/Hold","request":"Text","response":"Text"},
+          {"name":"Meta","full_name":"test.v1.Test/Meta","request":"Text","response":"Text"}],
          "messages":{"Text":{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}}}
         """#
     static let echo = MethodDescriptor<TextMessage, TextMessage>(service: "test.v1.Test", name: "Echo")
     static let hold = MethodDescriptor<TextMessage, TextMessage>(service: "test.v1.Test", name: "Hold")
+    /// Answers the request's metadata entry named by the text, and sets the response metadata `echoed`.
+    static let meta = MethodDescriptor<TextMessage, TextMessage>(service: "test.v1.Test", name: "Meta")
 
     let holds = HeldCalls()
 
@@ -29,6 +32,10 @@ struct TestService: RPCService {
 
     func registerMethods(with router: inout RPCRouter) {
         router.register(Self.echo) { request, _ in .ok(request) }
+        router.register(Self.meta) { request, context in
+            context.responseMetadata["echoed"] = "yes"
+            return .ok(TextMessage(text: context.requestMetadata[request.text] ?? "-"))
+        }
         let holds = self.holds
         router.register(Self.hold) { request, _ in
             .later(PendingAnswer { complete in holds.hold(request.text, complete) })
@@ -43,10 +50,32 @@ final class HeldCalls: Sendable {
         var stopped: [String] = []
     }
     private let state = NIOLockedValueBox(Held())
+    private let stops = AsyncStream.makeStream(of: String.self)
 
     func hold(_ text: String, _ complete: @escaping @Sendable (Result<TextMessage, RPCError>) -> Void) -> @Sendable () -> Void {
         state.withLockedValue { $0.waiting[text] = complete }
-        return { [state] in state.withLockedValue { $0.stopped.append(text) } }
+        return { [state, stops] in
+            state.withLockedValue { $0.stopped.append(text) }
+            stops.continuation.yield(text)
+        }
+    }
+
+    /// The text of the next call whose work the connection stops (it stops work off the event loop,
+    /// so it is awaited), or `nil` if none is stopped within 30 s.
+    func nextStop() async -> String? {
+        await withTaskGroup(of: String?.self) { group in
+            group.addTask { [stops] in
+                var iterator = stops.stream.makeAsyncIterator()
+                return await iterator.next()
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
 
     /// Answers the held call `text` OK; `false` when no call holds that text.

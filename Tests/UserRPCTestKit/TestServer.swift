@@ -42,10 +42,11 @@ public struct TestServer: Sendable {
     }
 
     /// Starts a server over `repository` (the embedded store by default), hosting the user services
-    /// and `extraServices`.
+    /// (or `replacement`, a test's own version of them) and `extraServices`.
     public static func start(
         repository: UserRepository = UserRepository(store: InMemoryUserStore()),
         extraServices: [any RPCService] = [],
+        services replacement: [any RPCService]? = nil,
         interceptors: [any ServerInterceptor] = [],
         database: TestDatabase? = nil,
         logger: Logger? = nil,
@@ -63,7 +64,7 @@ public struct TestServer: Sendable {
             }()
         let operations = UserOperations(repository: repository)
         let server = try UserRPCServer(
-            configuration: configuration, services: [UserServiceV1Provider(operations: operations)] + extraServices,
+            configuration: configuration, services: (replacement ?? [UserServiceV1Provider(operations: operations)]) + extraServices,
             interceptors: interceptors, logger: logger)
         let runTask = Task { try await server.run() }
         let address = try await server.listeningAddress

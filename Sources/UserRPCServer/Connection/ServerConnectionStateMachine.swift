@@ -139,7 +139,9 @@ struct ServerConnectionStateMachine {
         let idleSince = lastActivity
         if callsInFlight == 0, !hasPartialFrame, now - idleSince >= configuration.idleTimeout {
             state = .draining
-            return .sendGoAway(graceEndsAt: nil, lingerEndsAt: now + configuration.closeLinger)
+            // The grace period bounds this drain too: a client that keeps sending after the goaway
+            // is not kept forever.
+            return .sendGoAway(graceEndsAt: now + configuration.gracePeriod, lingerEndsAt: now + configuration.closeLinger)
         }
         let next = max(idleSince + configuration.idleTimeout, now + .milliseconds(10))
         return .scheduleIdleCheck(at: next)
@@ -168,16 +170,22 @@ struct ServerConnectionStateMachine {
     /// A call that waited has been answered (or ended: deadline, cancel).
     mutating func callFinished(now: NIODeadline) -> Action {
         callsInFlight -= 1
+        lastActivity = now
         guard callsInFlight == 0 else { return .none }
         if inputClosed, state == .active || state == .draining { return closeGracefully(now: now) }
         if state == .draining { return .scheduleLingerEnd(at: now + configuration.closeLinger) }
         return .none
     }
 
-    /// A linger timer fired.
+    /// A linger timer fired. A draining connection closes once it has been quiet for the whole
+    /// linger: nothing in flight, reading not paused (frames may wait unserved), and nothing received
+    /// or answered; otherwise the linger is set again.
     mutating func lingerEnded(now: NIODeadline) -> Action {
         switch state {
         case .draining where callsInFlight == 0:
+            if readingPaused { return .scheduleLingerEnd(at: now + configuration.closeLinger) }
+            let quietUntil = lastActivity + configuration.closeLinger
+            if now < quietUntil { return .scheduleLingerEnd(at: quietUntil) }
             return closeGracefully(now: now)
         case .closing:
             state = .closed

@@ -1,0 +1,123 @@
+import Foundation
+import StrictJSON
+import Testing
+import UserCore
+import UserRPCServer
+import UserRPCTestKit
+
+/// How connections end, seen from a client written from `docs/PROTOCOL.md`, over real sockets:
+/// graceful shutdown with a client that reads slowly or not at all, the write stall rule, malformed
+/// pings and cancels, and requests that cross a goaway. Limits leave room for a machine ten times
+/// slower; every wait is bounded.
+@Suite("Connection lifecycle")
+struct ConnectionLifecycleTests {
+    static func search(_ id: Int) -> String {
+        #"{"type":"request","id":\#(id),"method":"user.v1.UserService/SearchUsers","payload":{"limit":50}}"#
+    }
+
+    /// A server whose output backs up quickly, with 50 users so that each search answer is ~6 KB.
+    static func busyServer(_ configure: (inout UserRPCServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        var configuration = UserRPCServerConfiguration.defaults { $0.writeBufferHighWaterMark = 16 * 1024 }
+        configure(&configuration)
+        let server = try await TestServer.start { [configuration] in
+            $0 = configuration
+            $0.port = 0
+        }
+        let client = server.client()
+        for i in 0..<50 { _ = try await client.registerUser(username: "wide\(i)", email: "wide\(i)@example.com") }
+        await client.close()
+        return server
+    }
+
+    @Test("graceful shutdown while the server has paused reading: goaway arrives, every call gets its answer or UNAVAILABLE, no reset")
+    func shutdownWhileReadingPaused() async throws {
+        let server = try await Self.busyServer { $0.gracePeriod = .seconds(120) }
+        let socket = try SocketClient(port: server.port, receiveBuffer: 8192)
+        // 2,000 searches (about 12 MB of answers), none read yet: the server stops reading this client.
+        try await blocking { try socket.send(frames: (0..<2_000).map(Self.search)) }
+        let stopped = Task { try await server.stop() }
+        // Now the client reads everything, slowly at first.
+        let (frames, end) = try await blocking {
+            socket.readFrames(for: 120, chunk: 4096) {
+                if socket.framesSoFar < 50 { usleep(20_000) }
+            }
+        }
+        #expect(end == .closed, "the connection ended with \(end)")
+        #expect(frames.filter { $0["type"]?.stringValue == "goaway" }.count == 1)
+        let responses = frames.filter { $0["type"]?.stringValue == "response" }
+        #expect(responses.compactMap(\.frameID).sorted() == Array(0..<2_000).map(UInt64.init))
+        #expect(responses.allSatisfy { ["OK", "UNAVAILABLE"].contains($0.statusCode) })
+        try await withTimeout(seconds: 60) { try await stopped.value }
+    }
+
+    @Test("the grace period is enforced for a client that does not read: the server stops at its end")
+    func graceEnforced() async throws {
+        let server = try await Self.busyServer { $0.gracePeriod = .seconds(1) }
+        let socket = try SocketClient(port: server.port, receiveBuffer: 4096)
+        try await blocking { try socket.send(frames: (0..<2_000).map(Self.search)) }
+        let started = ContinuousClock.now
+        // Without the grace period enforced, answers would trickle for as long as the client reads.
+        try await withTimeout(seconds: 60) { try await server.stop() }
+        #expect(ContinuousClock.now - started < .seconds(30))
+        let (_, end) = try await blocking { socket.readFrames(for: 30) }
+        #expect(end != .timedOut)
+    }
+
+    @Test("the write stall timeout spares a client that keeps reading, however slowly")
+    func slowReaderIsNotAStall() async throws {
+        // The server pauses above 256 KiB of unsent answers and resumes below 128 KiB: at 100 KB/s,
+        // draining that half takes longer than the 1 s stall timeout, although the client never stops
+        // reading. Only a stall measured as the absence of progress spares it.
+        let server = try await Self.busyServer {
+            $0.writeBufferHighWaterMark = 256 * 1024
+            $0.writeStallTimeout = .seconds(1)
+        }
+        let socket = try SocketClient(port: server.port, receiveBuffer: 8192)
+        try await blocking { try socket.send(frames: (0..<100).map(Self.search)) }
+        // About 600 KB of answers, read 1 KB every 10 ms.
+        let (frames, end) = try await blocking {
+            socket.readFrames(for: 120, count: 100, chunk: 1024) { usleep(10_000) }
+        }
+        #expect(end == .timedOut, "the connection ended (\(end))")
+        #expect(frames.filter { $0["type"]?.stringValue == "response" }.count == 100, "cut off after \(frames.count) answers (\(end))")
+        try await server.stop()
+    }
+
+    @Test("a malformed ping or cancel with a call's id gets no answer; the call gets exactly one")
+    func malformedPingAndCancel() async throws {
+        let store = GatedUserStore()
+        let server = try await TestServer.start(repository: UserRepository(store: store))
+        let connection = try await server.rawConnection()
+        try await connection.send(
+            #"{"type":"request","id":5,"method":"user.v1.UserService/GetUser","payload":{"id":"\#(store.gatedID.lowercasedText)"}}"#)
+        var arrivals = store.arrived.makeAsyncIterator()
+        _ = await arrivals.next()
+        try await connection.send(#"{"type":"ping","id":5,"x":1}"#)
+        try await connection.send(#"{"type":"cancel","id":5,"x":1}"#)
+        try await connection.send(#"{"type":"ping","id":6}"#)
+        let pong = try await connection.expectFrame()
+        #expect(pong["type"]?.stringValue == "pong" && pong.frameID == 6)
+        store.openGate()
+        let answer = try await connection.expectFrame()
+        #expect(answer.frameID == 5)
+        try await connection.send(#"{"type":"ping","id":7}"#)
+        #expect(try await connection.expectFrame().frameID == 7, "a second answer for call 5 came first")
+        await connection.close()
+        try await server.stop()
+    }
+
+    @Test("a request sent just after an idle goaway is answered UNAVAILABLE, not met by a closed connection")
+    func requestCrossingGoaway() async throws {
+        let server = try await TestServer.start {
+            $0.idleTimeout = .milliseconds(300)
+            $0.closeLinger = .seconds(10)
+        }
+        let connection = try await server.rawConnection()
+        #expect(try await connection.expectFrame(timeout: 30)["type"]?.stringValue == "goaway")
+        try await connection.send(Self.search(1))
+        let answer = try await connection.expectFrame(timeout: 30)
+        #expect(answer.frameID == 1 && answer.statusCode == "UNAVAILABLE")
+        await connection.close()
+        try await server.stop()
+    }
+}
