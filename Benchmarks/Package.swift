@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 // Micro-benchmarks of the hot path (codec and dispatch), with ordo-one/benchmark: instructions,
 // allocations, CPU. A package of its own, so the product links none of the benchmark machinery.
 //

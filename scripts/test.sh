@@ -21,6 +21,9 @@ echo "DATABASE_URL=${DATABASE_URL//:userrpc@/:***@} REDIS_URL=$REDIS_URL"
 echo "== format check"
 swift format lint --strict --recursive Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Benchmarks
 
+echo "== every target declares the modules it imports"
+./scripts/check-imports.sh
+
 echo "== build (all products and tests)"
 swift build --build-tests
 
@@ -29,6 +32,9 @@ swift test --skip-build
 
 echo "== allocation gate: hot-path micro-benchmarks against Benchmarks/Thresholds"
 ./scripts/check-allocations.sh
+
+echo "== the README's client examples, built as an outside package that depends on this one by path"
+./scripts/check-readme-package.sh
 
 echo "== the same tests under Thread Sanitizer"
 swift build --build-tests --sanitize=thread --scratch-path .build-tsan

@@ -123,6 +123,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Close a connection whose client has not read its responses for this long (env USER_RPC_WRITE_STALL_TIMEOUT; default 30s).")
     var writeStallTimeout: String?
 
+    @Option(help: "After goaway, how long a quiet connection stays open to answer late requests UNAVAILABLE (env USER_RPC_CLOSE_LINGER; default 1s).")
+    var closeLinger: String?
+
     @Option(help: "Cap on a call's timeout_ms (env USER_RPC_MAX_TIMEOUT; default 60s).")
     var maxTimeout: String?
 
@@ -187,6 +190,7 @@ struct Serve: AsyncParsableCommand {
             configuration.writeStallTimeout = value
         }
         if let value = try duration(defaultTimeout, "USER_RPC_DEFAULT_TIMEOUT", "default timeout") { configuration.defaultTimeout = value }
+        if let value = try duration(closeLinger, "USER_RPC_CLOSE_LINGER", "close linger") { configuration.closeLinger = value }
 
         let certificate = tlsCert ?? environment["USER_RPC_TLS_CERT"]
         let key = tlsKey ?? environment["USER_RPC_TLS_KEY"]
