@@ -112,7 +112,10 @@ let package = Package(
         // Seeded randomness and byte mutations for the generated-input tests.
         .target(name: "SeededMutation", path: "Tests/SeededMutation"),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON", "SeededMutation"]),
-        .testTarget(name: "UserCoreTests", dependencies: ["UserCore", "StrictJSON"]),
+        .testTarget(
+            name: "UserCoreTests",
+            dependencies: ["UserCore", "StrictJSON", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+        ),
         .testTarget(
             name: "UserRPCWireTests",
             dependencies: [

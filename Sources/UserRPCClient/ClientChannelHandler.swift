@@ -34,7 +34,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         /// entry, not one per call. Removed when every member is answered.
         private var groups: [PendingGroup] = []
         private var output: ByteBuffer
-        private var inbound: ByteBuffer?
+        private var inbound: InboundFrames
     #else
         // The state below is touched only on the channel's event loop, by this handler's own methods,
         // so in release builds the hottest of it skips the runtime's exclusivity checks (a measurable
@@ -42,23 +42,20 @@ final class ClientChannelHandler: ChannelInboundHandler {
         @exclusivity(unchecked) private var pending: [UInt64: PendingCall] = [:]
         @exclusivity(unchecked) private var groups: [PendingGroup] = []
         @exclusivity(unchecked) private var output: ByteBuffer
-        @exclusivity(unchecked) private var inbound: ByteBuffer?
+        @exclusivity(unchecked) private var inbound: InboundFrames
     #endif
     /// Set for the earliest deadline of the calls in flight.
     private var deadlineTimer = EarliestDeadlineTimer()
     private var flushScheduled = false
-    private var draining = false
-    private var closedError: UserRPCError?
+    private var machine = ClientConnectionStateMachine()
     private let parser = JSONParser()
-    /// Splits the inbound bytes into frames; `inbound` keeps a frame that has not fully arrived.
-    private let frames: FrameDecoder
     /// Called once when the connection must not take new calls (goaway, close).
     private let onRetire: @Sendable () -> Void
     private var retired = false
 
     init(allocator: ByteBufferAllocator, maxFrameBytes: Int, onRetire: @escaping @Sendable () -> Void) {
         self.output = allocator.buffer(capacity: 4096)
-        self.frames = FrameDecoder(maxFrameBytes: maxFrameBytes)
+        self.inbound = InboundFrames(maxFrameBytes: maxFrameBytes)
         self.onRetire = onRetire
     }
 
@@ -68,8 +65,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     /// Sends one frame (length prefix and body) and completes `completion` with the matching response (or pong).
     func start(id: UInt64, frame: ByteBuffer, timeout: Duration?, completion: Completion) {
-        guard let context, closedError == nil else {
-            completion.resume(returning: .failure(closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")))
+        guard let context, machine.refusal == nil else {
+            completion.resume(returning: .failure(machine.refusal ?? UserRPCError(code: .unavailable, message: "connection is closed")))
             return
         }
         let deadline = timeout.map { context.eventLoop.now + $0.timeAmount }
@@ -85,8 +82,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
     func start(
         firstID: UInt64, count: Int, timeout: Duration?, group: any CallGroupMembership, writeFrames: (inout ByteBuffer) -> Void
     ) {
-        guard let context, closedError == nil else {
-            let error = closedError ?? UserRPCError(code: .unavailable, message: "connection is closed")
+        guard let context, machine.refusal == nil else {
+            let error = machine.refusal ?? UserRPCError(code: .unavailable, message: "connection is closed")
             for index in 0..<count { group.finish(index, .failure(error)) }
             return
         }
@@ -194,7 +191,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     private func sendCancel(id: UInt64) {
-        guard closedError == nil else { return }
+        guard machine.refusal == nil else { return }
         var writer = JSONWriter(reservingCapacity: 48)
         writer.beginObject()
         writer.key("type")
@@ -208,15 +205,11 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if var partial = inbound {
-            partial.writeBuffer(&bytes)
-            bytes = partial
-        }
-        inbound = nil
+        inbound.append(&bytes)
         // Every answer in these bytes arrived now.
         let readAt = ContinuousClock.now
         do {
-            while let frame = try frames.nextFrame(from: &bytes) {
+            while let frame = try inbound.next() {
                 guard handleFrame(frame, readAt: readAt) else {
                     context.close(promise: nil)
                     return
@@ -228,7 +221,6 @@ final class ClientChannelHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        if bytes.readableBytes > 0 { inbound = bytes }
     }
 
     /// Answers the call a frame is for; returns `false` when the frame is malformed and the connection
@@ -266,9 +258,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         case .success(nil):
             closeIfDrained()
         case .success(.goaway?):
-            draining = true
-            retire()
-            closeIfDrained()
+            perform(machine.goawayReceived(callsWaiting: !pending.isEmpty || !groups.isEmpty))
         case .success(let frame?):
             let id: UInt64
             switch frame {
@@ -296,8 +286,28 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     private func fail(_ error: UserRPCError) {
-        if closedError == nil { closedError = error }
-        retire()
+        perform(machine.failed(error))
+    }
+
+    private func perform(_ action: ClientConnectionStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .retire:
+            retire()
+        case .close:
+            retire()
+            guard let context else { return }
+            flush()
+            context.close(promise: nil)
+        case .retireAndFailCalls(let error):
+            retire()
+            failCalls(with: error)
+        }
+    }
+
+    /// Every call still waiting fails with `error`.
+    private func failCalls(with error: UserRPCError) {
         let calls = pending
         let callGroups = groups
         pending.removeAll()
@@ -318,9 +328,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     private func closeIfDrained() {
-        guard draining, pending.isEmpty, groups.isEmpty, let context else { return }
-        flush()
-        context.close(promise: nil)
+        perform(machine.callEnded(callsWaiting: !pending.isEmpty || !groups.isEmpty))
     }
 
     private func scheduleFlush() {

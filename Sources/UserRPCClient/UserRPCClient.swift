@@ -391,11 +391,11 @@ private final class CallProgress<Started: Sendable>: Sendable {
         case started(Started)
         case cancelled
     }
-    private let phase = Mutex(Phase.notStarted)
+    private let phase = NIOLockedValueBox(Phase.notStarted)
 
     /// Runs `send` unless the call was already cancelled; returns whether it ran.
     func start(_ started: Started, _ send: () -> Void) -> Bool {
-        phase.withLock { phase in
+        phase.withLockedValue { phase in
             guard case .notStarted = phase else { return false }
             send()
             phase = .started(started)
@@ -405,7 +405,7 @@ private final class CallProgress<Started: Sendable>: Sendable {
 
     /// Marks the call cancelled; runs `cancelSent` when the call had already been sent.
     func cancel(_ cancelSent: (Started) -> Void) {
-        phase.withLock { phase in
+        phase.withLockedValue { phase in
             if case .started(let started) = phase { cancelSent(started) }
             phase = .cancelled
         }

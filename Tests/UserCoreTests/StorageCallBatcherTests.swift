@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 import UserCore
 
@@ -99,7 +99,7 @@ struct StorageCallBatcherTests {
 
 /// State shared by the closures of a test, behind a lock.
 final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+    private let box: NIOLockedValueBox<Value>
+    init(_ value: Value) { box = NIOLockedValueBox(value) }
+    func withLock<T>(_ body: (inout Value) -> T) -> T { box.withLockedValue { body(&$0) } }
 }

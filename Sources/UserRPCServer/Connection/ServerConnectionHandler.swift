@@ -28,7 +28,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let interceptors: [any ServerInterceptor]
     private let configuration: UserRPCServerConfiguration
     private var machine: ServerConnectionStateMachine
-    private let frames: FrameDecoder
     private let logger: Logger
     private let parser = JSONParser()
     private let defaultTimeoutMilliseconds: UInt64
@@ -36,7 +35,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private var context: ChannelHandlerContext?
     /// Bytes received but not yet served.
-    private var inbound: ByteBuffer?
+    private var inbound: InboundFrames
     private var inFlight: [UInt64: InFlightCall] = [:]
     /// Set for the earliest deadline of the calls in flight.
     private var deadlineTimer = EarliestDeadlineTimer()
@@ -67,7 +66,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 closeLinger: configuration.closeLinger.timeAmount,
                 gracePeriod: configuration.gracePeriod.timeAmount),
             now: .uptimeNanoseconds(0))
-        self.frames = FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)
+        self.inbound = InboundFrames(maxFrameBytes: configuration.maxFrameBytes)
         self.logger = logger
         self.defaultTimeoutMilliseconds = configuration.defaultTimeout.wholeMillisecondsRoundedUp
         self.maxTimeoutMilliseconds = configuration.maxTimeout.wholeMillisecondsRoundedUp
@@ -110,11 +109,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard machine.isReadingFrames else { return }
         machine.received(now: context.eventLoop.now)
         var bytes = unwrapInboundIn(data)
-        if var pending = inbound {
-            pending.writeBuffer(&bytes)
-            bytes = pending
-        }
-        inbound = bytes
+        inbound.append(&bytes)
         serveInbound(context: context)
     }
 
@@ -134,7 +129,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case is ChannelShouldQuiesceEvent:
             perform(machine.quiesce(now: context.eventLoop.now))
         case ChannelEvent.inputClosed:
-            inbound = nil
+            inbound.removeAll()
             perform(machine.inputClosed(now: context.eventLoop.now))
         default:
             context.fireUserInboundEventTriggered(event)
@@ -155,11 +150,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// Serves every complete frame in `inbound`, unless reading is paused (the client is not reading
     /// its responses): then the rest waits until the output drains.
     private func serveInbound(context: ChannelHandlerContext) {
-        guard var bytes = inbound else { return }
-        inbound = nil
         var framesServed = 0
         do {
-            while machine.isReadingFrames, !machine.readingPaused, let frame = try frames.nextFrame(from: &bytes) {
+            while machine.isReadingFrames, !machine.readingPaused, let frame = try inbound.next() {
                 framesServed += 1
                 frame.withUnsafeReadableBytes { serveFrame($0) }
                 if output.readableBytes >= configuration.writeBufferHighWaterMark {
@@ -174,8 +167,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             perform(machine.protocolError(now: context.eventLoop.now))
             return
         }
-        if bytes.readableBytes > 0 { inbound = bytes }
-        perform(machine.servedInbound(framesServed: framesServed, partialFrameBytes: bytes.readableBytes, now: context.eventLoop.now))
+        perform(machine.servedInbound(framesServed: framesServed, partialFrameBytes: inbound.bufferedBytes, now: context.eventLoop.now))
     }
 
     private func serveFrame(_ frame: UnsafeRawBufferPointer) {
@@ -459,12 +451,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func readTimerFired() {
         readTimer = nil
         guard let context else { return }
-        perform(machine.readCheckFired(partialFrameBytes: inbound?.readableBytes ?? 0, now: context.eventLoop.now))
+        perform(machine.readCheckFired(partialFrameBytes: inbound.bufferedBytes, now: context.eventLoop.now))
     }
 
     private func idleTimerFired() {
         guard let context else { return }
-        perform(machine.idleCheckFired(hasPartialFrame: inbound != nil, now: context.eventLoop.now))
+        perform(machine.idleCheckFired(hasPartialFrame: inbound.bufferedBytes > 0, now: context.eventLoop.now))
     }
 
     private func stallTimerFired() {
