@@ -73,41 +73,40 @@ extension ClientFrame {
         }
         guard let idValue = object["id"] else { throw .fatal(reason: "frame has no id") }
         guard let id = idValue.uint64Value else { throw .fatal(reason: "frame id is not an integer in 0...2^64-1") }
-        func reject(_ message: String, field: String? = nil) -> ClientFrameError {
-            if let field {
-                return .reject(id: id, status: .invalidArgument(message, fieldViolations: [(field, message)]))
-            }
-            return .reject(id: id, status: RPCStatus(code: .invalidArgument, message: message))
+        /// INVALID_ARGUMENT for the envelope member `field`, described as payload violations are
+        /// (`is required`, `unknown field`, `must be …`); the message names the field too.
+        func reject(_ field: String, _ description: String) -> ClientFrameError {
+            .reject(id: id, status: .invalidArgument("\(field) \(description)", fieldViolations: [(field, description)]))
         }
-        guard let typeValue = object["type"] else { throw reject("frame has no type", field: "type") }
-        guard case .string(let type) = typeValue else { throw reject("frame type must be a string", field: "type") }
+        guard let typeValue = object["type"] else { throw reject("type", "is required") }
+        guard case .string(let type) = typeValue else { throw reject("type", "must be a string, not \(typeValue.typeName)") }
         switch type {
         case "request":
             for key in object.keys where !requestKeys.contains(key) {
-                throw reject("unknown request field '\(key)'", field: key)
+                throw reject(key, "unknown field")
             }
-            guard let methodValue = object["method"] else { throw reject("request has no method", field: "method") }
-            guard case .string(let method) = methodValue else { throw reject("method must be a string", field: "method") }
+            guard let methodValue = object["method"] else { throw reject("method", "is required") }
+            guard case .string(let method) = methodValue else { throw reject("method", "must be a string, not \(methodValue.typeName)") }
             var timeout: UInt64?
             if let value = object["timeout_ms"] {
                 guard let t = value.uint64Value else {
-                    throw reject("timeout_ms must be a non-negative integer", field: "timeout_ms")
+                    throw reject("timeout_ms", "must be an integer in 0...18446744073709551615")
                 }
                 timeout = t
             }
             var metadata: [String: String] = [:]
             if let value = object["metadata"] {
-                guard case .object(let entries) = value else { throw reject("metadata must be an object", field: "metadata") }
+                guard case .object(let entries) = value else { throw reject("metadata", "must be an object, not \(value.typeName)") }
                 for member in entries.members {
                     guard case .string(let s) = member.value else {
-                        throw reject("metadata values must be strings", field: "metadata.\(member.key)")
+                        throw reject("metadata.\(member.key)", "must be a string, not \(member.value.typeName)")
                     }
                     metadata[member.key] = s
                 }
             }
             var payload = JSONObject()
             if let value = object["payload"] {
-                guard case .object(let p) = value else { throw reject("payload must be an object", field: "payload") }
+                guard case .object(let p) = value else { throw reject("payload", "must be an object, not \(value.typeName)") }
                 payload = p
             }
             return .request(RequestEnvelope(id: id, method: method, timeoutMilliseconds: timeout, metadata: metadata, payload: payload))
@@ -117,7 +116,7 @@ extension ClientFrame {
             }
             return type == "cancel" ? .cancel(id: id) : .ping(id: id)
         default:
-            throw reject("unknown frame type '\(type)'", field: "type")
+            throw reject("type", "must be request, cancel or ping, not '\(type)'")
         }
     }
 }

@@ -225,7 +225,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             callID: id, method: route?.fullName ?? methodName(), requestMetadata: metadata,
             deadline: context.eventLoop.now + .milliseconds(Int64(clamping: timeout)), logger: logger)
         guard machine.isAcceptingCalls else {
-            return answer(&call, failure: RPCError(code: .unavailable, message: "server is shutting down; retry on a new connection"))
+            return answer(&call, failure: RPCError(code: .unavailable, message: "this connection is closing (goaway); retry on a new connection"))
         }
         for interceptor in interceptors {
             if let refusal = interceptor.willRun(&call) { return answer(&call, failure: refusal) }
