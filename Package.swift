@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "UserRPCServer", targets: ["UserRPCServer"]),
         .library(name: "UserService", targets: ["UserService"]),
         .library(name: "UserV1", targets: ["UserV1"]),
+        .library(name: "UserV2", targets: ["UserV2"]),
         .library(name: "UserCore", targets: ["UserCore"]),
         .library(name: "UserRPCWire", targets: ["UserRPCWire"]),
     ],
@@ -28,6 +29,8 @@ let package = Package(
         .target(name: "StrictJSON"),
         // The versioned `user.v1` messages (the service boundary) and the embedded copy of the schema.
         .target(name: "UserV1", dependencies: ["UserRPCWire"]),
+        // The versioned `user.v2` messages (users that change and leave), beside user.v1.
+        .target(name: "UserV2", dependencies: ["UserRPCWire"]),
         // The domain: entities, validation, errors, logic, ports, repository, the execution policy and
         // the in-memory adapters. No NIO, no API version.
         .target(name: "UserCore", dependencies: ["StrictJSON"]),
@@ -42,7 +45,11 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             exclude: [],
-            resources: [.embedInCode("Migrations/V1__create_users.sql")]
+            resources: [
+                .embedInCode("Migrations/V1__create_users.sql"),
+                .embedInCode("Migrations/V2__add_version_and_updated_at.sql"),
+                .embedInCode("Migrations/V3__backfill_updated_at.sql"),
+            ]
         ),
         .target(
             name: "UserCacheRedis",
@@ -75,10 +82,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The user services (user.v1) over the domain: request messages in, domain operations, response messages out.
+        // The user services (user.v1, user.v2) over the domain: request messages in, domain operations, response messages out.
         .target(
             name: "UserService",
-            dependencies: ["UserCore", "UserV1", "UserRPCServer", "UserRPCWire", "StrictJSON"]
+            dependencies: ["UserCore", "UserV1", "UserV2", "UserRPCServer", "UserRPCWire", "StrictJSON"]
         ),
         .executableTarget(
             name: "UserRPCServerMain",
@@ -92,7 +99,7 @@ let package = Package(
         .target(
             name: "UserRPCClient",
             dependencies: [
-                "UserV1", "UserRPCWire", "StrictJSON",
+                "UserV1", "UserV2", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -142,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "UserRPCTestKit", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire", "StrictJSON", "SeededMutation",
+                "UserRPCTestKit", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserV2", "UserRPCWire", "StrictJSON", "SeededMutation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -10,12 +10,16 @@ public struct JSONParser: Sendable {
         public var maxDepth: Int = 32
         /// Longest number literal, in characters. Default 64.
         public var maxNumberLength: Int = 64
+        /// The default limits: depth 32, number literals of 64 characters.
         public init() {}
+        /// The default limits (``init()``).
         public static let `default` = Limits()
     }
 
+    /// The bounds this parser enforces.
     public var limits: Limits
 
+    /// A parser that enforces `limits`.
     public init(limits: Limits = .default) {
         self.limits = limits
     }

@@ -3,12 +3,17 @@
 /// Numbers keep their literal text, so a 64-bit integer round-trips exactly; use the accessors on
 /// ``JSONValue`` to read them as a specific type.
 public enum JSONValue: Sendable, Hashable {
+    /// JSON `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// A number, as its literal text (already checked against the JSON number grammar).
     case number(String)
+    /// A string, unescaped.
     case string(String)
+    /// An array, in document order.
     case array([JSONValue])
+    /// An object, its members in document order.
     case object(JSONObject)
 
     /// A short name of the value's JSON type, for error messages: `"string"`, `"number"`, ….
@@ -60,21 +65,28 @@ public enum JSONValue: Sendable, Hashable {
 
 /// A JSON object: its members in document order. Keys are unique (the parser rejects duplicates).
 public struct JSONObject: Sendable, Hashable {
+    /// One key and its value.
     public struct Member: Sendable, Hashable {
+        /// The member's key, unescaped.
         public var key: String
+        /// The member's value.
         public var value: JSONValue
+        /// A member with this key and value.
         public init(key: String, value: JSONValue) {
             self.key = key
             self.value = value
         }
     }
 
+    /// The members, in document order; keep the keys unique.
     public var members: [Member]
 
+    /// An object with these members, in this order (empty by default).
     public init(_ members: [Member] = []) {
         self.members = members
     }
 
+    /// An object with these members, in this order: `JSONObject(["id": .string(text)])`.
     public init(_ pairs: KeyValuePairs<String, JSONValue>) {
         self.members = pairs.map { Member(key: $0.key, value: $0.value) }
     }
@@ -94,20 +106,28 @@ public struct JSONObject: Sendable, Hashable {
         }
     }
 
+    /// The keys, in document order.
     public var keys: [String] { members.map(\.key) }
+    /// Whether the object has no members.
     public var isEmpty: Bool { members.isEmpty }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
+    /// A string value from a string literal.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// A boolean value from `true` or `false`.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// A number value from an integer literal.
     public init(integerLiteral value: Int) { self = .number(String(value)) }
+    /// An array value from an array literal.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// An object value from a dictionary literal, its members in the literal's order.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(JSONObject(elements.map { JSONObject.Member(key: $0.0, value: $0.1) }))
     }
+    /// `null` from `nil`.
     public init(nilLiteral: ()) { self = .null }
 }
 

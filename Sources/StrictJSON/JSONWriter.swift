@@ -1,11 +1,13 @@
-/// Writes compact (or indented) JSON text into a byte array.
+/// Writes compact JSON text into a byte array (``JSONValue/prettyText(indent:)`` gives indented text).
 ///
 /// The low-level methods let encoders of known messages write their fields directly, without
 /// building a ``JSONValue`` first: `beginObject()`, `key(_:)`, the value writers, `endObject()`.
 /// Commas are inserted automatically.
 public struct JSONWriter: Sendable {
+    /// The JSON text written so far, as UTF-8.
     public private(set) var bytes: [UInt8]
 
+    /// An empty writer with room for `capacity` bytes.
     public init(reservingCapacity capacity: Int = 256) {
         bytes = []
         bytes.reserveCapacity(capacity)
@@ -22,18 +24,22 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Writes `{`: members follow, a `key(_:)` and a value each, then ``endObject()``.
     public mutating func beginObject() {
         commaIfNeeded()
         bytes.append(UInt8(ascii: "{"))
     }
 
+    /// Writes `}`, closing the object ``beginObject()`` opened.
     public mutating func endObject() { bytes.append(UInt8(ascii: "}")) }
 
+    /// Writes `[`: elements follow, then ``endArray()``.
     public mutating func beginArray() {
         commaIfNeeded()
         bytes.append(UInt8(ascii: "["))
     }
 
+    /// Writes `]`, closing the array ``beginArray()`` opened.
     public mutating func endArray() { bytes.append(UInt8(ascii: "]")) }
 
     /// Writes an object key and its colon. The key is written as given: it must need no escaping.
@@ -52,16 +58,19 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// Writes `value` as a quoted, escaped string.
     public mutating func string(_ value: String) {
         commaIfNeeded()
         appendEscaped(value)
     }
 
+    /// Writes an unsigned integer in decimal.
     public mutating func uint64(_ value: UInt64) {
         commaIfNeeded()
         appendDecimal(value)
     }
 
+    /// Writes a signed integer in decimal.
     public mutating func int(_ value: Int) {
         commaIfNeeded()
         if value < 0 {
@@ -72,11 +81,13 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) {
         commaIfNeeded()
         bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
     }
 
+    /// Writes `null`.
     public mutating func null() {
         commaIfNeeded()
         bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
@@ -151,7 +162,7 @@ extension JSONValue {
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
-    /// The value as indented JSON text (two spaces), for people to read.
+    /// The value as indented JSON text (`indent` per level, two spaces by default), for people to read.
     public func prettyText(indent: String = "  ") -> String {
         var out = ""
         Self.pretty(self, level: 0, indent: indent, into: &out)

@@ -6,12 +6,18 @@ import StrictJSON
 import Synchronization
 import UserCore
 
-/// The production cache: users in Redis under `user:v1:<id>`, through hiredis, with a TTL.
+/// The production cache: users in Redis under `user:e2:<id>`, through hiredis, with a TTL.
 ///
 /// A cache is never a point of failure: when Redis is down, slow (past ``RedisUserCacheConfiguration/timeout``)
 /// or answers garbage, a read is a miss and a write is dropped, with a rate-limited warning; after a
 /// failure, calls skip Redis for ``RedisUserCacheConfiguration/retryInterval``, then try again, so it
 /// recovers by itself. hiredis is blocking, so commands run on a small thread pool, one connection per thread.
+///
+/// Changes reach the cache before their calls are answered: a changed user's entry is rewritten, a
+/// deleted user's replaced by a tombstone, and every write is guarded by the entry's version in a
+/// Redis script (``guardedSetScript``), so a read that raced with a change never puts an older user
+/// back. When a write cannot reach Redis, the key is remembered and deleted as soon as Redis answers
+/// again, before anything else is sent (see `pendingDeletes`).
 public final class RedisUserCache: UserCache {
     public let configuration: RedisUserCacheConfiguration
     private let threads: NIOThreadPool
@@ -19,6 +25,9 @@ public final class RedisUserCache: UserCache {
     private let warnings: RateLimitedWarnings
     /// Until when (monotonic nanoseconds) Redis is skipped after a failure.
     private let skipUntil = Atomic<UInt64>(0)
+    /// Keys whose write failed: Redis may still hold an older entry for them, which is deleted before
+    /// the next command this cache sends to Redis.
+    private let pendingDeletes = NIOLockedValueBox<Set<UUID>>([])
 
     /// `@unchecked Sendable`: a slot lives in thread-specific storage, so only its own pool thread ever
     /// touches it; the type must be `Sendable` only because `ThreadSpecificVariable` is shared.
@@ -26,8 +35,10 @@ public final class RedisUserCache: UserCache {
         var connection: RedisConnection?
     }
 
-    /// The cache key of a user: the schema version is part of it, so a new version never reads old entries.
-    public static func key(for id: UUID) -> String { "user:v1:\(id.lowercasedText)" }
+    /// The cache key of a user. It carries the version of the entry's layout (`e2`: with `updated_at_ms`
+    /// and `version`), not of any API: every API version reads the same entries, and a new layout never
+    /// reads entries of an old one (those expire by their TTL).
+    public static func key(for id: UUID) -> String { "user:e2:\(id.lowercasedText)" }
 
     public init(configuration: RedisUserCacheConfiguration, logger: Logger = Logger(label: "user-rpc-server.redis")) {
         self.configuration = configuration
@@ -61,10 +72,79 @@ public final class RedisUserCache: UserCache {
         }
     }
 
-    /// One pipelined round trip of SETs.
+    /// One pipelined round trip of version-guarded SETs.
     public func store(_ users: [User]) {
-        guard !skipping, !users.isEmpty else { return }
-        _ = runHere(users.map(setCommand))
+        write(users.map { (id: $0.id, entry: Self.encode($0), rank: 2 * $0.version) })
+    }
+
+    /// One pipelined round trip of version-guarded tombstones.
+    public func storeDeleted(_ users: [User]) {
+        write(users.map { (id: $0.id, entry: Self.encodeTombstone($0), rank: 2 * $0.version + 1) })
+    }
+
+    /// Writes entries with ``guardedSetScript``. When Redis cannot be reached (or is being skipped
+    /// after a failure), the keys are remembered for deletion: an older entry must not outlive the
+    /// change that this write was for.
+    private func write(_ entries: [(id: UUID, entry: [UInt8], rank: UInt64)]) {
+        guard !entries.isEmpty else { return }
+        guard !skipping, let replies = runHere(entries.map(guardedSetCommand)) else {
+            remember(entries.map(\.id))
+            return
+        }
+        for case .failure(let error) in replies {
+            warnings.warn("Redis refused a cache write: \(error.message)")
+        }
+    }
+
+    /// Remembers keys to delete as soon as Redis answers again, and makes sure that happens even if
+    /// no call comes: a retry on this cache's own threads every ``RedisUserCacheConfiguration/retryInterval``
+    /// until the deletes are through.
+    private func remember(_ ids: some Sequence<UUID>) {
+        let first = pendingDeletes.withLockedValue { pending in
+            let wasEmpty = pending.isEmpty
+            pending.formUnion(ids)
+            return wasEmpty && !pending.isEmpty
+        }
+        if first { scheduleDeleteRetry() }
+    }
+
+    private func scheduleDeleteRetry() {
+        let interval = configuration.retryInterval.components
+        let nanoseconds = Int(interval.seconds) * 1_000_000_000 + Int(interval.attoseconds / 1_000_000_000)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(max(1_000_000, nanoseconds))) { [weak self] in
+            guard let self else { return }
+            self.threads.submit { state in
+                guard state == .active else { return }
+                // An empty pipeline: `runHere` sends the pending deletes first, or remembers them again.
+                if !self.skipping { _ = self.runHere([]) }
+                if self.pendingDeletes.withLockedValue({ !$0.isEmpty }) { self.scheduleDeleteRetry() }
+            }
+        }
+    }
+
+    /// Sets `KEYS[1]` to `ARGV[1]` with the TTL `ARGV[3]`, unless it holds an entry of a rank at least
+    /// `ARGV[2]`. An entry's rank is twice its version, plus one for a tombstone: a user's later
+    /// version replaces an earlier one, its deletion replaces it, and nothing replaces a deletion or a
+    /// later version.
+    static let guardedSetScript = """
+        local current = redis.call('GET', KEYS[1])
+        if current then
+          local version = tonumber(string.match(current, '"version":(%d+)'))
+          if version then
+            local rank = 2 * version
+            if string.find(current, '"deleted":true', 1, true) then rank = rank + 1 end
+            if rank >= tonumber(ARGV[2]) then return 0 end
+          end
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+        return 1
+        """
+
+    private func guardedSetCommand(_ entry: (id: UUID, entry: [UInt8], rank: UInt64)) -> [[UInt8]] {
+        [
+            Array("EVAL".utf8), Array(Self.guardedSetScript.utf8), Array("1".utf8), Array(Self.key(for: entry.id).utf8), entry.entry,
+            Array(String(entry.rank).utf8), Array(String(configuration.ttlSeconds).utf8),
+        ]
     }
 
     // MARK: Commands
@@ -73,16 +153,13 @@ public final class RedisUserCache: UserCache {
         [Array("GET".utf8), Array(key(for: id).utf8)]
     }
 
-    private func setCommand(_ user: User) -> [[UInt8]] {
-        [Array("SET".utf8), Array(Self.key(for: user.id).utf8), Self.encode(user), Array("EX".utf8), Array(String(configuration.ttlSeconds).utf8)]
-    }
-
     /// The user in a GET reply; `nil` (with a warning for garbage) otherwise.
     private func decodeEntry(_ reply: RedisReply?, id: UUID) -> User? {
         switch reply {
         case nil, .null?:
             return nil
         case .string(let bytes)?:
+            if Self.isTombstone(bytes) { return nil }
             guard let user = Self.decode(bytes), user.id == id else {
                 warnings.warn("Redis returned an unreadable entry; reading from the store")
                 return nil
@@ -102,13 +179,22 @@ public final class RedisUserCache: UserCache {
     /// Runs commands pipelined on the calling thread's connection; `nil` (and a warning, and a pause
     /// before Redis is tried again) when the connection fails.
     private func runHere(_ commands: [[[UInt8]]]) -> [Result<RedisReply, RedisError>]? {
+        // Keys whose write failed before go first: deleted in the same round trip, before the
+        // commands of this call can read them.
+        let deletes = pendingDeletes.withLockedValue { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        let deleteCommand: [[[UInt8]]] = deletes.isEmpty ? [] : [[Array("DEL".utf8)] + deletes.map { Array(Self.key(for: $0).utf8) }]
         let result = Self.runOnPoolThread(slots: slots, configuration: configuration) { connection throws(RedisError) in
-            try connection.pipeline(commands)
+            try connection.pipeline(deleteCommand + commands)
         }
         switch result {
         case .success(let replies):
-            return replies
+            if !deletes.isEmpty, case .failure = replies[0] { remember(deletes) }
+            return Array(replies.dropFirst(deleteCommand.count))
         case .failure(let error):
+            if !deletes.isEmpty { remember(deletes) }
             let retry = configuration.retryInterval.components
             let retryNanoseconds = UInt64(retry.seconds) * 1_000_000_000 + UInt64(retry.attoseconds / 1_000_000_000)
             skipUntil.store(DispatchTime.now().uptimeNanoseconds + retryNanoseconds, ordering: .relaxed)
@@ -146,9 +232,9 @@ public final class RedisUserCache: UserCache {
 
     // MARK: Entry format
 
-    /// `{"id":…,"username":…,"email":…,"created_at_ms":…}`
+    /// Layout `e2`: `{"id":…,"username":…,"email":…,"created_at_ms":…,"updated_at_ms":…,"version":…}`.
     static func encode(_ user: User) -> [UInt8] {
-        var writer = JSONWriter(reservingCapacity: 160)
+        var writer = JSONWriter(reservingCapacity: 200)
         writer.beginObject()
         writer.key("id")
         writer.string(user.id.lowercasedText)
@@ -158,8 +244,31 @@ public final class RedisUserCache: UserCache {
         writer.string(user.email)
         writer.key("created_at_ms")
         writer.int(Int(RFC3339.milliseconds(user.createdAt)))
+        writer.key("updated_at_ms")
+        writer.int(Int(RFC3339.milliseconds(user.updatedAt)))
+        writer.key("version")
+        writer.uint64(user.version)
         writer.endObject()
         return writer.bytes
+    }
+
+    /// A deleted user: `{"id":…,"deleted":true,"version":…}` (the version it had when deleted).
+    static func encodeTombstone(_ user: User) -> [UInt8] {
+        var writer = JSONWriter(reservingCapacity: 96)
+        writer.beginObject()
+        writer.key("id")
+        writer.string(user.id.lowercasedText)
+        writer.key("deleted")
+        writer.bool(true)
+        writer.key("version")
+        writer.uint64(user.version)
+        writer.endObject()
+        return writer.bytes
+    }
+
+    static func isTombstone(_ bytes: [UInt8]) -> Bool {
+        guard case .object(let object)? = try? JSONParser().parse(bytes) else { return false }
+        return object["deleted"] == .bool(true)
     }
 
     static func decode(_ bytes: [UInt8]) -> User? {
@@ -167,9 +276,13 @@ public final class RedisUserCache: UserCache {
             let id = object["id"]?.stringValue.flatMap(UUID.init(strictText:)),
             let username = object["username"]?.stringValue,
             let email = object["email"]?.stringValue,
-            let millis = object["created_at_ms"]?.intValue
+            let created = object["created_at_ms"]?.intValue,
+            let updated = object["updated_at_ms"]?.intValue,
+            let version = object["version"]?.uint64Value
         else { return nil }
-        return User(id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(millis) / 1000))
+        return User(
+            id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(created) / 1000),
+            updatedAt: Date(timeIntervalSince1970: Double(updated) / 1000), version: version)
     }
 }
 

@@ -12,6 +12,9 @@ public enum UserError: Error, Sendable, Hashable {
     case notFound(id: UUID)
     /// Another user already has this unique value; `field` is `"username"` or `"email"`.
     case alreadyExists(field: String)
+    /// The user's version is not the one the call expected (a test-and-set lost a race): the client
+    /// re-reads the user and tries again.
+    case versionMismatch(id: UUID, current: UInt64)
     /// A backend (database) cannot be reached now; the call may be retried.
     case unavailable(String)
     /// The call ran out of time (a statement was interrupted at its deadline).

@@ -29,6 +29,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Argument(help: "The method (GetUser, RegisterUser, SearchUsers, or a full name).")
     var method: String
 
+    @OptionGroup var serviceChoice: ServiceChoice
+
     @OptionGroup var connection: ConnectionOptions
 
     @Option(name: [.short, .long], help: "Calls in flight at once (closed loop), or the most in flight (open loop).")
@@ -86,12 +88,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let schema = UserRPCClient.knownServices.first(where: { $0.method(named: method) != nil }),
-            let schemaMethod = schema.method(named: method)
-        else {
-            let known = UserRPCClient.knownServices.flatMap { $0.methods.map(\.name) }.joined(separator: ", ")
-            throw ValidationError("unknown method '\(method)'; known: \(known)")
-        }
+        let (schema, schemaMethod) = try serviceChoice.method(named: method)
         guard let callTimeout = Duration(text: timeout) else { throw ValidationError("timeout '\(timeout)' is not a duration") }
         var runDuration: Duration?
         if let duration {
@@ -125,6 +122,16 @@ struct BenchCommand: AsyncParsableCommand {
             } else {
                 let request = try Self.request(GetUserRequest.self, from: given)
                 result = await run(UserServiceV1.getUser, clients: clients, duration: runDuration, timeout: callTimeout) { _ in request }
+            }
+        case UserServiceV2.getUser.fullName:
+            if prepare > 0 && given.isEmpty {
+                let ids = try await Self.registerUsers(count: prepare, runID: runID, clients: clients, concurrency: concurrency)
+                result = await run(UserServiceV2.getUser, clients: clients, duration: runDuration, timeout: callTimeout) { ticket in
+                    UserServiceV2.GetUserRequest(id: ids[ticket % ids.count])
+                }
+            } else {
+                let request = try Self.request(UserServiceV2.GetUserRequest.self, from: given)
+                result = await run(UserServiceV2.getUser, clients: clients, duration: runDuration, timeout: callTimeout) { _ in request }
             }
         case UserServiceV1.searchUsers.fullName:
             if prepare > 0 { _ = try await Self.registerUsers(count: prepare, runID: runID, clients: clients, concurrency: concurrency) }

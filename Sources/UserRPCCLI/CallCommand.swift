@@ -15,11 +15,15 @@ struct CallCommand: AsyncParsableCommand {
               user-rpc call RegisterUser --username ada --email ada@example.com
               user-rpc call GetUser --id 3f1c0b7e-8d2a-7c4e-9b1a-2f6d5e4c3b2a
               user-rpc call SearchUsers --username a --limit 5
+              user-rpc call UpdateUser --service user.v2 --id 3f1c… --email new@example.com --expected-version 1
+              user-rpc call user.v2.UserService/DeleteUser --id 3f1c…
               echo '{"id":"…"}' | user-rpc call GetUser --json -
             """)
 
     @Argument(help: "The method: a name from 'user-rpc list' (GetUser) or a full name (user.v1.UserService/GetUser).")
     var method: String
+
+    @OptionGroup var serviceChoice: ServiceChoice
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -36,12 +40,7 @@ struct CallCommand: AsyncParsableCommand {
     var fieldArguments: [String] = []
 
     func run() async throws {
-        guard let schema = UserRPCClient.knownServices.first(where: { $0.method(named: method) != nil }),
-            let schemaMethod = schema.method(named: method)
-        else {
-            let known = UserRPCClient.knownServices.flatMap { $0.methods.map(\.name) }.joined(separator: ", ")
-            throw ValidationError("unknown method '\(method)'; known: \(known)")
-        }
+        let (schema, schemaMethod) = try serviceChoice.method(named: method)
         let payload = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
         var options = UserRPCClient.CallOptions()
         guard let duration = Duration(text: timeout), duration > .zero else { throw ValidationError("timeout '\(timeout)' is not a duration") }

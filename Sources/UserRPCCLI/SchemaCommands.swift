@@ -6,8 +6,10 @@ import UserRPCClient
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the services' methods.")
 
-    func run() {
-        for schema in UserRPCClient.knownServices {
+    @OptionGroup var serviceChoice: ServiceChoice
+
+    func run() throws {
+        for schema in try serviceChoice.schemas() {
             for method in schema.methods {
                 print("\(method.fullName)  (\(method.request)) returns (\(method.response))")
             }
@@ -20,11 +22,14 @@ struct DescribeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe", abstract: "Show a method's request and response messages, or a message's schema.")
 
-    @Argument(help: "A method (GetUser) or a message name (User).")
+    @Argument(help: "A method (GetUser, or user.v2.UserService/GetUser) or a message name (User).")
     var name: String
 
+    @OptionGroup var serviceChoice: ServiceChoice
+
     func run() throws {
-        let schema = UserRPCClient.knownServices.first { $0.method(named: name) != nil || $0.messages[name] != nil } ?? UserServiceV1.schema
+        let schemas = name.contains("/") ? UserRPCClient.knownServices : try serviceChoice.schemas()
+        let schema = schemas.first { $0.method(named: name) != nil || $0.messages[name] != nil } ?? schemas[0]
         if let method = schema.method(named: name) {
             print("\(method.fullName)")
             if !method.description.isEmpty { print("  \(method.description)") }

@@ -6,12 +6,14 @@ import NIOCore
 /// `group.addTask(executorPreference: client.taskExecutor)`) sends its calls and is resumed with their
 /// answers on the thread that does the connection's I/O, so a call costs no thread hop.
 public final class EventLoopTaskExecutor: TaskExecutor {
+    /// The event loop that runs the tasks: the one of the client's connection.
     public let eventLoop: any EventLoop
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
+    /// Runs `job` on ``eventLoop``.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }

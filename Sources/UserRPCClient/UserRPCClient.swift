@@ -6,6 +6,7 @@ import StrictJSON
 import Synchronization
 import UserRPCWire
 import UserV1
+import UserV2
 
 /// A client of wire protocol v1 (`docs/PROTOCOL.md`): calls any method of any service the server
 /// hosts, typed by its ``MethodDescriptor``, with the user service's methods as named conveniences
@@ -25,6 +26,7 @@ import UserV1
 /// await client.close()
 /// ```
 public final class UserRPCClient: Sendable {
+    /// The server this client calls and the defaults of its calls, as given to ``init(configuration:eventLoopGroup:)``.
     public let configuration: Configuration
     /// The event loop of this client's connection (and of every reconnection).
     private let eventLoop: any EventLoop
@@ -58,7 +60,8 @@ public final class UserRPCClient: Sendable {
         }
     }
 
-    /// A client of the server `configuration` names; it connects on its first call.
+    /// A client of the server `configuration` names; it connects on its first call. Its connection runs on
+    /// one event loop of `eventLoopGroup` (NIO's shared group by default).
     public init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.eventLoop = eventLoopGroup.next()
@@ -159,7 +162,7 @@ public final class UserRPCClient: Sendable {
 
     /// The schemas of the services this build has types for, in the order short method names are
     /// looked up.
-    public static let knownServices: [ServiceSchema] = [UserServiceV1.schema]
+    public static let knownServices: [ServiceSchema] = [UserServiceV1.schema, UserServiceV2.schema]
 
     /// `name` as a full method name: as it is when it has a `/`, else the first known method of that
     /// short name.

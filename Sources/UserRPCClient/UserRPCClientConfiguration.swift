@@ -24,6 +24,7 @@ extension UserRPCClient {
         /// TLS settings; `nil` (the default): plaintext.
         public var tls: TLS?
 
+        /// The server at `host`:`port` (`127.0.0.1:50051` by default), other settings at their defaults.
         public init(host: String = "127.0.0.1", port: Int = 50051) {
             self.host = host
             self.port = port
@@ -34,13 +35,15 @@ extension UserRPCClient {
     public struct TLS: Sendable, Hashable {
         /// PEM file of CA certificates to trust for the server's certificate; `nil`: the system's.
         public var trustedCAPath: String?
-        /// PEM files of a client certificate and its key, for servers that require one (mutual TLS).
+        /// PEM file of a client certificate chain, for servers that require one (mutual TLS); used with ``privateKeyPath``.
         public var certificatePath: String?
+        /// PEM file of the client certificate's private key; used with ``certificatePath``.
         public var privateKeyPath: String?
         /// The name to verify the server's certificate against (and to send as SNI); `nil`: the host
         /// when it is a name, or the peer's IP address when the host is an address.
         public var serverHostname: String?
 
+        /// TLS with these settings; all `nil` (the default) trusts the system's CAs and sends no client certificate.
         public init(trustedCAPath: String? = nil, certificatePath: String? = nil, privateKeyPath: String? = nil, serverHostname: String? = nil) {
             self.trustedCAPath = trustedCAPath
             self.certificatePath = certificatePath
@@ -57,6 +60,7 @@ extension UserRPCClient {
         /// Metadata for this call only, merged over the client's ``UserRPCClient/Configuration/metadata``.
         public var metadata: [String: String]
 
+        /// Options with this deadline and metadata; the defaults add nothing to the client's configuration.
         public init(timeout: Duration? = nil, metadata: [String: String] = [:]) {
             self.timeout = timeout
             self.metadata = metadata

@@ -14,7 +14,7 @@ import UserStorePostgres
 struct UserRPCServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user-rpc-server",
-        abstract: "Serves the user services (user.v1) over the framed JSON protocol (docs/PROTOCOL.md).",
+        abstract: "Serves the user services (user.v1 and user.v2) over the framed JSON protocol (docs/PROTOCOL.md).",
         discussion: """
             Each option falls back to an environment variable, then to its default.
             With no database URL, users live in an embedded in-memory store and are lost on exit.
@@ -253,7 +253,8 @@ struct Serve: AsyncParsableCommand {
                 "auth": "\(configuration.authTokens.isEmpty ? "none" : "bearer tokens (\(configuration.authTokens.count))")",
                 "tls": "\(configuration.tls == nil ? "off" : configuration.tls?.clientCAPath == nil ? "on" : "on, client certificates required")",
             ])
-        let server = try UserRPCServer(configuration: configuration, services: [UserServiceV1Provider(operations: operations)], logger: logger)
+        let services: [any RPCService] = [UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations)]
+        let server = try UserRPCServer(configuration: configuration, services: services, logger: logger)
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()

@@ -2,8 +2,11 @@ import StrictJSON
 
 /// A frame a client sends: a call, a cancellation, or a ping.
 public enum ClientFrame: Sendable, Hashable {
+    /// A call (`"type":"request"`).
     case request(RequestEnvelope)
+    /// Cancels call `id` (`"type":"cancel"`); the server answers it CANCELLED unless it is already answered.
     case cancel(id: UInt64)
+    /// Asks for a pong with the same `id` (`"type":"ping"`).
     case ping(id: UInt64)
 }
 
@@ -15,9 +18,12 @@ public struct RequestEnvelope: Sendable, Hashable {
     public var method: String
     /// The call's deadline, in milliseconds from when the server reads the frame.
     public var timeoutMilliseconds: UInt64?
+    /// Call metadata, for example `authorization` or `x-request-id`; empty when the frame has none.
     public var metadata: [String: String]
+    /// The request message as a JSON object; empty when the frame has none.
     public var payload: JSONObject
 
+    /// A request envelope with these members.
     public init(id: UInt64, method: String, timeoutMilliseconds: UInt64? = nil, metadata: [String: String] = [:], payload: JSONObject) {
         self.id = id
         self.method = method

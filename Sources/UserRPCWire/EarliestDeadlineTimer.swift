@@ -7,6 +7,7 @@ import NIOCore
 public struct EarliestDeadlineTimer {
     private var scheduled: (at: NIODeadline, task: Scheduled<Void>)?
 
+    /// A timer that is not set.
     public init() {}
 
     /// Makes sure the timer fires no later than `deadline`: when it is not set, or set for later,
@@ -29,7 +30,9 @@ public struct EarliestDeadlineTimer {
 
     /// Sorts deadlines into those due at `now` and the earliest one after it (``next``).
     public struct DeadlineSweep {
+        /// The time the timer fired: deadlines at or before it are due.
         public let now: NIODeadline
+        /// The earliest deadline seen that is not yet due: where to set the timer again; `nil` when none.
         public private(set) var next: NIODeadline?
 
         /// Whether `deadline` has passed; if not, it counts towards ``next``.

@@ -5,21 +5,25 @@ import NIOCore
 /// The length is checked against `maxFrameBytes` before any body byte is buffered; a frame that is too
 /// large, or empty, is an error that ends the connection. A partial frame waits for more bytes.
 public struct FrameDecoder: ByteToMessageDecoder, Sendable {
+    /// Each frame's body, without its length prefix.
     public typealias InboundOut = ByteBuffer
 
     /// The largest body accepted, in bytes.
     public let maxFrameBytes: Int
 
+    /// A decoder that accepts bodies of up to `maxFrameBytes` bytes (4 MiB by default).
     public init(maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes) {
         self.maxFrameBytes = maxFrameBytes
     }
 
+    /// Passes on the next whole frame body in `buffer`, if there is one; throws ``FrameError``.
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let frame = try nextFrame(from: &buffer) else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue
     }
 
+    /// At the end of the stream: as ``decode(context:buffer:)``, for the frames still whole in `buffer`.
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         try decode(context: context, buffer: &buffer)
     }
@@ -37,9 +41,12 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
 
 /// A framing violation; the connection cannot continue after one.
 public enum FrameError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A frame of length 0.
     case emptyFrame
+    /// A frame whose length is above the receiver's limit.
     case frameTooLarge(length: Int, limit: Int)
 
+    /// What was wrong, for people.
     public var description: String {
         switch self {
         case .emptyFrame: "frame length 0 is not allowed"

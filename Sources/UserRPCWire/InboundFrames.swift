@@ -8,6 +8,7 @@ public struct InboundFrames {
     private let decoder: FrameDecoder
     private var pending: ByteBuffer?
 
+    /// No bytes yet; frames longer than `maxFrameBytes` are refused.
     public init(maxFrameBytes: Int) {
         self.decoder = FrameDecoder(maxFrameBytes: maxFrameBytes)
     }

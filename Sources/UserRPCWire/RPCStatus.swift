@@ -4,22 +4,39 @@ import StrictJSON
 public struct RPCStatus: Sendable, Hashable, CustomStringConvertible {
     /// gRPC's status codes, named on the wire by their upper-case names.
     public enum Code: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// Success: the response carries the payload.
         case ok = "OK"
+        /// The call was cancelled by its caller (a `cancel` frame, or the calling task's cancellation).
         case cancelled = "CANCELLED"
+        /// An error with no better code; this server does not send it.
         case unknown = "UNKNOWN"
+        /// The request is malformed or breaks a field rule; ``RPCError/fieldViolations`` lists the fields.
         case invalidArgument = "INVALID_ARGUMENT"
+        /// The call's timeout passed before it finished; a write may still have been committed.
         case deadlineExceeded = "DEADLINE_EXCEEDED"
+        /// What the call names does not exist (a user id no user has).
         case notFound = "NOT_FOUND"
+        /// What the call would create exists already; ``RPCError/conflictingField`` names the taken field.
         case alreadyExists = "ALREADY_EXISTS"
+        /// The caller may not do this; this server does not send it.
         case permissionDenied = "PERMISSION_DENIED"
+        /// A limit was reached, for example too many calls in flight on the connection.
         case resourceExhausted = "RESOURCE_EXHAUSTED"
+        /// The system is not in a state the call needs; this server does not send it.
         case failedPrecondition = "FAILED_PRECONDITION"
+        /// The call was aborted, for example by a concurrency conflict; this server does not send it.
         case aborted = "ABORTED"
+        /// A value is past the valid range; this server does not send it.
         case outOfRange = "OUT_OF_RANGE"
+        /// The server has no such method.
         case unimplemented = "UNIMPLEMENTED"
+        /// A bug or an unexpected answer on the other side (also: a response this client cannot read).
         case `internal` = "INTERNAL"
+        /// The server cannot be reached, is shutting down, or its storage is down (safe to retry); also: the client is closed.
         case unavailable = "UNAVAILABLE"
+        /// Unrecoverable data loss; this server does not send it.
         case dataLoss = "DATA_LOSS"
+        /// The call has no valid bearer token and the server requires one.
         case unauthenticated = "UNAUTHENTICATED"
 
         /// The wire name, for example `NOT_FOUND`.
@@ -49,18 +66,21 @@ public struct RPCStatus: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The outcome: ``Code/ok``, or what kind of failure.
     public var code: Code
     /// For people; empty on success.
     public var message: String
     /// Machine-readable details, for example `field_violations`; `nil` when there are none.
     public var details: JSONObject?
 
+    /// A status with this code, message (empty by default) and optional details.
     public init(code: Code, message: String = "", details: JSONObject? = nil) {
         self.code = code
         self.message = message
         self.details = details
     }
 
+    /// Success, with no message.
     public static let ok = RPCStatus(code: .ok)
 
     /// INVALID_ARGUMENT with `details.field_violations`, one `{field, description}` per bad field.
@@ -71,6 +91,7 @@ public struct RPCStatus: Sendable, Hashable, CustomStringConvertible {
         return RPCStatus(code: .invalidArgument, message: message, details: JSONObject(["field_violations": .array(violations)]))
     }
 
+    /// `CODE: message`, or only the code when the message is empty.
     public var description: String {
         message.isEmpty ? code.rawValue : "\(code.rawValue): \(message)"
     }

@@ -12,6 +12,7 @@ public struct RequestFrameEncoder: Sendable {
     /// `,"method":…,"payload":` — everything between the id and the payload.
     private let afterID: [UInt8]
 
+    /// An encoder of calls to `method` (`package.Service/Method`) with this `timeout_ms` and metadata.
     public init(method: String, timeoutMilliseconds: UInt64?, metadata: [String: String]) {
         var writer = JSONWriter(reservingCapacity: 64 + method.utf8.count)
         writer.beginObject()

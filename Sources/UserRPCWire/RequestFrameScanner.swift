@@ -8,9 +8,11 @@
 ///
 /// Ranges are byte offsets into the frame body the scanner was given.
 public struct ScannedRequest: Sendable, Equatable {
+    /// The call's id.
     public var id: UInt64
     /// The method name's bytes (a JSON string without escapes, so the bytes are the name).
     public var method: Range<Int>
+    /// The `timeout_ms` member; `nil` when the frame has none.
     public var timeoutMilliseconds: UInt64?
     /// The metadata's entries (every value a string), in order; empty when the frame has none.
     public var metadata: ScannedPayload
@@ -21,28 +23,35 @@ public struct ScannedRequest: Sendable, Equatable {
 /// The members of a flat payload object: keys and string or unsigned-integer values, at most
 /// ``capacity`` of them, no two keys alike.
 public struct ScannedPayload: Sendable, Equatable {
+    /// One member: byte ranges of its key and its value.
     public struct Member: Sendable, Hashable {
         /// The key's bytes, without quotes.
         public var key: Range<Int>
         /// A string's bytes without quotes, or an integer's digits.
         public var value: Range<Int>
+        /// Whether the value is a string (`false`: unsigned integer digits).
         public var isString: Bool
     }
 
+    /// The most members a scanned payload holds; a larger object is left to the JSON path.
     public static let capacity = 8
+    /// How many members were read.
     public private(set) var count = 0
     private var members: (Member, Member, Member, Member, Member, Member, Member, Member)
 
+    /// No members.
     public init() {
         let empty = Member(key: 0..<0, value: 0..<0, isString: false)
         members = (empty, empty, empty, empty, empty, empty, empty, empty)
     }
 
+    /// The member at `index`, in document order; `index` must be below ``count``.
     public subscript(index: Int) -> Member {
         precondition(index >= 0 && index < count, "payload member index out of range")
         return withUnsafeBytes(of: members) { $0.load(fromByteOffset: index * MemoryLayout<Member>.stride, as: Member.self) }
     }
 
+    /// Whether both hold the same members in the same order.
     public static func == (lhs: ScannedPayload, rhs: ScannedPayload) -> Bool {
         lhs.count == rhs.count && (0..<lhs.count).allSatisfy { lhs[$0] == rhs[$0] }
     }
@@ -71,6 +80,7 @@ public struct ScannedPayload: Sendable, Equatable {
 /// the caller decodes the frame the general way, which gives the exact error. So the scanner never
 /// decides that a frame is wrong; it only recognises frames that are certainly right.
 public enum RequestFrameScanner {
+    /// The request in frame `body`, or `nil` when it is not certainly a plain, well-formed request.
     public static func scan(_ body: UnsafeRawBufferPointer) -> ScannedRequest? {
         var reader = ByteReader(bytes: body)
         var seen: UInt8 = 0  // one bit per envelope key

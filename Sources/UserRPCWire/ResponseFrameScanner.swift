@@ -9,6 +9,7 @@
 public enum ResponseFrameScanner {
     /// What ``scanOK(_:)`` read.
     public struct ScannedOK: Sendable {
+        /// The call's id.
         public var id: UInt64
         /// The metadata's entries (plain strings); empty when the frame has none.
         public var metadata: ScannedPayload
@@ -18,6 +19,7 @@ public enum ResponseFrameScanner {
         public var payload: Range<Int>
     }
 
+    /// The OK response in frame `body`, or `nil` when it is not one in the server's shape.
     public static func scanOK(_ body: UnsafeRawBufferPointer) -> ScannedOK? {
         scanCompactOK(body) ?? scanAnyOK(body)
     }

@@ -70,15 +70,18 @@ public enum ResponseFrameWriter {
 
 /// Writes JSON text into memory reserved in advance: the caller guarantees the room.
 public struct JSONByteCursor {
+    /// The memory written into.
     public let memory: UnsafeMutableRawBufferPointer
     /// Where the next byte goes.
     public private(set) var offset: Int
 
+    /// A cursor that writes into `memory` from `offset`.
     public init(memory: UnsafeMutableRawBufferPointer, offset: Int = 0) {
         self.memory = memory
         self.offset = offset
     }
 
+    /// Writes one byte as it is.
     @inline(__always) public mutating func writeByte(_ byte: UInt8) {
         memory[offset] = byte
         offset += 1

@@ -3,21 +3,26 @@ import StrictJSON
 
 /// A frame the server sends: a response, a pong, or a goaway.
 public enum ServerFrame: Sendable, Hashable {
+    /// The one answer to a call (`"type":"response"`).
     case response(ResponseEnvelope)
+    /// The answer to ping `id` (`"type":"pong"`).
     case pong(id: UInt64)
-    /// The server is shutting down: send no new calls on this connection.
+    /// The server is shutting down or the connection was idle: send no new calls on this connection.
     case goaway
 }
 
 /// `{"type":"response", …}`: the single answer to one call.
 public struct ResponseEnvelope: Sendable, Hashable {
+    /// The id of the call this answers.
     public var id: UInt64
     /// Response metadata a handler or interceptor set (for example `x-request-id`); often empty.
     public var metadata: [String: String]
+    /// OK, or why the call failed.
     public var status: RPCStatus
     /// Present exactly when the status is OK.
     public var payload: JSONObject?
 
+    /// A response envelope with these members.
     public init(id: UInt64, metadata: [String: String] = [:], status: RPCStatus, payload: JSONObject? = nil) {
         self.id = id
         self.metadata = metadata
@@ -28,6 +33,7 @@ public struct ResponseEnvelope: Sendable, Hashable {
 
 /// Why a server frame could not be read (a client-side error).
 public struct ServerFrameError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong with the frame, for people.
     public var description: String
 }
 

@@ -15,6 +15,10 @@ extension UserError {
         case .alreadyExists(let field):
             return RPCError(
                 code: .alreadyExists, message: "a user with this \(field) already exists", details: JSONObject(["field": .string(field)]))
+        case .versionMismatch(let id, let current):
+            return RPCError(
+                code: .aborted, message: "user \(id.lowercasedText) is at version \(current)",
+                details: JSONObject(["current_version": .number(String(current))]))
         case .unavailable(let reason):
             return RPCError(code: .unavailable, message: reason)
         case .deadlineExceeded:

@@ -10,7 +10,11 @@ public enum PostgresMigrations {
     }
 
     public static let all: [Migration] = [
-        Migration(version: 1, name: "create_users", sql: String(decoding: PackageResources.V1__create_users_sql, as: UTF8.self))
+        Migration(version: 1, name: "create_users", sql: String(decoding: PackageResources.V1__create_users_sql, as: UTF8.self)),
+        Migration(
+            version: 2, name: "add_version_and_updated_at",
+            sql: String(decoding: PackageResources.V2__add_version_and_updated_at_sql, as: UTF8.self)),
+        Migration(version: 3, name: "backfill_updated_at", sql: String(decoding: PackageResources.V3__backfill_updated_at_sql, as: UTF8.self)),
     ]
 }
 

@@ -120,6 +120,48 @@ public final class PostgresUserStore: UserStore {
         return try rows.rows.map(Self.user(from:))
     }
 
+    /// Each change in its own statement (the version test in its WHERE clause).
+    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>] {
+        changes.map { change in
+            Result { () throws(UserError) in
+                let parameters: [String?] = [
+                    change.id.lowercasedText, change.username, change.email, change.expectedVersion.map { String($0) },
+                    String(RFC3339.milliseconds(change.at)),
+                ]
+                // Not retried on a fresh connection: a change that committed before the connection broke
+                // would be applied twice. The caller sees UNAVAILABLE and may re-read.
+                let rows = try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
+                    try connection.executePrepared("update_user", sql: SQL.update, parameters)
+                }
+                if let row = rows.rows.first { return try Self.user(from: row) }
+                throw try missingOrOtherVersion(change.id, cancellation: cancellation)
+            }
+        }
+    }
+
+    /// Each deletion in its own statement (the version test in its WHERE clause).
+    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>] {
+        deletions.map { deletion in
+            Result { () throws(UserError) in
+                let parameters: [String?] = [deletion.id.lowercasedText, deletion.expectedVersion.map { String($0) }]
+                let rows = try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
+                    try connection.executePrepared("delete_user", sql: SQL.delete, parameters)
+                }
+                if let row = rows.rows.first { return try Self.user(from: row) }
+                throw try missingOrOtherVersion(deletion.id, cancellation: cancellation)
+            }
+        }
+    }
+
+    /// Why a change or deletion matched no row: the user does not exist, or has another version.
+    private func missingOrOtherVersion(_ id: UUID, cancellation: CallCancellation?) throws(UserError) -> UserError {
+        let rows = try runHere(retry: true, cancellation: cancellation) { connection, _ throws(PostgresError) in
+            try connection.executePrepared("version_by_id", sql: SQL.versionByID, [id.lowercasedText])
+        }
+        guard let text = rows.rows.first?[0] ?? nil, let current = UInt64(text) else { return .notFound(id: id) }
+        return .versionMismatch(id: id, current: current)
+    }
+
     /// ``runOnPoolThread(slots:configuration:cancellation:retry:_:)`` with failures as domain errors.
     private func runHere<T>(
         retry: Bool, cancellation: CallCancellation?, _ body: (PostgresConnection, Bool) throws(PostgresError) -> T
@@ -213,10 +255,13 @@ public final class PostgresUserStore: UserStore {
     }
 
     private static func user(from row: [String?]) throws(UserError) -> User {
-        guard row.count == 4, let idText = row[0], let id = UUID(strictText: idText), let username = row[1], let email = row[2],
-            let millisText = row[3], let millis = Int64(millisText)
+        guard row.count == 6, let idText = row[0], let id = UUID(strictText: idText), let username = row[1], let email = row[2],
+            let createdText = row[3], let created = Int64(createdText), let updatedText = row[4], let updated = Int64(updatedText),
+            let versionText = row[5], let version = UInt64(versionText)
         else { throw .internalError("unexpected row shape from the users table") }
-        return User(id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(millis) / 1000))
+        return User(
+            id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(created) / 1000),
+            updatedAt: Date(timeIntervalSince1970: Double(updated) / 1000), version: version)
     }
 }
 

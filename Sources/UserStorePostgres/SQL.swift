@@ -2,12 +2,37 @@ import UserCore
 
 /// Every statement the store runs. Values always travel as parameters (`$1`, `$2`, …).
 enum SQL {
-    static let columns = #"id, username, email, (extract(epoch FROM created_at) * 1000)::bigint"#
+    /// A user row: id, username, email, created_at and updated_at in milliseconds, version. An
+    /// updated_at still NULL (registered before migration 3 filled it) reads as created_at.
+    static let columns =
+        #"id, username, email, (extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM COALESCE(updated_at, created_at)) * 1000)::bigint, version"#
 
     static let insert = """
-        INSERT INTO users (id, username, email, created_at)
-        VALUES ($1::uuid, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 millisecond')
+        INSERT INTO users (id, username, email, created_at, updated_at, version)
+        VALUES ($1::uuid, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
+                'epoch'::timestamptz + $4::bigint * interval '1 millisecond', 1)
         """
+
+    /// One statement: the version test is in the WHERE clause, and a change that changes nothing
+    /// keeps the user's version and updated_at. `$2`/`$3`: the new username/email or NULL; `$4`: the
+    /// expected version or NULL; `$5`: the time of the change, in milliseconds. No row: not found, or
+    /// another version (the store then reads which).
+    static let update = """
+        UPDATE users SET
+            username = COALESCE($2::text, username),
+            email = COALESCE($3::text, email),
+            updated_at = CASE WHEN COALESCE($2::text, username) IS DISTINCT FROM username OR COALESCE($3::text, email) IS DISTINCT FROM email
+                THEN 'epoch'::timestamptz + $5::bigint * interval '1 millisecond' ELSE updated_at END,
+            version = version + CASE WHEN COALESCE($2::text, username) IS DISTINCT FROM username OR COALESCE($3::text, email) IS DISTINCT FROM email
+                THEN 1 ELSE 0 END
+        WHERE id = $1::uuid AND ($4::bigint IS NULL OR version = $4::bigint)
+        RETURNING \(columns)
+        """
+
+    /// One statement, with the version test in the WHERE clause. No row: not found, or another version.
+    static let delete = "DELETE FROM users WHERE id = $1::uuid AND ($2::bigint IS NULL OR version = $2::bigint) RETURNING \(columns)"
+
+    static let versionByID = "SELECT version FROM users WHERE id = $1::uuid"
 
     static let byID = "SELECT \(columns) FROM users WHERE id = $1::uuid"
 

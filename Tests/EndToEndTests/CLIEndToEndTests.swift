@@ -51,6 +51,38 @@ struct CLIEndToEndTests {
             status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    @Test("user.v2 from the command line: --service or a full name; short names stay v1; list and describe show both")
+    func versionTwo() async throws {
+        let server = try await TestServer.start()
+        let registered = try await run(
+            ["call", "RegisterUser", "--service", "user.v2", "--username", "cli", "--email", "cli@example.com"], port: server.port)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        #expect(registered.json?["version"] == 1)
+        let id = try #require(registered.json?["id"]?.stringValue)
+        // A short name without --service is v1: no version in the answer.
+        let v1 = try await run(["call", "GetUser", "--id", id], port: server.port)
+        #expect(v1.json?.keys == ["id", "username", "email", "created_at"])
+        let updated = try await run(
+            ["call", "UpdateUser", "--service", "user.v2", "--id", id, "--email", "new@example.com", "--expected-version", "1"], port: server.port)
+        #expect(updated.json?["version"] == 2)
+        let stale = try await run(
+            ["call", "UpdateUser", "--service", "user.v2", "--id", id, "--username", "x1y", "--expected-version", "1"], port: server.port)
+        #expect(stale.status == 110, "ABORTED is 100 + 10")
+        #expect(stale.stderr.contains("\"current_version\": 2"))
+        // A short name that only v2 has needs no --service.
+        let onlyV2 = try await run(["call", "UpdateUser", "--id", id, "--email", "e@example.com"], port: server.port)
+        #expect(onlyV2.json?["version"] == 3, "\(onlyV2.stderr)")
+        let unknownService = try await run(["call", "GetUser", "--service", "user.v9", "--id", id], port: server.port)
+        #expect(unknownService.status == 64)
+        let deleted = try await run(["call", "user.v2.UserService/DeleteUser", "--id", id], port: server.port)
+        #expect(deleted.status == 0 && deleted.json == JSONObject())
+        let list = try await run(["list"], port: server.port)
+        #expect(list.stdout.contains("user.v1.UserService/GetUser") && list.stdout.contains("user.v2.UserService/DeleteUser"))
+        let describe = try await run(["describe", "User", "--service", "user.v2"], port: server.port)
+        #expect(describe.stdout.contains("updated_at") && describe.stdout.contains("version"))
+        try await server.stop()
+    }
+
     @Test("call RegisterUser, GetUser and SearchUsers with schema-derived flags", arguments: Backend.allCases)
     func calls(backend: Backend) async throws {
         let server = try await TestServer.start(backend: backend)

@@ -5,40 +5,58 @@ import UserRPCServer
 import UserRPCTestKit
 import UserRPCWire
 import UserV1
+import UserV2
 
-/// `Schemas/user.v1.json` is the contract: these tests hold the code to it.
+/// A service version under contract: its schema file, the schema built into the code, its message types.
+struct ContractedService: Sendable, CustomStringConvertible {
+    var file: String
+    var schema: ServiceSchema
+    var messageTypes: [any RPCMessage.Type]
+    var description: String { schema.package }
+
+    static let all = [
+        ContractedService(
+            file: "Schemas/user.v1.json", schema: UserServiceV1.schema,
+            messageTypes: [RegisterUserRequest.self, GetUserRequest.self, SearchUsersRequest.self, User.self, SearchUsersResponse.self]),
+        ContractedService(
+            file: "Schemas/user.v2.json", schema: UserServiceV2.schema,
+            messageTypes: [
+                UserServiceV2.RegisterUserRequest.self, UserServiceV2.GetUserRequest.self, UserServiceV2.SearchUsersRequest.self,
+                UserServiceV2.UpdateUserRequest.self, UserServiceV2.DeleteUserRequest.self, UserServiceV2.DeleteUserResponse.self,
+                UserServiceV2.User.self, UserServiceV2.SearchUsersResponse.self,
+            ]),
+    ]
+}
+
+/// `Schemas/` is the contract: these tests hold the code to every schema in it.
 @Suite("Schema contract")
 struct SchemaContractTests {
-    static let schemaFile = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Schemas/user.v1.json")
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    let schema = UserServiceV1.schema
-    var validator: SchemaValidator { SchemaValidator(schema: schema) }
+    var validator: SchemaValidator { SchemaValidator(schema: UserServiceV1.schema) }
 
-    static let messageTypes: [any RPCMessage.Type] = [
-        RegisterUserRequest.self, GetUserRequest.self, SearchUsersRequest.self, User.self, SearchUsersResponse.self,
-    ]
-
-    @Test("the schema built into the code is Schemas/user.v1.json byte for byte (rerun scripts/generate-schema.sh)")
-    func embeddedCopyIsCurrent() throws {
-        let file = try String(contentsOf: Self.schemaFile, encoding: .utf8)
-        #expect(schema.text == file.trimmingSuffixNewline)
+    @Test("every schema in Schemas/ is built into the code byte for byte (rerun scripts/generate-schema.sh)", arguments: ContractedService.all)
+    func embeddedCopyIsCurrent(service: ContractedService) throws {
+        let file = try String(contentsOf: Self.root.appendingPathComponent(service.file), encoding: .utf8)
+        #expect(service.schema.text == file.trimmingSuffixNewline)
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("Schemas").path)
+        #expect(Set(files) == Set(ContractedService.all.map { URL(fileURLWithPath: $0.file).lastPathComponent }))
     }
 
-    @Test("the server serves exactly the schema's methods; its registration checks the messages against the schema")
+    @Test("the server serves exactly the schemas' methods; its registration checks the messages against the schemas")
     func methodsMatch() async throws {
-        #expect(schema.fullServiceName == UserServiceV1.name)
         let server = try await TestServer.start()
-        #expect(server.server.methodNames == schema.methods.map(\.fullName).sorted())
+        #expect(server.server.methodNames == ContractedService.all.flatMap { $0.schema.methods.map(\.fullName) }.sorted())
         try await server.stop()
-        #expect(Set(schema.messages.keys) == Set(Self.messageTypes.map { $0.messageName }))
+        for service in ContractedService.all {
+            #expect(Set(service.schema.messages.keys) == Set(service.messageTypes.map { $0.messageName }), "\(service)")
+        }
     }
 
-    @Test("each message type writes the schema's fields, and requires exactly the schema's required fields")
-    func fieldsMatch() throws {
-        for type in Self.messageTypes {
-            let fields = schema.fields(of: type.messageName)
+    @Test("each message type requires exactly the schema's required fields and refuses unknown ones", arguments: ContractedService.all)
+    func fieldsMatch(service: ContractedService) throws {
+        for type in service.messageTypes {
+            let fields = service.schema.fields(of: type.messageName)
             // Decoding an empty object reports each required field, and no other.
             var missing: [String] = []
             do {
@@ -57,13 +75,15 @@ struct SchemaContractTests {
         }
     }
 
-    @Test("every field of every request refuses a value of the wrong JSON type, naming the field", arguments: Backend.allCases)
-    func wrongTypesRejected(backend: Backend) async throws {
+    @Test(
+        "every field of every request refuses a value of the wrong JSON type, naming the field",
+        arguments: Backend.allCases, ContractedService.all)
+    func wrongTypesRejected(backend: Backend, service: ContractedService) async throws {
         let server = try await TestServer.start(backend: backend)
         let connection = try await server.rawConnection()
         var id: UInt64 = 0
-        for method in schema.methods {
-            for field in schema.fields(of: method.request) {
+        for method in service.schema.methods {
+            for field in service.schema.fields(of: method.request) {
                 let wrong: String = field.type == "string" ? "12" : #""twelve""#
                 id += 1
                 try await connection.send(#"{"type":"request","id":\#(id),"method":"\#(method.fullName)","payload":{"\#(field.name)":\#(wrong)}}"#)
@@ -81,31 +101,37 @@ struct SchemaContractTests {
         try await server.stop()
     }
 
-    @Test("every method in the schema is served, and its responses conform to the schema's message", arguments: Backend.allCases)
+    @Test("every method in the schemas is served, and its responses conform to the schema's message", arguments: Backend.allCases)
     func servedAndConforming(backend: Backend) async throws {
         let server = try await TestServer.start(backend: backend)
         let connection = try await server.rawConnection()
-        // Valid requests, built from the schema's own descriptions of the fields.
-        try await connection.send(
-            #"{"type":"request","id":1,"method":"user.v1.UserService/RegisterUser","payload":{"username":"Schema.Test","email":"schema@example.com"}}"#
-        )
-        let registered = try await connection.expectFrame()
-        let userID = try #require(registered.payload?["id"]?.stringValue)
-        let requests: [String: String] = [
-            "RegisterUser": #"{"username":"second_user","email":"second@example.com"}"#,
-            "GetUser": #"{"id":"\#(userID)"}"#,
-            "SearchUsers": #"{"username":"s","limit":1}"#,
-        ]
-        var id: UInt64 = 10
-        for method in schema.methods {
-            let payload = try #require(requests[method.name], "no sample request for \(method.name): add one")
-            #expect(validator.problems(try JSONParser().parse(payload), message: method.request).isEmpty)
-            id += 1
-            try await connection.send(#"{"type":"request","id":\#(id),"method":"\#(method.fullName)","payload":\#(payload)}"#)
-            let response = try await connection.expectFrame()
-            #expect(response.statusCode == "OK", "\(method.name): \(response)")
-            let body = JSONValue.object(response.payload ?? JSONObject())
-            #expect(validator.problems(body, message: method.response) == [], "\(method.name)")
+        var id: UInt64 = 0
+        for service in ContractedService.all {
+            let package = service.schema.package
+            let validator = SchemaValidator(schema: service.schema)
+            func call(_ method: String, _ payload: String) async throws -> JSONObject {
+                id += 1
+                #expect(validator.problems(try JSONParser().parse(payload), message: "\(method)Request").isEmpty, "\(method)")
+                try await connection.send(#"{"type":"request","id":\#(id),"method":"\#(package).UserService/\#(method)","payload":\#(payload)}"#)
+                return try await connection.expectFrame()
+            }
+            let registered = try await call("RegisterUser", #"{"username":"Schema.\#(id)","email":"schema\#(id)@example.com"}"#)
+            let userID = try #require(registered.payload?["id"]?.stringValue)
+            // Valid requests, built from the schema's own descriptions of the fields.
+            let requests: [String: String] = [
+                "RegisterUser": #"{"username":"second\#(id)","email":"second\#(id)@example.com"}"#,
+                "GetUser": #"{"id":"\#(userID)"}"#,
+                "SearchUsers": #"{"username":"s","limit":1}"#,
+                "UpdateUser": #"{"id":"\#(userID)","email":"changed\#(id)@example.com","expected_version":1}"#,
+                "DeleteUser": #"{"id":"\#(userID)"}"#,
+            ]
+            for method in service.schema.methods {
+                let payload = try #require(requests[method.name], "no sample request for \(method.name): add one")
+                let response = try await call(method.name, payload)
+                #expect(response.statusCode == "OK", "\(package) \(method.name): \(response)")
+                let body = JSONValue.object(response.payload ?? JSONObject())
+                #expect(validator.problems(body, message: method.response) == [], "\(package) \(method.name)")
+            }
         }
         await connection.close()
         try await server.stop()

@@ -17,12 +17,12 @@ struct RedisCacheTests {
         }
     }
 
-    @Test("registration primes user:v1:<id> with the TTL; a miss fills it again")
+    @Test("registration primes user:e2:<id> with the TTL; a miss fills it again")
     func primeAndFill() async throws {
         let server = try await TestServer.start(backend: .postgresRedis)
         let client = server.client()
         let user = try await client.registerUser(username: "cached", email: "cached@example.com")
-        let key = "user:v1:\(user.id.lowercasedText)"
+        let key = "user:e2:\(user.id.lowercasedText)"
         guard case .integer(let ttl) = try await redis("TTL", key) else {
             Issue.record("no TTL reply")
             return
@@ -47,8 +47,9 @@ struct RedisCacheTests {
         let client = server.client()
         let user = try await client.registerUser(username: "original", email: "original@example.com")
         // A cache entry that differs from the database (same id) is what GetUser returns: it read the cache.
-        let entry = #"{"id":"\#(user.id.lowercasedText)","username":"fromcache","email":"original@example.com","created_at_ms":0}"#
-        _ = try await redis("SET", "user:v1:\(user.id.lowercasedText)", entry)
+        let entry =
+            #"{"id":"\#(user.id.lowercasedText)","username":"fromcache","email":"original@example.com","created_at_ms":0,"updated_at_ms":0,"version":1}"#
+        _ = try await redis("SET", "user:e2:\(user.id.lowercasedText)", entry)
         #expect(try await client.getUser(id: user.id).username == "fromcache")
         await client.close()
         try await server.stop()
@@ -61,13 +62,13 @@ struct RedisCacheTests {
         let user = try await client.registerUser(username: "repaired", email: "repaired@example.com")
         let other = UUID.version7().lowercasedText
         for garbage in ["not json", "{\"id\":\"\(other)\",\"username\":\"x\",\"email\":\"y\",\"created_at_ms\":1}", "\u{0}\u{1}"] {
-            _ = try await redis("SET", "user:v1:\(user.id.lowercasedText)", garbage)
+            _ = try await redis("SET", "user:e2:\(user.id.lowercasedText)", garbage)
             #expect(try await client.getUser(id: user.id) == user, "\(garbage)")
         }
-        _ = try await redis("DEL", "user:v1:\(user.id.lowercasedText)")
-        _ = try await redis("HSET", "user:v1:\(user.id.lowercasedText)", "f", "v")  // wrong type: GET answers an error
+        _ = try await redis("DEL", "user:e2:\(user.id.lowercasedText)")
+        _ = try await redis("HSET", "user:e2:\(user.id.lowercasedText)", "f", "v")  // wrong type: GET answers an error
         #expect(try await client.getUser(id: user.id) == user)
-        _ = try await redis("DEL", "user:v1:\(user.id.lowercasedText)")
+        _ = try await redis("DEL", "user:e2:\(user.id.lowercasedText)")
         await client.close()
         try await server.stop()
     }

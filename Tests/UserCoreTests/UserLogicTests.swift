@@ -172,6 +172,7 @@ private struct BlockingCacheStandIn: UserCache {
     var execution: StorageExecution { .threads(executor) }
     func users(ids: some Collection<UUID>, found: (User) -> Void) {}
     func store(_ users: [User]) {}
+    func storeDeleted(_ users: [User]) {}
 }
 
 private struct CountingExecutor: BlockingExecutor {

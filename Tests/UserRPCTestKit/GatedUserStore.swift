@@ -63,6 +63,14 @@ public final class GatedUserStore: UserStore {
     public func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [UserCore.User] {
         try inner.search(query, cancellation: cancellation)
     }
+
+    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<UserCore.User, UserError>] {
+        inner.update(changes, cancellation: cancellation)
+    }
+
+    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<UserCore.User, UserError>] {
+        inner.delete(deletions, cancellation: cancellation)
+    }
 }
 
 /// Runs each piece of blocking work on a thread of its own (for test stores, whose work may wait at

@@ -64,7 +64,8 @@ public struct TestServer: Sendable {
             }()
         let operations = UserOperations(repository: repository)
         let server = try UserRPCServer(
-            configuration: configuration, services: (replacement ?? [UserServiceV1Provider(operations: operations)]) + extraServices,
+            configuration: configuration,
+            services: (replacement ?? [UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations)]) + extraServices,
             interceptors: interceptors, logger: logger)
         let runTask = Task { try await server.run() }
         let address = try await server.listeningAddress

@@ -10,6 +10,8 @@
 public final class InMemoryUserCache: UserCache {
     private struct State {
         var users: [UUID: User] = [:]
+        /// Deleted users' versions (tombstones): a fill of an older version is ignored.
+        var deleted: [UUID: UInt64] = [:]
         var insertionOrder: [UUID] = []
         var hits = 0
         var misses = 0
@@ -40,11 +42,24 @@ public final class InMemoryUserCache: UserCache {
 
     public func store(_ users: [User]) {
         state.write { state in
-            for user in users where state.users.updateValue(user, forKey: user.id) == nil {
-                state.insertionOrder.append(user.id)
-                if state.insertionOrder.count > capacity {
-                    state.users[state.insertionOrder.removeFirst()] = nil
+            for user in users {
+                if let deletedAt = state.deleted[user.id], deletedAt >= user.version { continue }
+                if let cached = state.users[user.id], cached.version > user.version { continue }
+                if state.users.updateValue(user, forKey: user.id) == nil {
+                    state.insertionOrder.append(user.id)
+                    if state.insertionOrder.count > capacity {
+                        state.users[state.insertionOrder.removeFirst()] = nil
+                    }
                 }
+            }
+        }
+    }
+
+    public func storeDeleted(_ users: [User]) {
+        state.write { state in
+            for user in users {
+                state.users[user.id] = nil
+                state.deleted[user.id] = user.version
             }
         }
     }

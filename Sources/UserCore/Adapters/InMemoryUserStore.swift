@@ -6,7 +6,7 @@
 
 /// The embedded store: users in memory, for a server with no set-up and for tests. Nothing survives a restart.
 ///
-/// Reads share a reader-writer lock; only inserts take it exclusively, so concurrent GetUser calls do not
+/// Reads share a reader-writer lock; only writes take it exclusively, so concurrent GetUser calls do not
 /// serialize. Search walks an index sorted by (lower(username), id).
 public final class InMemoryUserStore: UserStore {
     private struct State {
@@ -84,6 +84,56 @@ public final class InMemoryUserStore: UserStore {
                 index += 1
             }
             return results
+        }
+    }
+
+    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>] {
+        changes.map { change in Result { () throws(UserError) in try update(change) } }
+    }
+
+    /// Applies one change (see ``UserStore/update(_:cancellation:)``).
+    public func update(_ change: UserChange) throws(UserError) -> User {
+        try state.write { (state: inout State) throws(UserError) in
+            guard let user = state.byID[change.id] else { throw .notFound(id: change.id) }
+            if let expected = change.expectedVersion, expected != user.version {
+                throw .versionMismatch(id: user.id, current: user.version)
+            }
+            let changed = change.applied(to: user)
+            guard changed != user else { return user }
+            let old = UserSearchCursor(user)
+            let new = UserSearchCursor(changed)
+            if new.usernameKey != old.usernameKey, state.usernameKeys.contains(new.usernameKey) { throw .alreadyExists(field: "username") }
+            if changed.emailKey != user.emailKey, state.emailKeys[changed.emailKey] != nil { throw .alreadyExists(field: "email") }
+            state.byID[user.id] = changed
+            state.usernameKeys.remove(old.usernameKey)
+            state.usernameKeys.insert(new.usernameKey)
+            state.emailKeys[user.emailKey] = nil
+            state.emailKeys[changed.emailKey] = user.id
+            if new != old {
+                state.ordered.remove(at: Self.insertionIndex(of: old, in: state.ordered))
+                state.ordered.insert(new, at: Self.insertionIndex(of: new, in: state.ordered))
+            }
+            return changed
+        }
+    }
+
+    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>] {
+        deletions.map { deletion in Result { () throws(UserError) in try delete(deletion) } }
+    }
+
+    /// Deletes one user (see ``UserStore/delete(_:cancellation:)``).
+    public func delete(_ deletion: UserDeletion) throws(UserError) -> User {
+        try state.write { (state: inout State) throws(UserError) in
+            guard let user = state.byID[deletion.id] else { throw .notFound(id: deletion.id) }
+            if let expected = deletion.expectedVersion, expected != user.version {
+                throw .versionMismatch(id: user.id, current: user.version)
+            }
+            let cursor = UserSearchCursor(user)
+            state.byID[user.id] = nil
+            state.usernameKeys.remove(cursor.usernameKey)
+            state.emailKeys[user.emailKey] = nil
+            state.ordered.remove(at: Self.insertionIndex(of: cursor, in: state.ordered))
+            return user
         }
     }
 

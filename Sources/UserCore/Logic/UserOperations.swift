@@ -6,16 +6,18 @@
 
 /// The user domain's operations, each answered at once or later, by the one execution policy.
 ///
-/// The logic of each operation is written once (``UserRegistrationLogic``, ``UserQueryLogic``);
+/// The logic of each operation is written once (``UserRegistrationLogic``, ``UserQueryLogic``,
+/// ``UserChangeLogic``);
 /// where it runs follows from the repository's ``UserRepository/execution``:
 /// - `.inline` (the embedded store): at once, on the calling thread, as a batch of one;
 /// - `.threads`: RegisterUser and GetUser calls are gathered into batches on the storage threads
-///   (``StorageCallBatcher``); a search runs alone on one of them.
+///   (``StorageCallBatcher``); a search, an update or a delete runs alone on one of them.
 /// Every API version's service calls these, so every version sees the same users.
 public final class UserOperations: Sendable {
     public let repository: UserRepository
     public let registration: UserRegistrationLogic
     public let query: UserQueryLogic
+    public let changes: UserChangeLogic
     private let getUserBatcher: StorageCallBatcher<UUID, User>?
     private let registerBatcher: StorageCallBatcher<User, User>?
 
@@ -26,6 +28,7 @@ public final class UserOperations: Sendable {
         let query = UserQueryLogic(repository: repository)
         self.registration = registration
         self.query = query
+        self.changes = UserChangeLogic(repository: repository, now: now)
         guard let executor = repository.execution.executor else {
             getUserBatcher = nil
             registerBatcher = nil
@@ -71,6 +74,35 @@ public final class UserOperations: Sendable {
         return .done(result)
     }
 
+    /// Changes a user's username and/or email (only if its version is `expectedVersion`, when given):
+    /// validated at once, then applied.
+    public func update(id: UUID, username: String?, email: String?, expectedVersion: UInt64?) -> StorageOutcome<User> {
+        let change: UserChange
+        do throws(UserError) {
+            change = try changes.makeChange(id: id, username: username, email: email, expectedVersion: expectedVersion)
+        } catch {
+            return .done(.failure(error))
+        }
+        let changes = self.changes
+        return run { cancellation in changes.update([change], cancellation: cancellation)[0] }
+    }
+
+    /// Deletes a user (only if its version is `expectedVersion`, when given); answers the user as it was.
+    public func delete(id: UUID, expectedVersion: UInt64?) -> StorageOutcome<User> {
+        let changes = self.changes
+        let deletion = UserDeletion(id: id, expectedVersion: expectedVersion)
+        return run { cancellation in changes.delete([deletion], cancellation: cancellation)[0] }
+    }
+
+    /// Runs one call's work by the execution policy: at once when nothing blocks, otherwise alone on
+    /// one of the storage threads.
+    private func run<Value: Sendable>(_ work: @escaping @Sendable (CallCancellation?) -> Result<Value, UserError>) -> StorageOutcome<Value> {
+        guard let executor = repository.execution.executor else { return .done(work(nil)) }
+        return .pending { cancellation, complete in
+            executor.run(cancellation: cancellation, complete: complete) { cancellation in work(cancellation) }
+        }
+    }
+
     /// One page of users matching the filters: validated at once, then searched.
     public func search(username: String?, email: String?, limit: Int?, pageToken: String?) -> StorageOutcome<UserPage> {
         let searchQuery: UserSearchQuery
@@ -80,13 +112,6 @@ public final class UserOperations: Sendable {
             return .done(.failure(error))
         }
         let query = self.query
-        if let executor = repository.execution.executor {
-            return .pending { cancellation, complete in
-                executor.run(cancellation: cancellation, complete: complete) { cancellation in
-                    Result { () throws(UserError) in try query.search(searchQuery, cancellation: cancellation) }
-                }
-            }
-        }
-        return .done(Result { () throws(UserError) in try query.search(searchQuery, cancellation: nil) })
+        return run { cancellation in Result { () throws(UserError) in try query.search(searchQuery, cancellation: cancellation) } }
     }
 }

@@ -61,6 +61,27 @@ public struct UserRepository: Sendable {
         return { cache.store(fill) }
     }
 
+    /// Applies changes in the store, then rewrites the cache entries of the users that changed
+    /// before the calls are answered: no reader of the cache sees them unchanged afterwards.
+    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>] {
+        let results = store.update(changes, cancellation: cancellation)
+        if let cache {
+            let changed = results.compactMap { try? $0.get() }
+            if !changed.isEmpty { cache.store(changed) }
+        }
+        return results
+    }
+
+    /// Deletes users in the store, then marks them deleted in the cache before the calls are answered.
+    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>] {
+        let results = store.delete(deletions, cancellation: cancellation)
+        if let cache {
+            let deleted = results.compactMap { try? $0.get() }
+            if !deleted.isEmpty { cache.storeDeleted(deleted) }
+        }
+        return results
+    }
+
     /// Searches go to the store: pages are not cached.
     public func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User] {
         try store.search(query, cancellation: cancellation)

@@ -13,6 +13,10 @@ public protocol UserCache: Sendable {
     var execution: StorageExecution { get }
     /// Calls `found` with each cached user among `ids` (a miss is simply not reported).
     func users(ids: some Collection<UUID>, found: (User) -> Void)
-    /// Caches `users` under their ids.
+    /// Caches `users` under their ids — each unless the cache holds a later version of it, or its
+    /// deletion: a read that raced with a change can never put the older user back.
     func store(_ users: [User])
+    /// Records that these users are gone (the version each had when it was deleted), so that no read
+    /// that raced with the deletion puts them back; they read as misses.
+    func storeDeleted(_ users: [User])
 }

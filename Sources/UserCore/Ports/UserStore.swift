@@ -20,4 +20,13 @@ public protocol UserStore: Sendable {
     func users(ids: some Collection<UUID>, cancellation: CallCancellation?, found: (User) -> Void) throws(UserError)
     /// Up to `query.limit + 1` matching users after `query.after`, ordered by (lower(username), id).
     func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User]
+    /// Applies each change on its own, atomically with its version test and uniqueness check: for
+    /// each, the user as it is after the change (unchanged, same version, when it changes nothing),
+    /// or ``UserError/notFound(id:)``, ``UserError/versionMismatch(id:current:)``,
+    /// ``UserError/alreadyExists(field:)``.
+    func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>]
+    /// Deletes each user on its own, atomically with its version test: for each, the user as it was,
+    /// or ``UserError/notFound(id:)``, ``UserError/versionMismatch(id:current:)``. A deleted user's
+    /// username and email are free at once.
+    func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>]
 }

@@ -31,8 +31,10 @@ public struct JSONFieldReader: MessageFieldReader {
     private let path: String
     /// The fields read so far, to find the unknown ones.
     private var readNames: [StaticString] = []
+    /// The violations found so far while reading fields (``finishedViolations()`` adds the unknown fields).
     public private(set) var violations: [FieldViolation] = []
 
+    /// A reader of `object`'s fields; `path` prefixes the field names in violations (`users[2].`).
     public init(_ object: JSONObject, unknownFields: UnknownFieldPolicy, path: String = "") {
         self.object = object
         self.unknownFields = unknownFields
@@ -49,6 +51,7 @@ public struct JSONFieldReader: MessageFieldReader {
         violations.append(FieldViolation(field: path + name.description, description: description))
     }
 
+    /// A field the message must have: a violation when it is missing or of the wrong type.
     public mutating func required<Value: MessageFieldValue>(_ name: StaticString, as type: Value.Type) -> Value {
         guard value(name) != nil else {
             violation(name, "is required")
@@ -57,6 +60,7 @@ public struct JSONFieldReader: MessageFieldReader {
         return optional(name, as: type) ?? .placeholder
     }
 
+    /// A field the message may leave out: `nil` when absent; a violation when it has the wrong type.
     public mutating func optional<Value: MessageFieldValue>(_ name: StaticString, as type: Value.Type) -> Value? {
         guard let json = value(name) else { return nil }
         switch Value.read(json: json) {
@@ -67,6 +71,7 @@ public struct JSONFieldReader: MessageFieldReader {
         }
     }
 
+    /// A field holding an array of messages; absent is empty (a violation when `required`); violations name the element (`users[2].id`).
     public mutating func messages<Element: RPCMessage>(_ name: StaticString, as type: Element.Type, required: Bool) -> [Element] {
         guard let json = value(name) else {
             if required { violation(name, "is required") }
@@ -118,6 +123,7 @@ public struct PlainFieldReader: MessageFieldReader {
     /// Set when the message cannot be read this way.
     public private(set) var gaveUp = false
 
+    /// A reader of `payload`'s members, whose ranges are offsets into `bytes`.
     public init(_ payload: ScannedPayload, in bytes: UnsafeRawBufferPointer) {
         self.payload = payload
         self.bytes = bytes
@@ -134,6 +140,7 @@ public struct PlainFieldReader: MessageFieldReader {
         return nil
     }
 
+    /// A field the message must have; gives up when it is missing or not plain.
     public mutating func required<Value: MessageFieldValue>(_ name: StaticString, as type: Value.Type) -> Value {
         guard let value = optional(name, as: type) else {
             gaveUp = true
@@ -142,6 +149,7 @@ public struct PlainFieldReader: MessageFieldReader {
         return value
     }
 
+    /// A field the message may leave out: `nil` when absent; gives up when its value is not plain.
     public mutating func optional<Value: MessageFieldValue>(_ name: StaticString, as type: Value.Type) -> Value? {
         guard let member = member(name) else { return nil }
         guard let value = Value.read(plain: UnsafeRawBufferPointer(rebasing: bytes[member.value]), isString: member.isString) else {
@@ -151,6 +159,7 @@ public struct PlainFieldReader: MessageFieldReader {
         return value
     }
 
+    /// Always empty: a plain payload holds no arrays, so it gives up when the field is present or `required`.
     public mutating func messages<Element: RPCMessage>(_ name: StaticString, as type: Element.Type, required: Bool) -> [Element] {
         // Plain payloads hold no arrays: present means this is not the way to read it.
         if member(name) != nil || required { gaveUp = true }

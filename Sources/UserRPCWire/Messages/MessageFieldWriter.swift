@@ -72,11 +72,13 @@ public struct MessageFieldWriter {
         }
     }
 
+    /// Writes a signed integer in decimal.
     public mutating func writeInteger(_ value: Int64) {
         if value < 0 { buffer.pointee.writeInteger(UInt8(ascii: "-")) }
         writeUnsigned(value.magnitude)
     }
 
+    /// Writes an unsigned integer in decimal.
     public mutating func writeUnsigned(_ value: UInt64) {
         let count = DecimalText.digitCount(value)
         _ = buffer.pointee.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { memory in
@@ -85,6 +87,7 @@ public struct MessageFieldWriter {
         }
     }
 
+    /// Writes `true` or `false`.
     public mutating func writeBool(_ value: Bool) {
         buffer.pointee.writeStaticString(value ? "true" : "false")
     }

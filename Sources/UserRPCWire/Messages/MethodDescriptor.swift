@@ -8,11 +8,13 @@ public struct MethodDescriptor<Request: RPCMessage, Response: RPCMessage>: Senda
     /// The name on the wire: `package.Service/Method` (`user.v1.UserService/GetUser`).
     public let fullName: String
 
+    /// The method `name` of the service `service` (`package.Service`).
     public init(service: String, name: String) {
         self.service = service
         self.name = name
         self.fullName = service + "/" + name
     }
 
+    /// The ``fullName``.
     public var description: String { fullName }
 }

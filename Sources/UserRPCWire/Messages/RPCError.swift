@@ -6,13 +6,17 @@ import StrictJSON
 /// (as `UserRPCError`) for every failed call — statuses the server sent, and the ones the client
 /// produces itself (UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED, CANCELLED).
 public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// gRPC's status codes (``RPCStatus/Code``).
     public typealias Code = RPCStatus.Code
 
+    /// What kind of failure: NOT_FOUND, INVALID_ARGUMENT, UNAVAILABLE, …
     public var code: Code
+    /// What went wrong, for people (to decide in code, read ``code`` and ``details``).
     public var message: String
     /// The status `details` object, when there is one (see `docs/PROTOCOL.md`, section 4.1).
     public var details: JSONObject?
 
+    /// An error with this code, message and optional `details` object.
     public init(code: Code, message: String, details: JSONObject? = nil) {
         self.code = code
         self.message = message
@@ -45,6 +49,7 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The field named by ALREADY_EXISTS (`details.field`).
     public var conflictingField: String? { details?["field"]?.stringValue }
 
+    /// `CODE: message`, or only the code when the message is empty.
     public var description: String { message.isEmpty ? code.rawValue : "\(code.rawValue): \(message)" }
 }
 
@@ -55,6 +60,7 @@ public struct FieldViolation: Sendable, Hashable, CustomStringConvertible {
     /// What is wrong with it, for people.
     public var description: String
 
+    /// A violation of `field`, described as `description` (`is required`).
     public init(field: String, description: String) {
         self.field = field
         self.description = description
@@ -63,12 +69,15 @@ public struct FieldViolation: Sendable, Hashable, CustomStringConvertible {
 
 /// A message could not be read: fields unknown, missing or of the wrong type.
 public struct MessageDecodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Every problem found (the unknown fields first).
     public var violations: [FieldViolation]
 
+    /// An error listing these violations.
     public init(_ violations: [FieldViolation]) {
         self.violations = violations
     }
 
+    /// The violations as one line: `field: description; …`.
     public var description: String {
         violations.map { "\($0.field): \($0.description)" }.joined(separator: "; ")
     }

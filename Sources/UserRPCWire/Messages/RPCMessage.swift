@@ -15,7 +15,7 @@ public protocol RPCMessage: Sendable {
     /// Reads the message's fields. Problems are recorded in `fields`, not thrown: see
     /// ``decode(json:unknownFields:)`` and ``decode(plain:in:unknownFields:)``.
     init(fields: inout some MessageFieldReader)
-    /// Writes the message's fields (``MessageFieldWriter/field(_:_:)-…`` per field, in schema order).
+    /// Writes the message's fields: one `field` call of ``MessageFieldWriter`` per field, in schema order.
     func write(fields: inout MessageFieldWriter)
 }
 

@@ -6,27 +6,38 @@ import StrictJSON
 public struct ServiceSchema: Sendable, Hashable {
     /// One method as the schema lists it.
     public struct Method: Sendable, Hashable {
+        /// The method's short name (`GetUser`).
         public var name: String
+        /// The name on the wire: `package.Service/Method`.
         public var fullName: String
+        /// The name of its request message in ``ServiceSchema/messages``.
         public var request: String
+        /// The name of its response message in ``ServiceSchema/messages``.
         public var response: String
+        /// What the method does, for people; empty when the schema gives none.
         public var description: String
     }
 
     /// One top-level field of a message.
     public struct Field: Sendable, Hashable {
+        /// The field's JSON name (`page_token`).
         public var name: String
         /// The JSON Schema `type`: `"string"`, `"integer"`, `"array"`, ….
         public var type: String
+        /// Whether the message's `required` list names the field.
         public var isRequired: Bool
+        /// The field's description in the schema; empty when there is none.
         public var description: String
     }
 
     /// Why a schema document cannot be read.
     public enum LoadError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The document is not JSON that ``JSONParser`` accepts.
         case invalidJSON(JSONParseError)
+        /// The document is JSON but lacks what a schema needs; the text says what.
         case malformed(String)
 
+        /// What is wrong, for people.
         public var description: String {
             switch self {
             case .invalidJSON(let error): "schema is not valid JSON: \(error)"
@@ -39,6 +50,7 @@ public struct ServiceSchema: Sendable, Hashable {
     public var package: String
     /// The service's name within the package, for example `UserService`.
     public var service: String
+    /// The service's methods, in schema order.
     public var methods: [Method]
     /// Each message's JSON Schema, by message name.
     public var messages: [String: JSONObject]
