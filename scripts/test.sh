@@ -33,6 +33,9 @@ swift test --skip-build
 echo "== allocation gate: hot-path micro-benchmarks against Benchmarks/Thresholds"
 ./scripts/check-allocations.sh
 
+echo "== every public symbol of the client product has a doc comment (from the build above)"
+./scripts/check-docs.sh .build
+
 echo "== the README's client examples, built as an outside package that depends on this one by path"
 ./scripts/check-readme-package.sh
 

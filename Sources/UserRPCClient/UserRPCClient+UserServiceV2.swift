@@ -19,10 +19,10 @@ extension UserRPCClient {
 /// ```swift
 /// var user = try await client.v2.getUser(id: id)
 /// while true {
-///     do {
+///     do throws(UserRPCError) {
 ///         user = try await client.v2.updateUser(id: id, email: "new@example.com", expectedVersion: user.version)
 ///         break
-///     } catch let error where error.code == .aborted {
+///     } catch where error.code == .aborted {
 ///         user = try await client.v2.getUser(id: id)   // someone else changed it: re-read and retry
 ///     }
 /// }
