@@ -20,7 +20,7 @@ struct HostileClientTests {
     private func expectHealthy(_ server: TestServer) async throws {
         let probe = try await server.rawConnection()
         try await probe.send(#"{"type":"ping","id":99}"#)
-        #expect(try await probe.expectFrame(timeout: 5).frameID == 99)
+        #expect(try await probe.expectFrame(timeout: 30).frameID == 99)
         await probe.close()
     }
 
@@ -62,11 +62,11 @@ struct HostileClientTests {
             let connection = try await server.rawConnection()
             try await connection.sendBytes(hostile.bytes)
             if hostile.closes {
-                #expect(try await connection.expectClosed(timeout: 5), "\(hostile.name)")
+                #expect(try await connection.expectClosed(timeout: 30), "\(hostile.name)")
             } else if hostile.name.hasPrefix("truncated") {
                 await connection.close()
             } else {
-                let answer = try await connection.expectFrame(timeout: 5)
+                let answer = try await connection.expectFrame(timeout: 30)
                 #expect(answer.statusCode == "INVALID_ARGUMENT", "\(hostile.name)")
                 await connection.close()
             }
@@ -84,7 +84,7 @@ struct HostileClientTests {
         let connection = try await server.rawConnection()
         try await connection.sendBytes([0, 0, 0, 40] + Array(#"{"type":"#.utf8))
         let started = ContinuousClock.now
-        #expect(try await connection.expectClosed(timeout: 5))
+        #expect(try await connection.expectClosed(timeout: 30))
         #expect(ContinuousClock.now - started < .seconds(4))
         try await expectHealthy(server)
         try await server.stop()
@@ -94,8 +94,8 @@ struct HostileClientTests {
     func idleTimeout() async throws {
         let server = try await TestServer.start { $0.idleTimeout = .milliseconds(300) }
         let connection = try await server.rawConnection()
-        #expect(try await connection.expectFrame(timeout: 5)["type"] == .string("goaway"))
-        #expect(try await connection.expectClosed(timeout: 5))
+        #expect(try await connection.expectFrame(timeout: 30)["type"] == .string("goaway"))
+        #expect(try await connection.expectClosed(timeout: 30))
         try await server.stop()
     }
 
@@ -109,7 +109,7 @@ struct HostileClientTests {
             #expect(try await connection.expectFrame().frameID == UInt64(index))
         }
         let third = try await server.rawConnection()
-        #expect(try await third.expectClosed(timeout: 5))
+        #expect(try await third.expectClosed(timeout: 30))
         #expect(server.server.rejectedConnections == 1)
         try await first.send(#"{"type":"ping","id":7}"#)
         #expect(try await first.expectFrame().frameID == 7)
@@ -127,9 +127,9 @@ struct HostileClientTests {
         let id = store.gatedID.lowercasedText
         try await connection.send(
             #"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","timeout_ms":100000000,"payload":{"id":"\#(id)"}}"#)
-        #expect(try await connection.expectFrame(timeout: 5).statusCode == "DEADLINE_EXCEEDED")
+        #expect(try await connection.expectFrame(timeout: 30).statusCode == "DEADLINE_EXCEEDED")
         try await connection.send(#"{"type":"request","id":2,"method":"user.v1.UserService/GetUser","payload":{"id":"\#(id)"}}"#)
-        #expect(try await connection.expectFrame(timeout: 5).statusCode == "DEADLINE_EXCEEDED")
+        #expect(try await connection.expectFrame(timeout: 30).statusCode == "DEADLINE_EXCEEDED")
         store.openGate()
         try await server.stop()
     }

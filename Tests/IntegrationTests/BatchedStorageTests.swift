@@ -46,7 +46,8 @@ struct BatchedStorageTests {
 
     @Test("pipelined cache reads and writes: hits, misses and garbage each on their own")
     func pipelinedCache() async throws {
-        let configuration = try RedisUserCacheConfiguration(url: try TestServices.urls().redis)
+        var configuration = try RedisUserCacheConfiguration(url: try TestServices.urls().redis)
+        configuration.timeout = .seconds(5)
         let cache = RedisUserCache(configuration: configuration)
         let users = (0..<3).map { i in
             UserCore.User(id: .version7(), username: "c\(i)", email: "c\(i)@example.com", createdAt: Date(timeIntervalSince1970: Double(i)))

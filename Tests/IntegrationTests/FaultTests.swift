@@ -22,6 +22,7 @@ struct FaultTests {
         _ = try await store.migrate()
         var cacheConfiguration = try RedisUserCacheConfiguration(url: "redis://127.0.0.1:16391")
         cacheConfiguration.retryInterval = .milliseconds(100)
+        cacheConfiguration.timeout = .seconds(5)
         let cache = RedisUserCache(configuration: cacheConfiguration)
         let server = try await TestServer.start(repository: UserRepository(store: store, cache: cache))
         let client = server.client()
@@ -39,7 +40,7 @@ struct FaultTests {
         // Once the retry interval has passed, reads fill the cache again (bounded look).
         let probe = users[0]
         var refilled = false
-        let lookUntil = ContinuousClock.now + .seconds(10)
+        let lookUntil = ContinuousClock.now + .seconds(60)
         while !refilled && ContinuousClock.now < lookUntil {
             _ = try await client.getUser(id: probe.id)
             refilled = try await blocking {

@@ -28,6 +28,7 @@ struct FleetCacheTests {
                 _ = try await store.migrate()
                 var configuration = try RedisUserCacheConfiguration(url: "redis://127.0.0.1:\(port)")
                 configuration.retryInterval = retryInterval
+                configuration.timeout = .seconds(5)
                 let cache = RedisUserCache(configuration: configuration)
                 stores.append(store)
                 caches.append(cache)

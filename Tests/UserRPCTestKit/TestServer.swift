@@ -32,7 +32,11 @@ public struct TestServer: Sendable {
             let database = try await TestDatabase.create(baseURL: urls.database)
             let store = PostgresUserStore(configuration: .init(url: database.url))
             _ = try await store.migrate()
-            let cache = RedisUserCache(configuration: try RedisUserCacheConfiguration(url: urls.redis))
+            var cacheConfiguration = try RedisUserCacheConfiguration(url: urls.redis)
+            // Production fails fast (50 ms); a test of what the cache holds must not depend on how
+            // fast a loaded machine (or a sanitizer) answers.
+            cacheConfiguration.timeout = .seconds(5)
+            let cache = RedisUserCache(configuration: cacheConfiguration)
             return try await start(repository: UserRepository(store: store, cache: cache), database: database, configure: configure) {
                 await store.shutdown()
                 await cache.shutdown()
