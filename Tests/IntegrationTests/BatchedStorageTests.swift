@@ -52,7 +52,7 @@ struct BatchedStorageTests {
         let users = (0..<3).map { i in
             UserCore.User(id: .version7(), username: "c\(i)", email: "c\(i)@example.com", createdAt: Date(timeIntervalSince1970: Double(i)))
         }
-        try await blocking {
+        try await blocking { [configuration] in
             cache.store([users[0], users[2]])
             let connection = try RedisConnection(host: configuration.host, port: configuration.port, timeout: .seconds(2))
             _ = try connection.command("SET", RedisUserCache.key(for: users[1].id), "garbage")
