@@ -403,7 +403,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case .scheduleLingerEnd(let deadline):
             lingerTimer?.cancel()
             lingerTimer = schedule(at: deadline, context: context) { $0.lingerTimerFired() }
-        case .closeGracefully(let lingerEndsAt):
+        case .closeGracefully:
             // Calls still in flight (after a protocol error) are not answered.
             stopAllCalls()
             readTimer?.cancel()
@@ -412,10 +412,19 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             // answers, then the end of the stream; what it still sends is read and dropped, so that
             // closing does not reset the connection under answers it has not read yet.
             let channel = context.channel
-            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            channel.close(mode: .output).whenComplete { result in
+                switch result {
+                case .success:
+                    let this = handler.value
+                    guard let context = this.context else { return }
+                    this.perform(this.machine.outputShut(now: context.eventLoop.now))
+                case .failure:
+                    channel.close(promise: nil)
+                }
+            }
             context.channel.setOption(.autoRead, value: true).whenFailure { _ in }
             context.read()
-            perform(.scheduleLingerEnd(at: lingerEndsAt))
         case .closeNow(let reason):
             logger.info("closing connection", metadata: ["reason": "\(Self.describe(reason))"])
             stopAllCalls()

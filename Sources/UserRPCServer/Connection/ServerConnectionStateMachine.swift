@@ -62,9 +62,9 @@ struct ServerConnectionStateMachine {
         /// Send goaway and flush; set the grace timer when given, and the linger timer when given.
         case sendGoAway(graceEndsAt: NIODeadline?, lingerEndsAt: NIODeadline?)
         case scheduleLingerEnd(at: NIODeadline)
-        /// Flush what is written, shut the output after it, and set the linger timer: the client
-        /// reads everything, then closes; if it does not, ``lingerEnded(now:)`` closes at once.
-        case closeGracefully(lingerEndsAt: NIODeadline)
+        /// Flush what is written and shut the output after it (``outputShut(now:)`` follows once
+        /// everything has been written): the client reads everything, then closes.
+        case closeGracefully
         /// Close at once (pending output is dropped).
         case closeNow(AbortReason)
         /// The grace period is over: answer every call in flight UNAVAILABLE, flush, close at once.
@@ -264,6 +264,14 @@ struct ServerConnectionStateMachine {
 
     private mutating func closeGracefully(now: NIODeadline) -> Action {
         state = .closing
-        return .closeGracefully(lingerEndsAt: now + configuration.closeLinger)
+        return .closeGracefully
+    }
+
+    /// Everything written has reached the client's side of the socket and the output is shut: from
+    /// now the client has one linger to close. (The time it takes to read its answers does not count:
+    /// a slow reader is bounded by the write stall timeout and the grace period, not by this.)
+    mutating func outputShut(now: NIODeadline) -> Action {
+        guard state == .closing else { return .none }
+        return .scheduleLingerEnd(at: now + configuration.closeLinger)
     }
 }
