@@ -37,6 +37,20 @@ let package = Package(
         // PostgreSQL store adapter (libpq) and Redis cache adapter (hiredis), behind UserCore's ports.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // The durable embedded store (SQLite, through its C API), read from memory, written to disk.
+        .target(
+            name: "UserStoreSQLite",
+            dependencies: [
+                "CSQLite", "UserCore", "StrictJSON",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            resources: [
+                .embedInCode("Migrations/V1__create_users.sql"),
+                .embedInCode("Migrations/V2__add_version_and_updated_at.sql"),
+                .embedInCode("Migrations/V3__backfill_updated_at.sql"),
+            ]
+        ),
         .target(
             name: "UserStorePostgres",
             dependencies: [
@@ -90,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "UserRPCServerMain",
             dependencies: [
-                "UserRPCServer", "UserService", "UserCore", "UserRPCWire", "UserStorePostgres", "UserCacheRedis",
+                "UserRPCServer", "UserService", "UserCore", "UserRPCWire", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -137,7 +151,8 @@ let package = Package(
         .target(
             name: "UserRPCTestKit",
             dependencies: [
-                "UserRPCServer", "UserService", "UserStorePostgres", "UserCacheRedis", "UserRPCClient", "UserCore", "UserV1", "UserRPCWire",
+                "UserRPCServer", "UserService", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis", "UserRPCClient", "UserCore", "UserV1",
+                "UserRPCWire",
                 "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -4,6 +4,8 @@
 # redis-benchmark / pgbench drive theirs, prints every figure, and stops everything it started.
 #
 #   scripts/bench.sh [SECONDS]        (default 5 seconds per measurement)
+#   BENCH_BIN=DIR scripts/bench.sh    measure the user-rpc-server and user-rpc binaries in DIR instead of
+#                                     building this tree's (for example an earlier build, to compare)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
@@ -21,10 +23,12 @@ trap cleanup EXIT
 
 ./scripts/install-packages.sh --test
 echo "== building release binaries and the load generator" >&2
-swift build -c release --product user-rpc-server >&2
-swift build -c release --product user-rpc >&2
+if [ -z "${BENCH_BIN:-}" ]; then
+  swift build -c release --product user-rpc-server >&2
+  swift build -c release --product user-rpc >&2
+fi
 cc -O2 -o "$WORK/loadgen" Benchmarks/loadgen/loadgen.c
-BIN=.build/release
+BIN=${BENCH_BIN:-.build/release}
 LOADGEN=$WORK/loadgen
 eval "$(./scripts/services.sh start)"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
@@ -60,6 +64,10 @@ echo "redis-benchmark -t get -c 4 -P 16 (64 in flight over 4 connections):"
 redis_bench 3000000 -t get -c 4 -P 16
 echo "user-rpc GetUser, loadgen -c 4 -d 16 (64 in flight over 4 connections):"
 before=$(server_cpu); loadgen GetUser "$WORK/get-one.txt" 4 16; echo "server CPU seconds used during the run: $before -> $(server_cpu)"
+if "$BIN/user-rpc" list 2>/dev/null | grep -q user.v2; then
+  echo "user-rpc user.v2 GetUser (the same user, the v2 message), loadgen -c 4 -d 16:"
+  "$LOADGEN" -p "$PORT" -m user.v2.UserService/GetUser -f "$WORK/get-one.txt" -c 4 -d 16 -t "$SECONDS_PER_RUN"
+fi
 echo "redis-benchmark -t get -c 1 (1 in flight):"
 redis_bench 200000 -t get -c 1
 echo "user-rpc GetUser, loadgen -c 1 -d 1 (1 in flight):"

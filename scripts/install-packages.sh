@@ -3,7 +3,7 @@
 #   scripts/install-packages.sh            build packages: the C libraries the server links
 #   scripts/install-packages.sh --test     also the PostgreSQL and Redis servers the tests run against
 set -euo pipefail
-packages=(pkg-config libpq-dev libhiredis-dev)   # libpq (PostgreSQL store), hiredis (Redis cache)
+packages=(pkg-config libpq-dev libhiredis-dev libsqlite3-dev)   # libpq (PostgreSQL store), hiredis (Redis cache), SQLite (the embedded store)
 if [ "${1:-}" = "--test" ]; then packages+=(postgresql redis-server openssl); fi   # openssl: test certificates
 missing=()
 for package in "${packages[@]}"; do

@@ -17,6 +17,8 @@ public enum UserError: Error, Sendable, Hashable {
     case versionMismatch(id: UUID, current: UInt64)
     /// A backend (database) cannot be reached now; the call may be retried.
     case unavailable(String)
+    /// The store has no room for the write (its disk is full); the call may be retried once there is.
+    case storageFull(String)
     /// The call ran out of time (a statement was interrupted at its deadline).
     case deadlineExceeded
     /// The call was cancelled before or while its work ran (its answer was already sent).

@@ -8,6 +8,7 @@ import UserRPCServer
 import UserRPCWire
 import UserService
 import UserStorePostgres
+import UserStoreSQLite
 
 /// `user-rpc-server`: parses the configuration, starts the server, and waits for SIGTERM or SIGINT.
 @main
@@ -17,9 +18,10 @@ struct UserRPCServerCommand: AsyncParsableCommand {
         abstract: "Serves the user services (user.v1 and user.v2) over the framed JSON protocol (docs/PROTOCOL.md).",
         discussion: """
             Each option falls back to an environment variable, then to its default.
-            With no database URL, users live in an embedded in-memory store and are lost on exit.
+            With no database URL, users are kept in the durable embedded store (SQLite) in the data
+            directory (--data-dir, default ./user-rpc-data); --in-memory keeps them in memory only.
             """,
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, MigrateTo.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -39,6 +41,14 @@ struct StorageOptions: ParsableArguments {
 
     @Option(help: "trace, debug, info, notice, warning, error or critical (env USER_RPC_LOG_LEVEL; default info).")
     var logLevel: String?
+
+    @Option(help: "Data directory of the embedded store, created if missing (env USER_RPC_DATA_DIR; default ./user-rpc-data).")
+    var dataDir: String?
+
+    var sqliteConfiguration: SQLiteUserStoreConfiguration {
+        let directory = dataDir ?? environment["USER_RPC_DATA_DIR"] ?? "./user-rpc-data"
+        return SQLiteUserStoreConfiguration(dataDirectory: directory.isEmpty ? "./user-rpc-data" : directory)
+    }
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
@@ -89,6 +99,9 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the server (the default command).")
 
     @OptionGroup var storage: StorageOptions
+
+    @Flag(help: "Keep users in memory only: nothing survives a restart (for tests and demos; env USER_RPC_IN_MEMORY=1).")
+    var inMemory = false
 
     @Option(help: "Address to bind (env USER_RPC_HOST; default 127.0.0.1).")
     var host: String?
@@ -220,6 +233,7 @@ struct Serve: AsyncParsableCommand {
         let redisConfiguration = try storage.redisConfiguration()
         let store: any UserStore
         var postgres: PostgresUserStore?
+        var sqlite: SQLiteUserStore?
         var storeDescription = "embedded in-memory (data is lost on exit)"
         if let postgresConfiguration {
             let database = PostgresUserStore(configuration: postgresConfiguration)
@@ -234,8 +248,30 @@ struct Serve: AsyncParsableCommand {
             store = database
             postgres = database
             storeDescription = "postgresql \(Redaction.url(postgresConfiguration.url)) (pool \(postgresConfiguration.poolSize))"
-        } else {
+        } else if inMemory || environment["USER_RPC_IN_MEMORY"] == "1" {
             store = InMemoryUserStore()
+        } else {
+            let sqliteConfiguration = storage.sqliteConfiguration
+            if redisConfiguration != nil {
+                logger.critical(
+                    "a Redis cache in front of the embedded store makes no sense: it answers reads from memory already; give --database-url, or no --redis-url"
+                )
+                throw ExitCode(1)
+            }
+            do {
+                let durable = try SQLiteUserStore(configuration: sqliteConfiguration)
+                logger.info(
+                    "embedded store opened",
+                    metadata: [
+                        "data_dir": "\(sqliteConfiguration.dataDirectory)", "users": "\(durable.loadedUsers)", "took": "\(durable.openingTime)",
+                    ])
+                store = durable
+                sqlite = durable
+                storeDescription = "embedded, durable (SQLite in \(sqliteConfiguration.dataDirectory))"
+            } catch {
+                logger.critical("cannot open the embedded store", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
         }
         var redis: RedisUserCache?
         var cacheDescription = "none"
@@ -260,24 +296,36 @@ struct Serve: AsyncParsableCommand {
             try await group.run()
         } catch {
             await postgres?.shutdown()
+            await sqlite?.shutdown()
             await redis?.shutdown()
             throw error
         }
         await postgres?.shutdown()
+        await sqlite?.shutdown()
         await redis?.shutdown()
     }
 }
 
-/// `user-rpc-server migrate`: applies pending database migrations and exits.
+/// `user-rpc-server migrate`: applies pending migrations to the store in use and exits.
 struct Migrate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Apply pending PostgreSQL migrations, then exit.")
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending migrations (PostgreSQL with --database-url, else the embedded store's data directory), then exit.")
 
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
         let logger = try storage.bootstrapLogging()
         guard let configuration = try storage.postgresConfiguration() else {
-            throw ValidationError("migrate needs --database-url or DATABASE_URL")
+            let sqliteConfiguration = storage.sqliteConfiguration
+            do {
+                let applied = try SQLiteUserStore.migrate(configuration: sqliteConfiguration)
+                logger.info("migrations applied", metadata: ["data_dir": "\(sqliteConfiguration.dataDirectory)", "applied": "\(applied)"])
+                print(applied.isEmpty ? "database is up to date" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
+            } catch {
+                logger.critical("migration failed", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
+            return
         }
         let database = PostgresUserStore(configuration: configuration)
         defer { Task { await database.shutdown() } }
@@ -287,6 +335,45 @@ struct Migrate: AsyncParsableCommand {
             print(applied.isEmpty ? "database is up to date" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
         } catch {
             logger.critical("migration failed", metadata: ["url": "\(Redaction.url(configuration.url))", "error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `user-rpc-server migrate-to --database-url …`: copies the embedded store's users into PostgreSQL.
+struct MigrateTo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate-to",
+        abstract: "Copy every user of the embedded store (--data-dir) into PostgreSQL (--database-url), then exit.",
+        discussion: """
+            Stop the server first (the data directory is locked while it runs). Users keep their ids, times
+            and versions. Users already in PostgreSQL with the same id are skipped, so the command can be
+            run again; a user whose username or email another user has there stops it, naming both.
+            """)
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let logger = try storage.bootstrapLogging()
+        guard let configuration = try storage.postgresConfiguration() else {
+            throw ValidationError("migrate-to needs --database-url or DATABASE_URL")
+        }
+        let users: [UserCore.User]
+        do {
+            users = try SQLiteUserStore.allUsers(configuration: storage.sqliteConfiguration)
+        } catch {
+            logger.critical("cannot read the embedded store", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let database = PostgresUserStore(configuration: configuration)
+        do {
+            _ = try await database.migrate()
+            let (imported, skipped) = try await database.importUsers(users)
+            await database.shutdown()
+            print("copied \(imported) users to PostgreSQL (\(skipped) already there)")
+        } catch {
+            await database.shutdown()
+            logger.critical("migrate-to failed", metadata: ["url": "\(Redaction.url(configuration.url))", "error": "\(error)"])
             throw ExitCode(1)
         }
     }

@@ -50,6 +50,48 @@ public final class PostgresUserStore: UserStore {
         return try result.get()
     }
 
+    /// Copies users from another store as they are (ids, times and versions kept), in transactions
+    /// of 1,000; users whose id is already here are skipped. Returns how many were copied and skipped.
+    /// A username or email that another user has here is an error naming both.
+    public func importUsers(_ users: [User]) async throws(UserError) -> (imported: Int, skipped: Int) {
+        let result: Result<(Int, Int), UserError>
+        do {
+            result = try await threads.runIfActive { [self] in
+                Result { () throws(UserError) in
+                    try runHere(retry: false, cancellation: nil) { connection, _ throws(PostgresError) -> (Int, Int) in
+                        var imported = 0
+                        var skipped = 0
+                        var start = 0
+                        while start < users.count {
+                            let chunk = users[start..<min(start + 1000, users.count)]
+                            try connection.execute("BEGIN")
+                            do throws(PostgresError) {
+                                for user in chunk {
+                                    let rows = try connection.executePrepared(
+                                        "import_user", sql: SQL.importUser,
+                                        [
+                                            user.id.lowercasedText, user.username, user.email, String(RFC3339.milliseconds(user.createdAt)),
+                                            String(RFC3339.milliseconds(user.updatedAt)), String(user.version),
+                                        ])
+                                    if rows.rows.isEmpty { skipped += 1 } else { imported += 1 }
+                                }
+                                try connection.execute("COMMIT")
+                            } catch {
+                                _ = try? connection.execute("ROLLBACK")
+                                throw error
+                            }
+                            start += chunk.count
+                        }
+                        return (imported, skipped)
+                    }
+                }
+            }
+        } catch {
+            throw .unavailable("database unavailable: the store is shut down")
+        }
+        return try result.get()
+    }
+
     // MARK: UserStore (on the pool's threads, each with its own connection)
 
     /// Blocking: calls run on the pool's threads, as many as the pool has connections.

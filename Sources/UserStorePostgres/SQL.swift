@@ -34,6 +34,15 @@ enum SQL {
 
     static let versionByID = "SELECT version FROM users WHERE id = $1::uuid"
 
+    /// A user copied from another store, as it is; one whose id is here already is skipped (no row).
+    static let importUser = """
+        INSERT INTO users (id, username, email, created_at, updated_at, version)
+        VALUES ($1::uuid, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
+                'epoch'::timestamptz + $5::bigint * interval '1 millisecond', $6::bigint)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+        """
+
     static let byID = "SELECT \(columns) FROM users WHERE id = $1::uuid"
 
     /// `$1` is an array literal of ids, for example `{0192…,0193…}`.

@@ -22,11 +22,13 @@ struct ServerBinaryTests {
         }
     }
 
-    @Test("starts on the embedded store, says so, and drains on SIGTERM")
+    @Test("starts on the durable embedded store, says so, and drains on SIGTERM")
     func sigterm() async throws {
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("user-rpc-binary-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         let process = Process()
         process.executableURL = Self.binary
-        process.arguments = ["--port", "0", "--grace-period", "5s"]
+        process.arguments = ["--port", "0", "--grace-period", "5s", "--data-dir", dataDirectory]
         // No storage configured: the embedded default.
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" && $0.key != "REDIS_URL" }
         let stderr = Pipe()
@@ -45,7 +47,7 @@ struct ServerBinaryTests {
             }
         }
         log = port.1
-        #expect(log.contains("embedded in-memory"))
+        #expect(log.contains("embedded, durable (SQLite in \(dataDirectory))"))
         #expect(log.contains("auth=none") && log.contains("tls=off"), "the start-up line says how it is secured")
 
         let connection = try await RawConnection.connect(port: port.0)

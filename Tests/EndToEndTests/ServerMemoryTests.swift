@@ -19,7 +19,9 @@ struct ServerMemoryTests {
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" && $0.key != "REDIS_URL" }
         let stderr = Pipe()
         process.standardError = stderr
-        process.arguments = ["--port", "0", "--max-frame-bytes", "4194304", "--read-timeout", "300ms", "--write-stall-timeout", "500ms"]
+        process.arguments = [
+            "--port", "0", "--in-memory", "--max-frame-bytes", "4194304", "--read-timeout", "300ms", "--write-stall-timeout", "500ms",
+        ]
         markDescriptorsCloseOnExec()
         try process.run()
         defer { if process.isRunning { process.terminate() } }

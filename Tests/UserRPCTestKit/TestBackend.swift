@@ -9,6 +9,8 @@ import UserStorePostgres
 public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     /// The embedded in-memory store, no cache.
     case embedded
+    /// The durable embedded store (SQLite) in a data directory of the test's own, no cache.
+    case sqlite
     /// PostgreSQL with a Redis cache: real servers, started by `scripts/services.sh` when the
     /// environment does not name them (`DATABASE_URL`, `REDIS_URL`).
     case postgresRedis = "postgres+redis"

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -7,6 +8,7 @@ import UserRPCClient
 import UserRPCServer
 import UserService
 import UserStorePostgres
+import UserStoreSQLite
 
 /// A live server on an ephemeral loopback port, for one test.
 public struct TestServer: Sendable {
@@ -27,6 +29,13 @@ public struct TestServer: Sendable {
         switch backend {
         case .embedded:
             return try await start(repository: UserRepository(store: InMemoryUserStore()), configure: configure)
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("user-rpc-test-\(UUID().uuidString)").path
+            let store = try SQLiteUserStore(configuration: .init(dataDirectory: directory))
+            return try await start(repository: UserRepository(store: store), configure: configure) {
+                await store.shutdown()
+                try? FileManager.default.removeItem(atPath: directory)
+            }
         case .postgresRedis:
             let urls = try TestServices.urls()
             let database = try await TestDatabase.create(baseURL: urls.database)

@@ -29,23 +29,29 @@ public final class UserOperations: Sendable {
         self.registration = registration
         self.query = query
         self.changes = UserChangeLogic(repository: repository, now: now)
-        guard let executor = repository.execution.executor else {
-            getUserBatcher = nil
-            registerBatcher = nil
-            return
-        }
         // Batches run on up to half the storage threads (a search always finds a thread), and no
         // more at once than there are cores: fewer, larger batches save more round trips.
-        let batches = max(1, min(executor.threadCount / 2, ProcessInfo.processInfo.activeProcessorCount))
-        // GetUser answers as soon as the store has been read; the cache is filled after.
-        getUserBatcher = StorageCallBatcher(executor: executor, maxConcurrentBatches: batches) { ids, cancellation in
-            var results = [Result<User, UserError>](repeating: .failure(.cancelled), count: ids.count)
-            let fill = query.users(ids, cancellation: cancellation) { index, result in results[index] = result }
-            return (results, fill)
+        func batches(_ executor: any BlockingExecutor) -> Int {
+            max(1, min(executor.threadCount / 2, ProcessInfo.processInfo.activeProcessorCount))
         }
-        // Registration primes the cache before answering: the two form one unit.
-        registerBatcher = StorageCallBatcher(executor: executor, maxConcurrentBatches: batches) { users, cancellation in
-            (registration.register(users, cancellation: cancellation), nil)
+        if let executor = repository.execution.executor {
+            // GetUser answers as soon as the store has been read; the cache is filled after.
+            getUserBatcher = StorageCallBatcher(executor: executor, maxConcurrentBatches: batches(executor)) { ids, cancellation in
+                var results = [Result<User, UserError>](repeating: .failure(.cancelled), count: ids.count)
+                let fill = query.users(ids, cancellation: cancellation) { index, result in results[index] = result }
+                return (results, fill)
+            }
+        } else {
+            getUserBatcher = nil
+        }
+        if let executor = repository.writeExecution.executor {
+            // Registration primes the cache before answering: the two form one unit. (A store that
+            // commits to disk commits a batch in one transaction: one sync for all.)
+            registerBatcher = StorageCallBatcher(executor: executor, maxConcurrentBatches: batches(executor)) { users, cancellation in
+                (registration.register(users, cancellation: cancellation), nil)
+            }
+        } else {
+            registerBatcher = nil
         }
     }
 
@@ -84,20 +90,22 @@ public final class UserOperations: Sendable {
             return .done(.failure(error))
         }
         let changes = self.changes
-        return run { cancellation in changes.update([change], cancellation: cancellation)[0] }
+        return run(on: repository.writeExecution) { cancellation in changes.update([change], cancellation: cancellation)[0] }
     }
 
     /// Deletes a user (only if its version is `expectedVersion`, when given); answers the user as it was.
     public func delete(id: UUID, expectedVersion: UInt64?) -> StorageOutcome<User> {
         let changes = self.changes
         let deletion = UserDeletion(id: id, expectedVersion: expectedVersion)
-        return run { cancellation in changes.delete([deletion], cancellation: cancellation)[0] }
+        return run(on: repository.writeExecution) { cancellation in changes.delete([deletion], cancellation: cancellation)[0] }
     }
 
     /// Runs one call's work by the execution policy: at once when nothing blocks, otherwise alone on
     /// one of the storage threads.
-    private func run<Value: Sendable>(_ work: @escaping @Sendable (CallCancellation?) -> Result<Value, UserError>) -> StorageOutcome<Value> {
-        guard let executor = repository.execution.executor else { return .done(work(nil)) }
+    private func run<Value: Sendable>(
+        on execution: StorageExecution, _ work: @escaping @Sendable (CallCancellation?) -> Result<Value, UserError>
+    ) -> StorageOutcome<Value> {
+        guard let executor = execution.executor else { return .done(work(nil)) }
         return .pending { cancellation, complete in
             executor.run(cancellation: cancellation, complete: complete) { cancellation in work(cancellation) }
         }
@@ -112,6 +120,8 @@ public final class UserOperations: Sendable {
             return .done(.failure(error))
         }
         let query = self.query
-        return run { cancellation in Result { () throws(UserError) in try query.search(searchQuery, cancellation: cancellation) } }
+        return run(on: repository.execution) { cancellation in
+            Result { () throws(UserError) in try query.search(searchQuery, cancellation: cancellation) }
+        }
     }
 }

@@ -9,18 +9,20 @@
 public struct UserRepository: Sendable {
     public let store: any UserStore
     public let cache: (any UserCache)?
-    /// Where the repository's calls run: inline when neither the store nor the cache blocks;
+    /// Where the repository's reads run: inline when neither the store nor the cache blocks;
     /// otherwise on the store's threads (or the cache's, in front of a store that never blocks).
     public let execution: StorageExecution
+    /// Where its writes run, by the same rule with the store's ``UserStore/writeExecution``.
+    public let writeExecution: StorageExecution
 
     public init(store: any UserStore, cache: (any UserCache)? = nil) {
         self.store = store
         self.cache = cache
-        if store.execution.executor != nil {
-            execution = store.execution
-        } else {
-            execution = cache?.execution ?? .inline
+        func combined(_ storeExecution: StorageExecution) -> StorageExecution {
+            storeExecution.executor != nil ? storeExecution : (cache?.execution ?? .inline)
         }
+        execution = combined(store.execution)
+        writeExecution = combined(store.writeExecution)
     }
 
     /// Inserts each user on its own, then primes the cache with the ones committed: the cache never

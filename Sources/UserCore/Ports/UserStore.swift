@@ -11,8 +11,11 @@
 /// called on its own threads. Uniqueness of username and email (case-insensitive) is the store's to
 /// decide, atomically with the insert.
 public protocol UserStore: Sendable {
-    /// Where calls to this store run.
+    /// Where reads (`users(ids:)`, `search`) run.
     var execution: StorageExecution { get }
+    /// Where writes (`insert`, `update`, `delete`) run; by default where reads do. A store that
+    /// answers reads from memory but makes writes durable on disk reads inline and writes on threads.
+    var writeExecution: StorageExecution { get }
     /// Inserts each user on its own (one failing does not affect the others): one result per user,
     /// in order; ``UserError/alreadyExists(field:)`` when the username or email is taken.
     func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>]
@@ -29,4 +32,8 @@ public protocol UserStore: Sendable {
     /// or ``UserError/notFound(id:)``, ``UserError/versionMismatch(id:current:)``. A deleted user's
     /// username and email are free at once.
     func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>]
+}
+
+extension UserStore {
+    public var writeExecution: StorageExecution { execution }
 }

@@ -304,9 +304,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func expireDueCalls() {
         guard let context else { return }
         var sweep = deadlineTimer.fired(now: context.eventLoop.now)
-        var due: [UInt64] = []
-        for (id, call) in inFlight where sweep.isDue(call.context.deadline) { due.append(id) }
-        for id in due {
+        var due: [(id: UInt64, deadline: NIODeadline)] = []
+        for (id, call) in inFlight where sweep.isDue(call.context.deadline) { due.append((id, call.context.deadline)) }
+        // Earliest deadline first, also when a late timer finds several due at once.
+        due.sort { $0.deadline < $1.deadline || ($0.deadline == $1.deadline && $0.id < $1.id) }
+        for (id, _) in due {
             guard let entry = inFlight.removeValue(forKey: id) else { continue }
             stop(entry)
             var call = entry.context
