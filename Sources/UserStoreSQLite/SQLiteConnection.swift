@@ -111,7 +111,8 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var message: String
 
     /// A UNIQUE constraint failed.
-    var isUniqueViolation: Bool { code == 2067 /* SQLITE_CONSTRAINT_UNIQUE */ || code == 1555 /* SQLITE_CONSTRAINT_PRIMARYKEY */ }
+    /// SQLITE_CONSTRAINT_UNIQUE (2067) or SQLITE_CONSTRAINT_PRIMARYKEY (1555).
+    var isUniqueViolation: Bool { code == 2067 || code == 1555 }
     /// The disk (or the database's size limit) is full.
     var isFull: Bool { code & 0xFF == SQLITE_FULL }
 

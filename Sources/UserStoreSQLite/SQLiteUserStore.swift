@@ -131,7 +131,7 @@ public final class SQLiteUserStore: UserStore {
         try connection.run(SQL.all, []) { row throws(SQLiteError) in
             guard let idText = row.text(0), let id = UUID(strictText: idText), let username = row.text(1), let email = row.text(2),
                 let created = row.integer(3), let updated = row.integer(4), let version = row.integer(5)
-            else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "unexpected row in users") }
+            else { throw SQLiteError(code: 11, message: "unexpected row in users") }  // 11 = SQLITE_CORRUPT
             users.append(
                 User(
                     id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(created) / 1000),
