@@ -165,6 +165,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "UserRPCTestKit", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserV2", "UserRPCWire", "StrictJSON", "SeededMutation",
+                "UserStoreSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

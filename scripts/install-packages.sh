@@ -4,7 +4,7 @@
 #   scripts/install-packages.sh --test     also the PostgreSQL and Redis servers the tests run against
 set -euo pipefail
 packages=(pkg-config libpq-dev libhiredis-dev libsqlite3-dev)   # libpq (PostgreSQL store), hiredis (Redis cache), SQLite (the embedded store)
-if [ "${1:-}" = "--test" ]; then packages+=(postgresql redis-server openssl); fi   # openssl: test certificates
+if [ "${1:-}" = "--test" ]; then packages+=(postgresql redis-server openssl sqlite3); fi   # openssl: test certificates; sqlite3: the backup test
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -1,5 +1,11 @@
 import CSQLite
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// One SQLite database connection. Blocking: use it on one thread at a time, never an event loop.
 ///
 /// Not `Sendable`: it belongs to the thread that uses it.
@@ -32,7 +38,7 @@ final class SQLiteConnection {
         guard code == SQLITE_OK else {
             let message = error.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(error)
-            throw SQLiteError(code: code, message: message)
+            throw SQLiteError(code: code, message: message, systemErrno: sqlite3_system_errno(handle))
         }
     }
 
@@ -98,7 +104,7 @@ final class SQLiteConnection {
     }
 
     private func error(_ code: Int32) -> SQLiteError {
-        SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)))
+        SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), systemErrno: sqlite3_system_errno(handle))
     }
 
     /// SQLite copies the bound text (the `SQLITE_TRANSIENT` destructor, a macro Swift does not import).
@@ -109,12 +115,17 @@ final class SQLiteConnection {
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var code: Int32
     public var message: String
+    /// The operating system's error behind an I/O failure (`errno`), or 0.
+    public var systemErrno: Int32 = 0
 
     /// A UNIQUE constraint failed.
     /// SQLITE_CONSTRAINT_UNIQUE (2067) or SQLITE_CONSTRAINT_PRIMARYKEY (1555).
     var isUniqueViolation: Bool { code == 2067 || code == 1555 }
-    /// The disk (or the database's size limit) is full.
-    var isFull: Bool { code & 0xFF == SQLITE_FULL }
+    /// The disk (or the database's size limit) is full: SQLITE_FULL, or an I/O error that the
+    /// operating system reported as "no space" or "quota exceeded".
+    var isFull: Bool {
+        code & 0xFF == SQLITE_FULL || (code & 0xFF == SQLITE_IOERR && (systemErrno == ENOSPC || systemErrno == EDQUOT))
+    }
 
     public var description: String { "SQLite error \(code): \(message)" }
 }

@@ -104,6 +104,20 @@ public final class SQLiteUserStore: UserStore {
         }
     }
 
+    /// SQLite's `PRAGMA integrity_check` on the data directory's database (while no server has it
+    /// open): `["ok"]` when the database is sound, otherwise the problems found.
+    public static func integrityCheck(configuration: SQLiteUserStoreConfiguration) throws(SQLiteStoreError) -> [String] {
+        let (lock, connection) = try open(configuration)
+        defer { withExtendedLifetime(lock) {} }
+        var lines: [String] = []
+        do {
+            try connection.run("PRAGMA integrity_check", []) { row in lines.append(row.text(0) ?? "") }
+        } catch {
+            throw .database(error)
+        }
+        return lines
+    }
+
     private static func open(_ configuration: SQLiteUserStoreConfiguration) throws(SQLiteStoreError) -> (DataDirectoryLock, SQLiteConnection) {
         let directory = configuration.dataDirectory
         do {

@@ -14,25 +14,11 @@ struct ServerMemoryTests {
 
     @Test("after every kind of hostile client, memory returns near its baseline")
     func memoryReturnsNearBaseline() async throws {
-        let process = Process()
-        process.executableURL = ServerBinaryTests.binary
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "DATABASE_URL" && $0.key != "REDIS_URL" }
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.arguments = [
+        let (server, port) = try await ServerProcess.start([
             "--port", "0", "--in-memory", "--max-frame-bytes", "4194304", "--read-timeout", "300ms", "--write-stall-timeout", "500ms",
-        ]
-        markDescriptorsCloseOnExec()
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        let handle = stderr.fileHandleForReading
-        let port = try await withTimeout(seconds: 20) { [handle] in
-            try await blocking {
-                var log = ""
-                return try ServerBinaryTests.waitForPort(handle, log: &log)
-            }
-        }
-        let pid = process.processIdentifier
+        ])
+        defer { server.killIfRunning() }
+        let pid = server.pid
 
         // Warm up: the allocator and NIO reach their working size.
         let warm = try await RawConnection.connect(port: port)
@@ -106,7 +92,8 @@ struct ServerMemoryTests {
         // "Near": within 32 MiB of the baseline, against 120 MiB of frames sent.
         #expect(after - baseline < 32 * 1024, "baseline \(baseline) kB, after \(after) kB")
         await warm.close()
-        process.terminate()
+        server.signal(SIGTERM)
+        #expect(try await server.waitForExit() == 0)
     }
 }
 

@@ -137,7 +137,7 @@ struct UserV2Tests {
             }
         }()
         async let delete: Void? = try? await client.v2.deleteUser(id: victim.id)
-        let (updated, deleted) = await (update, delete)
+        let (updated, deleted): (Result<UserServiceV2.User, UserRPCError>, Void?) = await (update, delete)
         #expect(deleted != nil)
         if case .failure(let error) = updated { #expect(error.code == .notFound) }
         #expect(await #expect(throws: UserRPCError.self) { try await client.v2.getUser(id: victim.id) }?.code == .notFound)
