@@ -50,12 +50,16 @@ redis_bench() {  # redis-benchmark args; prints requests per second and p50
 }
 server_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$SERVER_PID/stat"; }   # user+system seconds
 section() { echo; echo "### $*"; }
+# The in-memory store where the binary has the flag (a binary from before the durable default has
+# only the in-memory store, and no flag).
+IN_MEMORY=()
+"$BIN/user-rpc-server" --help 2>&1 | grep -q -- --in-memory && IN_MEMORY=(--in-memory)
 
 cpu_count=$(nproc)
 echo "# user-rpc benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $cpu_count cores, $(uname -r)"
 
-section "1. Protocol and dispatch: GetUser on the embedded store vs Redis GET"
-DATABASE_URL= REDIS_URL= start_server
+section "1. Protocol and dispatch: GetUser on the in-memory store vs Redis GET"
+DATABASE_URL= REDIS_URL= start_server "${IN_MEMORY[@]}"
 id=$("$BIN/user-rpc" call RegisterUser --address 127.0.0.1:$PORT --username bench --email bench@example.com \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 echo "{\"id\":\"$id\"}" > "$WORK/get-one.txt"
@@ -95,7 +99,7 @@ bench --id "$id" --concurrency 1
 
 section "1b. Is the load generator the bottleneck? The server pinned to core 0, the generator to core 1"
 # One core each: whichever reaches 100% of its core first limits the run.
-SERVER_PREFIX="taskset -c 0" DATABASE_URL= REDIS_URL= start_server
+SERVER_PREFIX="taskset -c 0" DATABASE_URL= REDIS_URL= start_server "${IN_MEMORY[@]}"
 id=$("$BIN/user-rpc" call RegisterUser --address 127.0.0.1:$PORT --username pinned --email pinned@example.com \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 echo "{\"id\":\"$id\"}" > "$WORK/get-pinned.txt"
@@ -149,8 +153,8 @@ for clients in 1 64; do
   loadgen GetUser "$WORK/get-hot.txt" "$conns" "$depth" || true
 done
 
-section "3. Server memory: resident size idle and with 1000 idle connections (embedded store)"
-DATABASE_URL= REDIS_URL= start_server
+section "3. Server memory: resident size idle and with 1000 idle connections (in-memory store)"
+DATABASE_URL= REDIS_URL= start_server "${IN_MEMORY[@]}"
 echo "idle: $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2 " kB"}')"
 ulimit -n 4096
 python3 - "$SERVER_PID" "$PORT" <<'PY'
@@ -166,8 +170,8 @@ rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split
 print(f"with 1000 idle connections: {rss} kB")
 PY
 
-section "4. Server memory over 60 seconds at full load (GetUser, embedded store, 64 in flight)"
-DATABASE_URL= REDIS_URL= start_server
+section "4. Server memory over 60 seconds at full load (GetUser, in-memory store, 64 in flight)"
+DATABASE_URL= REDIS_URL= start_server "${IN_MEMORY[@]}"
 id=$("$BIN/user-rpc" call RegisterUser --address 127.0.0.1:$PORT --username steady --email steady@example.com \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 echo "{\"id\":\"$id\"}" > "$WORK/get-steady.txt"
@@ -179,3 +183,51 @@ for t in 0 10 20 30 40 50 60; do
 done
 wait "$LOADGEN_PID" || true
 cat "$WORK/steady.json"
+
+section "5. The durable embedded store (SQLite): GetUser against in-memory, RegisterUser against a durable pgbench insert, 1M users"
+if [ ${#IN_MEMORY[@]} -eq 0 ]; then
+  echo "(this binary has no durable embedded store)"
+  exit 0
+fi
+# PostgreSQL as durable as SQLite here: the test services run with fsync off; these settings reload.
+"${PSQL[@]}" -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET synchronous_commit = on" \
+  -c "ALTER SYSTEM SET full_page_writes = on" -c "SELECT pg_reload_conf()" >/dev/null
+echo "PostgreSQL: fsync=$("${PSQL[@]}" -tAc 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -tAc 'SHOW synchronous_commit')"
+for mode in in-memory durable; do
+  if [ "$mode" = durable ]; then DATABASE_URL= REDIS_URL= start_server --data-dir "$WORK/durable"; else DATABASE_URL= REDIS_URL= start_server --in-memory; fi
+  id=$("$BIN/user-rpc" call RegisterUser --address 127.0.0.1:$PORT --username "g$mode" --email "g$mode@example.com" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  echo "{\"id\":\"$id\"}" > "$WORK/get-$mode.txt"
+  echo "user-rpc GetUser on the $mode store, loadgen -c 4 -d 16:"
+  loadgen GetUser "$WORK/get-$mode.txt" 4 16
+done
+for clients in 64 1; do
+  depth=$(( clients == 1 ? 1 : 16 )); conns=$(( clients == 1 ? 1 : 4 ))
+  echo "pgbench one-row insert, durable, $clients client(s):"
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U userrpc -n -M prepared -c "$clients" -j "$cpu_count" -T "$SECONDS_PER_RUN" -f "$WORK/pg-insert.sql" userrpc 2>/dev/null | grep -E "latency average|tps"
+  echo "user-rpc RegisterUser on the durable store, loadgen -c $conns -d $depth:"
+  sed "s/@bench.example/@c$clients.example/" "$WORK/register.txt" > "$WORK/register-$clients.txt"
+  loadgen RegisterUser "$WORK/register-$clients.txt" "$conns" "$depth" || true
+done
+"${PSQL[@]}" -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
+
+echo "start-up with 1,000,000 users (written with the sqlite3 shell into a migrated data directory):"
+[ -n "$SERVER_PID" ] && { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+"$BIN/user-rpc-server" migrate --data-dir "$WORK/million" 2>/dev/null
+sqlite3 "$WORK/million/users.sqlite3" "PRAGMA journal_mode=WAL; INSERT INTO users (id, username, email, username_key, email_key, created_at_ms, updated_at_ms, version) WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<1000000) SELECT printf('%08x-0000-7000-8000-%012x', i, i), 'user'||i, 'user'||i||'@example.com', 'user'||i, 'user'||i||'@example.com', 1700000000000+i, 1700000000000+i, 1 FROM c; PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+echo "database file: $(du -h "$WORK/million/users.sqlite3" | cut -f1)"
+for run in 1 2; do
+  "$BIN/user-rpc-server" --port "$PORT" --log-level info --data-dir "$WORK/million" 2>"$WORK/million.log" &
+  SERVER_PID=$!
+  for _ in $(seq 600); do grep -q "starting user-rpc-server" "$WORK/million.log" && break; sleep 0.1; done
+  echo "run $run: $(grep -o 'took=[^ ]*' "$WORK/million.log") to open and load; RSS after start: $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2 " kB"}')"
+  [ "$run" = 2 ] && break
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+done
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+echo "{\"id\":\"00000001-0000-7000-8000-000000000001\"}" > "$WORK/get-million.txt"
+echo "user-rpc GetUser with 1M users loaded, loadgen -c 4 -d 16:"
+loadgen GetUser "$WORK/get-million.txt" 4 16
+echo "user-rpc RegisterUser with 1M users loaded, loadgen -c 4 -d 16:"
+loadgen RegisterUser "$WORK/register-64.txt" 4 16 || true
+echo "RSS after: $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2 " kB"}')"

@@ -4,17 +4,19 @@
     import Foundation
 #endif
 
-/// The embedded store: users in memory, for a server with no set-up and for tests. Nothing survives a restart.
+/// Users in memory: the `--in-memory` store (nothing survives a restart), and the index the durable
+/// embedded store answers reads from.
 ///
 /// Reads share a reader-writer lock; only writes take it exclusively, so concurrent GetUser calls do not
-/// serialize. Search walks an index sorted by (lower(username), id).
+/// serialize. Search walks an index sorted by (lower(username), id), kept in chunks so that a write
+/// moves a few kilobytes, whatever the number of users.
 public final class InMemoryUserStore: UserStore {
     private struct State {
         var byID: [UUID: User] = [:]
         var usernameKeys: Set<String> = []
         var emailKeys: [String: UUID] = [:]
         /// Sorted by (lower(username), id): the order of search results.
-        var ordered: [UserSearchCursor] = []
+        var ordered = SortedChunks<UserSearchCursor>()
     }
 
     private let state = ReadWriteLocked(State())
@@ -28,15 +30,17 @@ public final class InMemoryUserStore: UserStore {
         state.byID.reserveCapacity(users.count)
         state.emailKeys.reserveCapacity(users.count)
         state.usernameKeys.reserveCapacity(users.count)
-        state.ordered.reserveCapacity(users.count)
+        var ordered: [UserSearchCursor] = []
+        ordered.reserveCapacity(users.count)
         for user in users {
             let cursor = UserSearchCursor(user)
             state.byID[user.id] = user
             state.usernameKeys.insert(cursor.usernameKey)
             state.emailKeys[user.emailKey] = user.id
-            state.ordered.append(cursor)
+            ordered.append(cursor)
         }
-        state.ordered.sort()
+        ordered.sort()
+        state.ordered = SortedChunks(sorted: ordered)
         self.state.write { $0 = state }
     }
 
@@ -57,7 +61,7 @@ public final class InMemoryUserStore: UserStore {
             state.byID[user.id] = user
             state.usernameKeys.insert(cursor.usernameKey)
             state.emailKeys[emailKey] = user.id
-            state.ordered.insert(cursor, at: Self.insertionIndex(of: cursor, in: state.ordered))
+            state.ordered.insert(cursor)
         }
     }
 
@@ -84,23 +88,22 @@ public final class InMemoryUserStore: UserStore {
                     query.matches(user) && (query.after.map { $0 < UserSearchCursor(user) } ?? true)
                 }
             }
-            var start = 0
+            var start = state.ordered.startIndex
             if let prefix = query.usernamePrefix, !prefix.isEmpty {
-                start = Self.insertionIndex(of: UserSearchCursor(usernameKey: prefix, id: Self.smallestID), in: state.ordered)
+                start = state.ordered.lowerBound(UserSearchCursor(usernameKey: prefix, id: Self.smallestID))
             }
             if let after = query.after {
-                var afterIndex = Self.insertionIndex(of: after, in: state.ordered)
-                if afterIndex < state.ordered.count, state.ordered[afterIndex] == after { afterIndex += 1 }
-                start = max(start, afterIndex)
+                var afterPosition = state.ordered.lowerBound(after)
+                if state.ordered.element(at: afterPosition) == after { afterPosition = state.ordered.position(after: afterPosition) }
+                start = max(start, afterPosition)
             }
             var results: [User] = []
-            var index = start
-            while index < state.ordered.count, results.count < wanted {
-                let key = state.ordered[index]
+            guard wanted > 0 else { return results }
+            state.ordered.forEach(from: start) { key in
                 // Sorted order: once past the prefix range, nothing later matches.
-                if let prefix = query.usernamePrefix, !prefix.isEmpty, !key.usernameKey.hasPrefix(prefix) { break }
+                if let prefix = query.usernamePrefix, !prefix.isEmpty, !key.usernameKey.hasPrefix(prefix) { return false }
                 if let user = state.byID[key.id] { results.append(user) }
-                index += 1
+                return results.count < wanted
             }
             return results
         }
@@ -129,8 +132,8 @@ public final class InMemoryUserStore: UserStore {
             state.emailKeys[user.emailKey] = nil
             state.emailKeys[changed.emailKey] = user.id
             if new != old {
-                state.ordered.remove(at: Self.insertionIndex(of: old, in: state.ordered))
-                state.ordered.insert(new, at: Self.insertionIndex(of: new, in: state.ordered))
+                state.ordered.remove(old)
+                state.ordered.insert(new)
             }
             return changed
         }
@@ -151,7 +154,7 @@ public final class InMemoryUserStore: UserStore {
             state.byID[user.id] = nil
             state.usernameKeys.remove(cursor.usernameKey)
             state.emailKeys[user.emailKey] = nil
-            state.ordered.remove(at: Self.insertionIndex(of: cursor, in: state.ordered))
+            state.ordered.remove(cursor)
             return user
         }
     }
@@ -166,14 +169,4 @@ public final class InMemoryUserStore: UserStore {
     public var count: Int { state.read { $0.byID.count } }
 
     private static let smallestID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-
-    private static func insertionIndex(of cursor: UserSearchCursor, in ordered: [UserSearchCursor]) -> Int {
-        var low = 0
-        var high = ordered.count
-        while low < high {
-            let mid = (low + high) / 2
-            if ordered[mid] < cursor { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
 }

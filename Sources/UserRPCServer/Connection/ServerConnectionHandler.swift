@@ -453,7 +453,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func schedule(
-        at deadline: NIODeadline, context: ChannelHandlerContext, _ body: @escaping (ServerConnectionHandler) -> Void
+        at deadline: NIODeadline, context: ChannelHandlerContext, _ body: @escaping @Sendable (ServerConnectionHandler) -> Void
     ) -> Scheduled<Void> {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         return context.eventLoop.scheduleTask(deadline: deadline) { body(handler.value) }
