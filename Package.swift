@@ -44,6 +44,7 @@ let package = Package(
             dependencies: [
                 "CSQLite", "UserCore", "StrictJSON",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             resources: [
                 .embedInCode("Migrations/V1__create_users.sql"),
@@ -184,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "UserRPCTestKit", "UserStorePostgres", "UserCacheRedis", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1",
+                "UserRPCTestKit", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1",
                 "StrictJSON",
             ]
         ),

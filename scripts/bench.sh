@@ -206,18 +206,18 @@ for clients in 64 1; do
   echo "pgbench one-row insert, durable, $clients client(s):"
   "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U userrpc -n -M prepared -c "$clients" -j "$cpu_count" -T "$SECONDS_PER_RUN" -f "$WORK/pg-insert.sql" userrpc 2>/dev/null | grep -E "latency average|tps"
   echo "user-rpc RegisterUser on the durable store, loadgen -c $conns -d $depth:"
-  sed "s/@bench.example/@c$clients.example/" "$WORK/register.txt" > "$WORK/register-$clients.txt"
+  sed "s/\"r/\"c${clients}r/; s/@bench.example/@c$clients.example/" "$WORK/register.txt" > "$WORK/register-$clients.txt"
   loadgen RegisterUser "$WORK/register-$clients.txt" "$conns" "$depth" || true
 done
 "${PSQL[@]}" -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
 
 echo "start-up with 1,000,000 users (written with the sqlite3 shell into a migrated data directory):"
 [ -n "$SERVER_PID" ] && { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
-"$BIN/user-rpc-server" migrate --data-dir "$WORK/million" 2>/dev/null
+DATABASE_URL= REDIS_URL= "$BIN/user-rpc-server" migrate --data-dir "$WORK/million" >/dev/null
 sqlite3 "$WORK/million/users.sqlite3" "PRAGMA journal_mode=WAL; INSERT INTO users (id, username, email, username_key, email_key, created_at_ms, updated_at_ms, version) WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<1000000) SELECT printf('%08x-0000-7000-8000-%012x', i, i), 'user'||i, 'user'||i||'@example.com', 'user'||i, 'user'||i||'@example.com', 1700000000000+i, 1700000000000+i, 1 FROM c; PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 echo "database file: $(du -h "$WORK/million/users.sqlite3" | cut -f1)"
 for run in 1 2; do
-  "$BIN/user-rpc-server" --port "$PORT" --log-level info --data-dir "$WORK/million" 2>"$WORK/million.log" &
+  DATABASE_URL= REDIS_URL= "$BIN/user-rpc-server" --port "$PORT" --log-level info --data-dir "$WORK/million" 2>"$WORK/million.log" &
   SERVER_PID=$!
   for _ in $(seq 600); do grep -q "starting user-rpc-server" "$WORK/million.log" && break; sleep 0.1; done
   echo "run $run: $(grep -o 'took=[^ ]*' "$WORK/million.log") to open and load; RSS after start: $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2 " kB"}')"

@@ -52,6 +52,21 @@ struct StorageOptions: ParsableArguments {
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
+    /// Refuses a command line that names two stores: `--data-dir` (or `--in-memory`) with a database URL
+    /// (`--database-url`, or `DATABASE_URL` in the environment), or `--in-memory` with `--data-dir`.
+    func checkOneStore(inMemory: Bool = false) throws {
+        let databaseURLGiven = databaseURL != nil || !(environment["DATABASE_URL"] ?? "").isEmpty
+        if dataDir != nil, databaseURLGiven {
+            throw ValidationError(
+                "--data-dir is for the embedded store, but a database URL is given too (--database-url or DATABASE_URL): give one of them")
+        }
+        if inMemory, databaseURLGiven {
+            throw ValidationError(
+                "--in-memory is the embedded store, but a database URL is given too (--database-url or DATABASE_URL): give one of them")
+        }
+        if inMemory, dataDir != nil { throw ValidationError("--in-memory keeps nothing on disk: it takes no --data-dir") }
+    }
+
     func bootstrapLogging() throws -> Logger {
         let levelText = logLevel ?? environment["USER_RPC_LOG_LEVEL"] ?? "info"
         guard let level = Logger.Level(rawValue: levelText) else { throw ValidationError("unknown log level '\(levelText)'") }
@@ -229,6 +244,7 @@ struct Serve: AsyncParsableCommand {
             configuration.authTokens = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
 
+        try storage.checkOneStore(inMemory: inMemory || environment["USER_RPC_IN_MEMORY"] == "1")
         let postgresConfiguration = try storage.postgresConfiguration()
         let redisConfiguration = try storage.redisConfiguration()
         let store: any UserStore
@@ -314,6 +330,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
+        try storage.checkOneStore()
         let logger = try storage.bootstrapLogging()
         guard let configuration = try storage.postgresConfiguration() else {
             let sqliteConfiguration = storage.sqliteConfiguration

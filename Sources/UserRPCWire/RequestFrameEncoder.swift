@@ -8,9 +8,9 @@ import StrictJSON
 /// metadata keys sorted; ``RequestEnvelope/encode(id:method:timeoutMilliseconds:metadata:payload:into:)``
 /// writes the same bytes through this type.
 public struct RequestFrameEncoder: Sendable {
-    private static let head: StaticString = #"{"type":"request","id":"#
+    @usableFromInline static let head: StaticString = #"{"type":"request","id":"#
     /// `,"method":…,"payload":` — everything between the id and the payload.
-    private let afterID: [UInt8]
+    @usableFromInline let afterID: [UInt8]
 
     /// An encoder of calls to `method` (`package.Service/Method`) with this `timeout_ms` and metadata.
     public init(method: String, timeoutMilliseconds: UInt64?, metadata: [String: String]) {
@@ -54,20 +54,33 @@ public struct RequestFrameEncoder: Sendable {
         }
     }
 
-    /// Appends one frame for call `id` with `message` as its payload, encoded in place.
+    /// Appends one frame for call `id` with `message` as its payload, encoded in place: the message
+    /// is measured, then the whole frame written into memory reserved once.
+    @inlinable
     public func writeFrame<Message: RPCMessage>(id: UInt64, message: Message, into buffer: inout ByteBuffer) {
-        let lengthIndex = buffer.writerIndex
-        buffer.writeInteger(UInt32(0))
-        buffer.writeStaticString(Self.head)
-        let digits = DecimalText.digitCount(id)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { memory in
-            DecimalText.write(id, into: memory)
-            return digits
+        var measure = MessageFieldWriter(measuring: ())
+        measure.writeMessage(message)
+        let head = Self.head
+        let afterID = afterID
+        let bound = 4 + head.utf8CodeUnitCount + 20 + afterID.count + measure.length + 1
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
+            let base = memory.baseAddress!
+            var offset = 4
+            (base + offset).copyMemory(from: head.utf8Start, byteCount: head.utf8CodeUnitCount)
+            offset += head.utf8CodeUnitCount
+            let digits = DecimalText.digitCount(id)
+            DecimalText.write(id, into: UnsafeMutableRawBufferPointer(start: base + offset, count: digits))
+            offset += digits
+            afterID.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            offset += afterID.count
+            var writer = MessageFieldWriter(writingTo: base + offset)
+            writer.writeMessage(message)
+            offset += writer.length
+            (base + offset).storeBytes(of: UInt8(ascii: "}"), as: UInt8.self)
+            offset += 1
+            base.storeBytes(of: UInt32(offset - 4).bigEndian, as: UInt32.self)
+            return offset
         }
-        buffer.writeBytes(afterID)
-        message.write(into: &buffer)
-        buffer.writeInteger(UInt8(ascii: "}"))
-        buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
     }
 
     /// The body of the frame for call `id`, as bytes.

@@ -7,20 +7,42 @@ import StrictJSON
 /// `{"type":"response","id":N[,"metadata":{…}],"status":{…}[,"payload":{…}]}` — the payload of an
 /// OK response is the message's own encoding (``RPCMessage/write(into:)``), written in place.
 public enum ResponseFrameWriter {
-    private static let head: StaticString = #"{"type":"response","id":"#
-    private static let okStatusAndPayloadKey: StaticString = #","status":{"code":"OK","message":""},"payload":"#
+    @usableFromInline static let head: StaticString = #"{"type":"response","id":"#
+    @usableFromInline static let okStatusAndPayloadKey: StaticString = #","status":{"code":"OK","message":""},"payload":"#
 
     /// Appends one OK response frame for call `id` with `message` as its payload.
+    ///
+    /// The message is measured first, then the whole frame is written into memory reserved once in
+    /// the buffer (one `ByteBuffer` operation per answer).
+    @inlinable
     public static func writeOK<Message: RPCMessage>(id: UInt64, metadata: [String: String], message: Message, into buffer: inout ByteBuffer) {
-        let lengthIndex = buffer.writerIndex
-        buffer.writeInteger(UInt32(0))
-        buffer.writeStaticString(head)
-        writeDecimal(id, into: &buffer)
-        if !metadata.isEmpty { writeMetadata(metadata, into: &buffer) }
-        buffer.writeStaticString(okStatusAndPayloadKey)
-        message.write(into: &buffer)
-        buffer.writeInteger(UInt8(ascii: "}"))
-        buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+        let metadataMember = metadata.isEmpty ? nil : metadataBytes(metadata)
+        var measure = MessageFieldWriter(measuring: ())
+        measure.writeMessage(message)
+        let bound =
+            4 + head.utf8CodeUnitCount + 20 + (metadataMember?.count ?? 0) + okStatusAndPayloadKey.utf8CodeUnitCount + measure.length + 1
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
+            let base = memory.baseAddress!
+            var offset = 4
+            (base + offset).copyMemory(from: head.utf8Start, byteCount: head.utf8CodeUnitCount)
+            offset += head.utf8CodeUnitCount
+            let digits = DecimalText.digitCount(id)
+            DecimalText.write(id, into: UnsafeMutableRawBufferPointer(start: base + offset, count: digits))
+            offset += digits
+            if let metadataMember {
+                metadataMember.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                offset += metadataMember.count
+            }
+            (base + offset).copyMemory(from: okStatusAndPayloadKey.utf8Start, byteCount: okStatusAndPayloadKey.utf8CodeUnitCount)
+            offset += okStatusAndPayloadKey.utf8CodeUnitCount
+            var writer = MessageFieldWriter(writingTo: base + offset)
+            writer.writeMessage(message)
+            offset += writer.length
+            (base + offset).storeBytes(of: UInt8(ascii: "}"), as: UInt8.self)
+            offset += 1
+            base.storeBytes(of: UInt32(offset - 4).bigEndian, as: UInt32.self)
+            return offset
+        }
     }
 
     /// Appends one response frame for call `id` that failed with `status` (not OK: no payload).
@@ -41,20 +63,13 @@ public enum ResponseFrameWriter {
         WireProtocol.writeFrame(writer.bytes, into: &buffer)
     }
 
-    private static func writeDecimal(_ value: UInt64, into buffer: inout ByteBuffer) {
-        let count = DecimalText.digitCount(value)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { memory in
-            DecimalText.write(value, into: memory)
-            return count
-        }
-    }
-
-    private static func writeMetadata(_ metadata: [String: String], into buffer: inout ByteBuffer) {
+    /// `,"metadata":{…}`, the member as it goes after the id.
+    @usableFromInline
+    static func metadataBytes(_ metadata: [String: String]) -> [UInt8] {
         var writer = JSONWriter(reservingCapacity: 64)
         writer.key("metadata")
         writeMetadata(metadata, into: &writer)
-        buffer.writeInteger(UInt8(ascii: ","))
-        buffer.writeBytes(writer.bytes)
+        return [UInt8(ascii: ",")] + writer.bytes
     }
 
     /// Metadata as a JSON object, keys sorted (the bytes do not depend on a dictionary's order).

@@ -1,3 +1,5 @@
+import NIOConcurrencyHelpers
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -8,7 +10,8 @@
 /// the same directory fails at start-up, saying which process holds it. (SQLite's own locks would let
 /// two processes share the database; two servers each with their own in-memory index must not.)
 final class DataDirectoryLock: Sendable {
-    private let descriptor: Int32
+    /// The lock file's descriptor while the lock is held.
+    private let descriptor: NIOLockedValueBox<Int32?>
 
     /// Takes the lock on `directory`, or throws saying why not.
     init(directory: String) throws(SQLiteStoreError) {
@@ -27,12 +30,21 @@ final class DataDirectoryLock: Sendable {
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(descriptor, 0)
         _ = pwrite(descriptor, pid, pid.count, 0)
-        self.descriptor = descriptor
+        self.descriptor = NIOLockedValueBox(descriptor)
+    }
+
+    /// Releases the lock (at most once; also done when the lock goes away).
+    func release() {
+        descriptor.withLockedValue { held in
+            guard let descriptor = held else { return }
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+            held = nil
+        }
     }
 
     deinit {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
+        release()
     }
 }
 

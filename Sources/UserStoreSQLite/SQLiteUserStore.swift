@@ -55,7 +55,8 @@ public final class SQLiteUserStore: UserStore {
     /// The connection, used only on the writer thread (and by `init` before the thread exists).
     /// `@unchecked Sendable`: that one thread is the only one that touches it.
     private final class Database: @unchecked Sendable {
-        let connection: SQLiteConnection
+        /// `nil` once the store has shut down.
+        var connection: SQLiteConnection?
         init(_ connection: SQLiteConnection) { self.connection = connection }
     }
 
@@ -154,9 +155,13 @@ public final class SQLiteUserStore: UserStore {
         return users
     }
 
-    /// Stops the writer thread; later writes fail with UNAVAILABLE.
+    /// Stops the writer thread, closes the database and releases the data directory (another
+    /// server may open it from then on); later writes fail with UNAVAILABLE.
     public func shutdown() async {
         try? await writer.shutdownGracefully()
+        // The writer thread has stopped: nothing else uses the connection.
+        database.connection = nil
+        lock.release()
     }
 
     // MARK: UserStore
@@ -170,6 +175,10 @@ public final class SQLiteUserStore: UserStore {
         try index.users(ids: ids, cancellation: cancellation, found: found)
     }
 
+    public func user(id: UUID, cancellation: CallCancellation?) -> User? {
+        index.user(id: id)
+    }
+
     public func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User] {
         try index.search(query, cancellation: cancellation)
     }
@@ -177,7 +186,7 @@ public final class SQLiteUserStore: UserStore {
     /// Inserts a batch in one transaction (one sync to disk for all), each user succeeding or failing
     /// on its own (a conflict, with the username checked first, fails only its own call).
     public func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>] {
-        let connection = database.connection
+        guard let connection = database.connection else { return users.map { _ in .failure(Self.closed) } }
         var results: [Result<Void, UserError>] = []
         var usernames = Set<String>()
         var emails = Set<String>()
@@ -255,7 +264,7 @@ public final class SQLiteUserStore: UserStore {
 
     /// Runs `body` in a transaction committed to disk; a failure rolls it back.
     private func transaction(_ body: (SQLiteConnection) throws(SQLiteError) -> Void) throws(UserError) {
-        let connection = database.connection
+        guard let connection = database.connection else { throw Self.closed }
         do throws(SQLiteError) {
             try connection.execute("BEGIN IMMEDIATE")
             try body(connection)
@@ -272,6 +281,8 @@ public final class SQLiteUserStore: UserStore {
             .integer(RFC3339.milliseconds(user.createdAt)), .integer(RFC3339.milliseconds(user.updatedAt)), .integer(Int64(user.version)),
         ]
     }
+
+    private static let closed = UserError.unavailable("the embedded store has shut down")
 
     /// The one place where SQLite failures become domain errors.
     static func domainError(_ error: SQLiteError) -> UserError {

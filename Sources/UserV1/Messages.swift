@@ -23,12 +23,14 @@ public struct RegisterUserRequest: RPCMessage, Hashable {
     }
 
     /// Reads the message's fields from `fields` (see ``RPCMessage/init(fields:)``).
+    @inlinable
     public init(fields: inout some MessageFieldReader) {
         username = fields.required("username", as: String.self)
         email = fields.required("email", as: String.self)
     }
 
     /// Writes the message's fields to `fields`, in schema order.
+    @inlinable
     public func write(fields: inout MessageFieldWriter) {
         fields.field("username", username)
         fields.field("email", email)
@@ -49,11 +51,13 @@ public struct GetUserRequest: RPCMessage, Hashable {
     }
 
     /// Reads the message's fields from `fields` (see ``RPCMessage/init(fields:)``).
+    @inlinable
     public init(fields: inout some MessageFieldReader) {
         id = fields.required("id", as: UUID.self)
     }
 
     /// Writes the message's fields to `fields`, in schema order.
+    @inlinable
     public func write(fields: inout MessageFieldWriter) {
         fields.field("id", id)
     }
@@ -82,6 +86,7 @@ public struct SearchUsersRequest: RPCMessage, Hashable {
     }
 
     /// Reads the message's fields from `fields` (see ``RPCMessage/init(fields:)``).
+    @inlinable
     public init(fields: inout some MessageFieldReader) {
         username = fields.optional("username", as: String.self)
         email = fields.optional("email", as: String.self)
@@ -90,6 +95,7 @@ public struct SearchUsersRequest: RPCMessage, Hashable {
     }
 
     /// Writes the message's fields to `fields`, in schema order.
+    @inlinable
     public func write(fields: inout MessageFieldWriter) {
         fields.field("username", username)
         fields.field("email", email)
@@ -121,6 +127,7 @@ public struct User: RPCMessage, Hashable {
     }
 
     /// Reads the message's fields from `fields` (see ``RPCMessage/init(fields:)``).
+    @inlinable
     public init(fields: inout some MessageFieldReader) {
         id = fields.required("id", as: UUID.self)
         username = fields.required("username", as: String.self)
@@ -129,6 +136,7 @@ public struct User: RPCMessage, Hashable {
     }
 
     /// Writes the message's fields to `fields`, in schema order.
+    @inlinable
     public func write(fields: inout MessageFieldWriter) {
         fields.field("id", id)
         fields.field("username", username)
@@ -154,12 +162,14 @@ public struct SearchUsersResponse: RPCMessage, Hashable {
     }
 
     /// Reads the message's fields from `fields` (see ``RPCMessage/init(fields:)``).
+    @inlinable
     public init(fields: inout some MessageFieldReader) {
         users = fields.messages("users", as: User.self, required: true)
         nextPageToken = fields.optional("next_page_token", as: String.self)
     }
 
     /// Writes the message's fields to `fields`, in schema order.
+    @inlinable
     public func write(fields: inout MessageFieldWriter) {
         fields.field("users", messages: users)
         fields.field("next_page_token", nextPageToken)

@@ -23,12 +23,14 @@ extension UserServiceV2 {
         }
 
         /// Reads the message's fields (see ``RPCMessage/init(fields:)``).
+        @inlinable
         public init(fields: inout some MessageFieldReader) {
             username = fields.required("username", as: String.self)
             email = fields.required("email", as: String.self)
         }
 
         /// Writes the message's fields, in schema order.
+        @inlinable
         public func write(fields: inout MessageFieldWriter) {
             fields.field("username", username)
             fields.field("email", email)
@@ -46,11 +48,13 @@ extension UserServiceV2 {
         public init(id: UUID) { self.id = id }
 
         /// Reads the message's fields (see ``RPCMessage/init(fields:)``).
+        @inlinable
         public init(fields: inout some MessageFieldReader) {
             id = fields.required("id", as: UUID.self)
         }
 
         /// Writes the message's fields, in schema order.
+        @inlinable
         public func write(fields: inout MessageFieldWriter) {
             fields.field("id", id)
         }
@@ -78,6 +82,7 @@ extension UserServiceV2 {
         }
 
         /// Reads the message's fields (see ``RPCMessage/init(fields:)``).
+        @inlinable
         public init(fields: inout some MessageFieldReader) {
             username = fields.optional("username", as: String.self)
             email = fields.optional("email", as: String.self)
@@ -86,6 +91,7 @@ extension UserServiceV2 {
         }
 
         /// Writes the message's fields, in schema order.
+        @inlinable
         public func write(fields: inout MessageFieldWriter) {
             fields.field("username", username)
             fields.field("email", email)
@@ -117,6 +123,7 @@ extension UserServiceV2 {
         }
 
         /// Reads the message's fields (see ``RPCMessage/init(fields:)``).
+        @inlinable
         public init(fields: inout some MessageFieldReader) {
             id = fields.required("id", as: UUID.self)
             username = fields.optional("username", as: String.self)
@@ -125,6 +132,7 @@ extension UserServiceV2 {
         }
 
         /// Writes the message's fields, in schema order.
+        @inlinable
         public func write(fields: inout MessageFieldWriter) {
             fields.field("id", id)
             fields.field("username", username)
@@ -149,12 +157,14 @@ extension UserServiceV2 {
         }
 
         /// Reads the message's fields (see ``RPCMessage/init(fields:)``).
+        @inlinable
         public init(fields: inout some MessageFieldReader) {
             id = fields.required("id", as: UUID.self)
             expectedVersion = fields.optional("expected_version", as: UInt64.self)
         }
 
         /// Writes the message's fields, in schema order.
+        @inlinable
         public func write(fields: inout MessageFieldWriter) {
             fields.field("id", id)
             fields.field("expected_version", expectedVersion)
@@ -168,8 +178,10 @@ extension UserServiceV2 {
         /// A message with these fields.
         public init() {}
         /// Reads the message's fields (see ``RPCMessage/init(fields:)``).
+        @inlinable
         public init(fields: inout some MessageFieldReader) {}
         /// Writes the message's fields, in schema order.
+        @inlinable
         public func write(fields: inout MessageFieldWriter) {}
     }
 
@@ -201,6 +213,7 @@ extension UserServiceV2 {
         }
 
         /// Reads the message's fields (see ``RPCMessage/init(fields:)``).
+        @inlinable
         public init(fields: inout some MessageFieldReader) {
             id = fields.required("id", as: UUID.self)
             username = fields.required("username", as: String.self)
@@ -211,6 +224,7 @@ extension UserServiceV2 {
         }
 
         /// Writes the message's fields, in schema order.
+        @inlinable
         public func write(fields: inout MessageFieldWriter) {
             fields.field("id", id)
             fields.field("username", username)
@@ -237,12 +251,14 @@ extension UserServiceV2 {
         }
 
         /// Reads the message's fields (see ``RPCMessage/init(fields:)``).
+        @inlinable
         public init(fields: inout some MessageFieldReader) {
             users = fields.messages("users", as: User.self, required: true)
             nextPageToken = fields.optional("next_page_token", as: String.self)
         }
 
         /// Writes the message's fields, in schema order.
+        @inlinable
         public func write(fields: inout MessageFieldWriter) {
             fields.field("users", messages: users)
             fields.field("next_page_token", nextPageToken)

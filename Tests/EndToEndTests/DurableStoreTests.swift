@@ -87,6 +87,26 @@ struct DurableStoreTests {
         #expect(unwritable.log.contains("the data directory \(readOnly.path) is not writable"), "\(unwritable.log)")
     }
 
+    @Test("a command line that names two stores is refused before anything is opened")
+    func twoStoresRefused() async throws {
+        let directory = Self.scratchDirectory("two-stores")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var withDatabase = ServerProcess.embeddedEnvironment
+        withDatabase["DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/none"
+        let cases: [([String], [String: String], String)] = [
+            (["--port", "0", "--data-dir", directory], withDatabase, "--data-dir is for the embedded store, but a database URL is given too"),
+            (["migrate", "--data-dir", directory], withDatabase, "--data-dir is for the embedded store, but a database URL is given too"),
+            (["--port", "0", "--in-memory"], withDatabase, "--in-memory is the embedded store, but a database URL is given too"),
+            (["--port", "0", "--in-memory", "--data-dir", directory], ServerProcess.embeddedEnvironment, "--in-memory keeps nothing on disk"),
+        ]
+        for (arguments, environment, message) in cases {
+            let (status, log) = try await ServerProcess.run(arguments, environment: environment)
+            #expect(status != 0, "\(arguments)")
+            #expect(log.contains(message), "\(arguments): \(log)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory), "nothing was created")
+    }
+
     @Test("SIGKILL at 20 random moments during concurrent registrations: every answered user is there once, the store opens cleanly")
     func killedDuringRegistrations() async throws {
         let directory = Self.scratchDirectory("crash")

@@ -78,6 +78,10 @@ public final class InMemoryUserStore: UserStore {
         state.read { $0.byID[id] }
     }
 
+    public func user(id: UUID, cancellation: CallCancellation?) -> User? {
+        state.read { $0.byID[id] }
+    }
+
     public func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User] {
         state.read { state in
             let wanted = query.limit + 1

@@ -20,9 +20,8 @@ public struct UserQueryLogic: Sendable {
     ) -> (@Sendable () -> Void)? {
         if ids.count == 1, let id = ids.first {
             // A batch of one, as every call on a store that never blocks: no table of results.
-            var user: User?
             do throws(UserError) {
-                let fill = try repository.users(ids: ids, cancellation: cancellation) { user = $0 }
+                let (user, fill) = try repository.user(id: id, cancellation: cancellation)
                 answer(0, user.map { .success($0) } ?? .failure(.notFound(id: id)))
                 return fill
             } catch {

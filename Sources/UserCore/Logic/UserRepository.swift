@@ -39,6 +39,14 @@ public struct UserRepository: Sendable {
     /// Cache-aside: calls `found` with each user among `ids`, from the cache, then from the store for
     /// the misses. Returns the cache fill for the users the store returned, for the caller to run
     /// once it has answered (`nil` when there is nothing to fill).
+    /// One user by id, or `nil`, by the same rule as ``users(ids:cancellation:found:)``.
+    public func user(id: UUID, cancellation: CallCancellation?) throws(UserError) -> (user: User?, fillCache: (@Sendable () -> Void)?) {
+        guard cache != nil else { return (try store.user(id: id, cancellation: cancellation), nil) }
+        var user: User?
+        let fill = try users(ids: CollectionOfOne(id), cancellation: cancellation) { user = $0 }
+        return (user, fill)
+    }
+
     public func users<IDs: Collection<UUID>>(
         ids: IDs, cancellation: CallCancellation?, found: (User) -> Void
     ) throws(UserError) -> (@Sendable () -> Void)? {

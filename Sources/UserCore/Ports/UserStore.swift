@@ -21,6 +21,9 @@ public protocol UserStore: Sendable {
     func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>]
     /// Calls `found` with each user whose id is among `ids`, in no particular order.
     func users(ids: some Collection<UUID>, cancellation: CallCancellation?, found: (User) -> Void) throws(UserError)
+    /// The user with this id, or `nil`: a batch of one, without a generic collection (the hot path of
+    /// a store that answers from memory). By default ``users(ids:cancellation:found:)`` with one id.
+    func user(id: UUID, cancellation: CallCancellation?) throws(UserError) -> User?
     /// Up to `query.limit + 1` matching users after `query.after`, ordered by (lower(username), id).
     func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User]
     /// Applies each change on its own, atomically with its version test and uniqueness check: for
@@ -36,4 +39,10 @@ public protocol UserStore: Sendable {
 
 extension UserStore {
     public var writeExecution: StorageExecution { execution }
+
+    public func user(id: UUID, cancellation: CallCancellation?) throws(UserError) -> User? {
+        var user: User?
+        try users(ids: CollectionOfOne(id), cancellation: cancellation) { user = $0 }
+        return user
+    }
 }

@@ -14,19 +14,57 @@ import UserRPCWire
 /// the method's bytes as they are in the request frame, so a call's route is found without making a
 /// string.
 public struct RPCRouter: Sendable {
-    private(set) var routes: [String: MethodRoute] = [:]
+    private(set) var routes: [String: MethodRoute] = [:] {
+        didSet {
+            routesByHash = Dictionary(routes.values.map { (Self.hash($0.utf8.withUnsafeBytes { $0 }), $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+    /// The routes by a hash of their name's bytes, for the lookup of a request's method bytes.
+    private var routesByHash: [UInt64: MethodRoute] = [:]
     /// Methods registered more than once.
     private(set) var duplicates: [String] = []
 
     public init() {}
 
     /// Registers the handler of `method`.
+    ///
+    /// Inlinable: the route's per-call work (read the request, run the handler, write the answer) is
+    /// built here, where the request and response types are known, so it runs specialized for them —
+    /// no generic dispatch and no runtime type lookups on a call's path.
+    @inlinable
     public mutating func register<Request, Response>(
         _ method: MethodDescriptor<Request, Response>,
         handler: @escaping @Sendable (Request, inout ServerContext) -> ServerAnswer<Response>
     ) {
-        if routes[method.fullName] != nil { duplicates.append(method.fullName) }
-        routes[method.fullName] = TypedMethodRoute(method: method, handler: handler)
+        add(
+            MethodRoute(
+                service: method.service, name: method.name, fullName: method.fullName, requestMessageName: Request.messageName,
+                responseMessageName: Response.messageName,
+                serve: { payload, parser, context, output in
+                    let request: Request
+                    switch MethodRoute.readRequest(Request.self, payload, parser: parser) {
+                    case .success(let value): request = value
+                    case .failure(let error): return .failed(error)
+                    }
+                    switch handler(request, &context) {
+                    case .now(.success(let response)):
+                        ResponseFrameWriter.writeOK(id: context.callID, metadata: context.responseMetadata, message: response, into: &output)
+                        return .answeredOK
+                    case .now(.failure(let error)):
+                        return .failed(error)
+                    case .later(let pending):
+                        return .pending(
+                            PendingAnswer { complete in
+                                pending.start { result in complete(result.map { $0 as any RPCMessage }) }
+                            })
+                    }
+                }))
+    }
+
+    @usableFromInline
+    mutating func add(_ route: MethodRoute) {
+        if routes[route.fullName] != nil { duplicates.append(route.fullName) }
+        routes[route.fullName] = route
     }
 
     /// The full names of the registered methods, sorted.
@@ -36,7 +74,10 @@ public struct RPCRouter: Sendable {
 /// A method's handler with its message types erased: what the connection calls.
 ///
 /// `@unchecked Sendable`: immutable after creation.
-class MethodRoute: @unchecked Sendable {
+@usableFromInline
+final class MethodRoute: @unchecked Sendable {
+    @usableFromInline typealias Serve = @Sendable (RequestPayload, JSONParser, inout ServerContext, inout ByteBuffer) -> RouteOutcome
+
     let fullName: String
     let service: String
     let name: String
@@ -44,23 +85,60 @@ class MethodRoute: @unchecked Sendable {
     let responseMessageName: String
     /// `fullName`'s bytes, compared with a request frame's method bytes.
     let utf8: [UInt8]
+    private let serveCall: Serve
 
-    init(service: String, name: String, fullName: String, requestMessageName: String, responseMessageName: String) {
+    @usableFromInline
+    init(service: String, name: String, fullName: String, requestMessageName: String, responseMessageName: String, serve: @escaping Serve) {
         self.service = service
         self.name = name
         self.fullName = fullName
         self.requestMessageName = requestMessageName
         self.responseMessageName = responseMessageName
         self.utf8 = Array(fullName.utf8)
+        self.serveCall = serve
     }
 
     /// Reads the request, runs the handler, and writes an OK answer given now into `output`.
     func serve(_ payload: RequestPayload, parser: JSONParser, context: inout ServerContext, output: inout ByteBuffer) -> RouteOutcome {
-        preconditionFailure("MethodRoute is abstract")
+        serveCall(payload, parser, &context, &output)
+    }
+
+    /// The request from the scanned members when they read as one, otherwise from the parsed payload
+    /// (which then gives every violation).
+    @inlinable
+    static func readRequest<Request: RPCMessage>(_ type: Request.Type, _ payload: RequestPayload, parser: JSONParser) -> Result<Request, RPCError> {
+        switch payload {
+        case .plain(let members, let frame):
+            if let request = Request.decode(plain: members, in: frame, unknownFields: .reject) { return .success(request) }
+            return readRequestSlowly(type, frame: frame, parser: parser)
+        case .json(let object):
+            return decode(type, object)
+        }
+    }
+
+    /// The scanner accepted the frame, so it parses; its payload decides the exact error.
+    @usableFromInline
+    static func readRequestSlowly<Request: RPCMessage>(_ type: Request.Type, frame: UnsafeRawBufferPointer, parser: JSONParser) -> Result<
+        Request, RPCError
+    > {
+        guard case .request(let envelope)? = try? ClientFrame.decode(frame, parser: parser) else {
+            return .failure(RPCError(code: .internal, message: "internal error"))
+        }
+        return decode(type, envelope.payload)
+    }
+
+    @usableFromInline
+    static func decode<Request: RPCMessage>(_ type: Request.Type, _ object: JSONObject) -> Result<Request, RPCError> {
+        do {
+            return .success(try Request.decode(json: object, unknownFields: .reject))
+        } catch {
+            return .failure(.invalidArgument(error.violations))
+        }
     }
 }
 
 /// A request's payload as the connection has it.
+@usableFromInline
 enum RequestPayload {
     /// The plain members the scanner read from the frame `frame` (the hot path). If the request
     /// message cannot be read from them, the frame is parsed and its payload read the general way.
@@ -70,6 +148,7 @@ enum RequestPayload {
 }
 
 /// What a route did with a call.
+@usableFromInline
 enum RouteOutcome {
     /// Answered OK: the response is in the output.
     case answeredOK
@@ -79,67 +158,26 @@ enum RouteOutcome {
     case pending(PendingAnswer<any RPCMessage>)
 }
 
-final class TypedMethodRoute<Request: RPCMessage, Response: RPCMessage>: MethodRoute, @unchecked Sendable {
-    private let handler: @Sendable (Request, inout ServerContext) -> ServerAnswer<Response>
-
-    init(method: MethodDescriptor<Request, Response>, handler: @escaping @Sendable (Request, inout ServerContext) -> ServerAnswer<Response>) {
-        self.handler = handler
-        super.init(
-            service: method.service, name: method.name, fullName: method.fullName, requestMessageName: Request.messageName,
-            responseMessageName: Response.messageName)
-    }
-
-    override func serve(_ payload: RequestPayload, parser: JSONParser, context: inout ServerContext, output: inout ByteBuffer) -> RouteOutcome {
-        let request: Request
-        switch readRequest(payload, parser: parser) {
-        case .success(let value): request = value
-        case .failure(let error): return .failed(error)
-        }
-        switch handler(request, &context) {
-        case .now(.success(let response)):
-            ResponseFrameWriter.writeOK(id: context.callID, metadata: context.responseMetadata, message: response, into: &output)
-            return .answeredOK
-        case .now(.failure(let error)):
-            return .failed(error)
-        case .later(let pending):
-            return .pending(
-                PendingAnswer { complete in
-                    pending.start { result in complete(result.map { $0 as any RPCMessage }) }
-                })
-        }
-    }
-
-    /// The request from the scanned members when they read as one, otherwise from the parsed payload
-    /// (which then gives every violation).
-    private func readRequest(_ payload: RequestPayload, parser: JSONParser) -> Result<Request, RPCError> {
-        let object: JSONObject
-        switch payload {
-        case .plain(let members, let frame):
-            if let request = Request.decode(plain: members, in: frame, unknownFields: .reject) { return .success(request) }
-            // The scanner accepted the frame, so it parses; its payload decides the exact error.
-            guard case .request(let envelope)? = try? ClientFrame.decode(frame, parser: parser) else {
-                return .failure(RPCError(code: .internal, message: "internal error"))
-            }
-            object = envelope.payload
-        case .json(let parsed):
-            object = parsed
-        }
-        do {
-            return .success(try Request.decode(json: object, unknownFields: .reject))
-        } catch {
-            return .failure(.invalidArgument(error.violations))
-        }
-    }
-}
-
 extension RPCRouter {
     /// The route whose full name is exactly these bytes.
     func route(utf8 name: UnsafeRawBufferPointer) -> MethodRoute? {
-        for route in routes.values where route.utf8.count == name.count {
-            let same = route.utf8.withUnsafeBytes { memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }
-            if same { return route }
+        if let route = routesByHash[Self.hash(name)], Self.same(route, name) { return route }
+        // Not found by its hash: an unknown method, or (vanishingly unlikely) two names with one hash.
+        return routes.values.first { Self.same($0, name) }
+    }
+
+    private static func same(_ route: MethodRoute, _ name: UnsafeRawBufferPointer) -> Bool {
+        route.utf8.count == name.count && route.utf8.withUnsafeBytes { memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }
+    }
+
+    /// FNV-1a over the bytes (a name that collides with a route's is told apart by the comparison).
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
         }
-        return nil
+        return hash
     }
 
     /// The route of this full name.

@@ -117,19 +117,25 @@ public struct JSONFieldReader: MessageFieldReader {
 /// message, or — with ``UnknownFieldPolicy/reject`` — a member the message does not read) it gives
 /// up, and the caller reads the message the general way, which says exactly what is wrong.
 public struct PlainFieldReader: MessageFieldReader {
-    private let payload: ScannedPayload
-    private let bytes: UnsafeRawBufferPointer
-    private var readMembers: UInt16 = 0
+    // Inlinable, with what its inlinable methods use: on the server's hot path a request message's
+    // `init(fields:)` is specialized with this reader and each field's type.
+    @usableFromInline let payload: ScannedPayload
+    @usableFromInline let bytes: UnsafeRawBufferPointer
+    @usableFromInline var readMembers: UInt16 = 0
     /// Set when the message cannot be read this way.
-    public private(set) var gaveUp = false
+    @usableFromInline var gaveUpReading = false
+    /// Whether the message cannot be read this way.
+    public var gaveUp: Bool { gaveUpReading }
 
     /// A reader of `payload`'s members, whose ranges are offsets into `bytes`.
+    @inlinable
     public init(_ payload: ScannedPayload, in bytes: UnsafeRawBufferPointer) {
         self.payload = payload
         self.bytes = bytes
     }
 
-    private mutating func member(_ name: StaticString) -> ScannedPayload.Member? {
+    @usableFromInline
+    mutating func member(_ name: StaticString) -> ScannedPayload.Member? {
         for index in 0..<payload.count {
             let member = payload[index]
             if bytes.bytes(in: member.key, equal: name) {
@@ -141,34 +147,38 @@ public struct PlainFieldReader: MessageFieldReader {
     }
 
     /// A field the message must have; gives up when it is missing or not plain.
+    @inlinable
     public mutating func required<Value: MessageFieldValue>(_ name: StaticString, as type: Value.Type) -> Value {
         guard let value = optional(name, as: type) else {
-            gaveUp = true
+            gaveUpReading = true
             return .placeholder
         }
         return value
     }
 
     /// A field the message may leave out: `nil` when absent; gives up when its value is not plain.
+    @inlinable
     public mutating func optional<Value: MessageFieldValue>(_ name: StaticString, as type: Value.Type) -> Value? {
         guard let member = member(name) else { return nil }
         guard let value = Value.read(plain: UnsafeRawBufferPointer(rebasing: bytes[member.value]), isString: member.isString) else {
-            gaveUp = true
+            gaveUpReading = true
             return nil
         }
         return value
     }
 
     /// Always empty: a plain payload holds no arrays, so it gives up when the field is present or `required`.
+    @inlinable
     public mutating func messages<Element: RPCMessage>(_ name: StaticString, as type: Element.Type, required: Bool) -> [Element] {
         // Plain payloads hold no arrays: present means this is not the way to read it.
-        if member(name) != nil || required { gaveUp = true }
+        if member(name) != nil || required { gaveUpReading = true }
         return []
     }
 
     /// Whether every member was read, or may be left unread under `unknownFields`.
+    @inlinable
     public func accepts(unknownFields: UnknownFieldPolicy) -> Bool {
-        guard !gaveUp else { return false }
+        guard !gaveUpReading else { return false }
         return unknownFields == .ignore || readMembers == (1 << payload.count) - 1
     }
 }

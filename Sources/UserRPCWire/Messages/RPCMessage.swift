@@ -39,11 +39,15 @@ extension RPCMessage {
         return reader.accepts(unknownFields: unknownFields) ? message : nil
     }
 
-    /// Appends the message's JSON object to `buffer`.
+    /// Appends the message's JSON object to `buffer`: measured first, then written in one piece.
+    @inlinable
     public func write(into buffer: inout ByteBuffer) {
-        withUnsafeMutablePointer(to: &buffer) { pointer in
-            var writer = MessageFieldWriter(buffer: pointer)
+        var measure = MessageFieldWriter(measuring: ())
+        measure.writeMessage(self)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: measure.length) { memory in
+            var writer = MessageFieldWriter(writingTo: memory.baseAddress!)
             writer.writeMessage(self)
+            return writer.length
         }
     }
 

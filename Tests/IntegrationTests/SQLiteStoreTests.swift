@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import UserCore
+import UserStoreSQLite
+
+/// `SQLiteUserStore` directly, on a real SQLite database in a directory of the test's own: batches,
+/// what survives reopening, the uniqueness rule, and the directory lock.
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    final class Directory: Sendable {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("user-rpc-sqlite-\(UUID().uuidString)").path
+        var configuration: SQLiteUserStoreConfiguration { SQLiteUserStoreConfiguration(dataDirectory: path) }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    static func user(_ username: String, _ email: String, at milliseconds: Double = 1_700_000_000_000) -> User {
+        User(id: UUID(), username: username, email: email, createdAt: Date(timeIntervalSince1970: milliseconds / 1000))
+    }
+
+    static func code(_ result: Result<some Any, UserError>) -> String {
+        switch result {
+        case .success: "ok"
+        case .failure(.alreadyExists(let field)): "exists:\(field)"
+        case .failure(.versionMismatch(_, let current)): "version:\(current)"
+        case .failure(let error): "\(error)"
+        }
+    }
+
+    @Test("one batch, one transaction: a conflict inside the batch or with a stored user fails only its own call")
+    func batchConflicts() async throws {
+        let directory = Directory()
+        let store = try SQLiteUserStore(configuration: directory.configuration)
+        let stored = Self.user("Stored", "stored@example.com")
+        #expect(store.insert([stored], cancellation: nil).map(Self.code) == ["ok"])
+        let batch = [
+            Self.user("ada", "ada@example.com"),
+            Self.user("ADA", "other@example.com"),  // the username of the first, in other case
+            Self.user("grace", "Ada@Example.com"),  // the email of the first, in other case
+            Self.user("stored", "new@example.com"),  // the username of a stored user
+            Self.user("linus", "STORED@example.com"),  // the email of a stored user
+            Self.user("linus", "linus@example.com"),  // the first "linus" failed: this one is free
+        ]
+        #expect(
+            store.insert(batch, cancellation: nil).map(Self.code) == [
+                "ok", "exists:username", "exists:email", "exists:username", "exists:email", "ok",
+            ])
+        await store.shutdown()
+
+        // Reopened: exactly the committed users, with their times.
+        let reopened = try SQLiteUserStore(configuration: directory.configuration)
+        #expect(reopened.loadedUsers == 3)
+        var found: [User] = []
+        try reopened.users(ids: [stored.id, batch[0].id, batch[5].id, batch[1].id], cancellation: nil) { found.append($0) }
+        #expect(Set(found) == [stored, batch[0], batch[5]])
+        await reopened.shutdown()
+    }
+
+    @Test("updates and deletes are on disk when answered; versions and names follow; a freed name can be taken")
+    func updatesAndDeletesPersist() async throws {
+        let directory = Directory()
+        let store = try SQLiteUserStore(configuration: directory.configuration)
+        let ada = Self.user("ada", "ada@example.com")
+        let grace = Self.user("grace", "grace@example.com")
+        _ = store.insert([ada, grace], cancellation: nil)
+        let later = Date(timeIntervalSince1970: 1_700_000_100)
+        let changed = try store.update([UserChange(id: ada.id, username: "Countess", email: nil, expectedVersion: 1, at: later)], cancellation: nil)[
+            0
+        ]
+        .get()
+        #expect(changed.version == 2 && changed.username == "Countess" && changed.updatedAt == later)
+        #expect(
+            Self.code(
+                store.update([UserChange(id: ada.id, username: nil, email: "x@example.com", expectedVersion: 1, at: later)], cancellation: nil)[0])
+                == "version:2")
+        #expect(
+            Self.code(
+                store.update([UserChange(id: grace.id, username: "COUNTESS", email: nil, expectedVersion: nil, at: later)], cancellation: nil)[0])
+                == "exists:username")
+        _ = try store.delete([UserDeletion(id: grace.id, expectedVersion: nil)], cancellation: nil)[0].get()
+        await store.shutdown()
+
+        let reopened = try SQLiteUserStore(configuration: directory.configuration)
+        var found: [User] = []
+        try reopened.users(ids: [ada.id, grace.id], cancellation: nil) { found.append($0) }
+        #expect(found == [changed])
+        // grace's names are free again; ada's old username too.
+        #expect(
+            reopened.insert([Self.user("grace", "grace@example.com"), Self.user("ada", "ada2@example.com")], cancellation: nil).map(Self.code) == [
+                "ok", "ok",
+            ])
+        #expect(try reopened.search(UserSearchQuery(usernamePrefix: "count", limit: 10), cancellation: nil) == [changed])
+        await reopened.shutdown()
+    }
+
+    @Test("case-insensitive uniqueness is the same rule as the in-memory store's, non-ASCII included")
+    func unicodeCaseRule() async throws {
+        let directory = Directory()
+        let durable = try SQLiteUserStore(configuration: directory.configuration)
+        let memory = InMemoryUserStore()
+        let first = [Self.user("Jürgen", "jürgen@example.com"), Self.user("Ωmega", "omega@example.com")]
+        let second = [Self.user("JÜRGEN", "j2@example.com"), Self.user("ωMEGA", "o2@example.com"), Self.user("user3", "JÜRGEN@EXAMPLE.COM")]
+        let durableAnswers = (durable.insert(first, cancellation: nil) + durable.insert(second, cancellation: nil)).map(Self.code)
+        let memoryAnswers = (memory.insert(first, cancellation: nil) + memory.insert(second, cancellation: nil)).map(Self.code)
+        #expect(durableAnswers == memoryAnswers)
+        #expect(durableAnswers == ["ok", "ok", "exists:username", "exists:username", "exists:email"])
+        await durable.shutdown()
+    }
+
+    @Test("migrations: applied once, numbered as PostgreSQL's; a second migrate applies nothing")
+    func migrations() throws {
+        let directory = Directory()
+        #expect(try SQLiteUserStore.migrate(configuration: directory.configuration) == [1, 2, 3])
+        #expect(try SQLiteUserStore.migrate(configuration: directory.configuration) == [])
+        #expect(try SQLiteUserStore.integrityCheck(configuration: directory.configuration) == ["ok"])
+    }
+
+    @Test("the data directory is locked while a store has it open, in this process too")
+    func directoryLock() async throws {
+        let directory = Directory()
+        let store = try SQLiteUserStore(configuration: directory.configuration)
+        #expect {
+            _ = try SQLiteUserStore(configuration: directory.configuration)
+        } throws: { error in
+            "\(error)".contains("in use by another user-rpc-server (pid \(getpid()))")
+        }
+        await store.shutdown()
+    }
+}
