@@ -14,9 +14,9 @@ import UserCore
 /// recovers by itself. hiredis is blocking, so commands run on a small thread pool, one connection per thread.
 ///
 /// Changes reach the cache before their calls are answered: a changed user's entry is rewritten, a
-/// deleted user's replaced by a tombstone, and every write is guarded by the entry's version in a
-/// Redis script (``guardedSetScript``), so a read that raced with a change never puts an older user
-/// back. When a write cannot reach Redis, the key is remembered and deleted as soon as Redis answers
+/// deleted user's replaced by a tombstone, both guarded by the entry's version in a Redis script
+/// (``guardedSetScript``); fills after a miss and primes after a registration only set a key that is
+/// absent (`SET … NX`). So a read that raced with a change never puts an older user back. When a write cannot reach Redis, the key is remembered and deleted as soon as Redis answers
 /// again, before anything else is sent (see `pendingDeletes`).
 public final class RedisUserCache: UserCache {
     public let configuration: RedisUserCacheConfiguration
@@ -62,19 +62,43 @@ public final class RedisUserCache: UserCache {
         guard !skipping, !ids.isEmpty else { return }
         let idList = Array(ids)
         guard let replies = runHere(idList.map(Self.getCommand)) else { return }
+        var unreadable: [UUID] = []
         for (reply, id) in zip(replies, idList) {
             switch reply {
             case .success(let reply):
-                if let user = decodeEntry(reply, id: id) { found(user) }
+                switch decodeEntry(reply, id: id) {
+                case .user(let user): found(user)
+                case .absent: break
+                case .unreadable: unreadable.append(id)
+                }
             case .failure:
                 warnings.warn("Redis answered GET with an error; reading from the store")
+                unreadable.append(id)
             }
         }
+        // An unreadable entry is deleted (fills only set absent keys): the store answers, and the
+        // next fill repairs it.
+        if !unreadable.isEmpty { _ = runHere(unreadable.map { [Array("DEL".utf8), Array(Self.key(for: $0).utf8)] }) }
     }
 
     /// One pipelined round trip of version-guarded SETs.
     public func store(_ users: [User]) {
         write(users.map { (id: $0.id, entry: Self.encode($0), rank: 2 * $0.version) })
+    }
+
+    /// One pipelined round trip of `SET … EX … NX`: an entry already there is a change's, a deletion's
+    /// or another fill's, never older than a user just read or just registered, so it is kept. A
+    /// fill that cannot reach Redis leaves nothing behind to delete.
+    public func fill(_ users: [User]) {
+        guard !users.isEmpty, !skipping else { return }
+        let ttl = Array(String(configuration.ttlSeconds).utf8)
+        let commands = users.map { user in
+            [Array("SET".utf8), Array(Self.key(for: user.id).utf8), Self.encode(user), Array("EX".utf8), ttl, Array("NX".utf8)]
+        }
+        guard let replies = runHere(commands) else { return }
+        for case .failure(let error) in replies {
+            warnings.warn("Redis refused a cache write: \(error.message)")
+        }
     }
 
     /// One pipelined round trip of version-guarded tombstones.
@@ -154,20 +178,27 @@ public final class RedisUserCache: UserCache {
     }
 
     /// The user in a GET reply; `nil` (with a warning for garbage) otherwise.
-    private func decodeEntry(_ reply: RedisReply?, id: UUID) -> User? {
+    private enum Entry {
+        case user(User)
+        /// No entry, or a tombstone: a miss.
+        case absent
+        case unreadable
+    }
+
+    private func decodeEntry(_ reply: RedisReply?, id: UUID) -> Entry {
         switch reply {
         case nil, .null?:
-            return nil
+            return .absent
         case .string(let bytes)?:
-            if Self.isTombstone(bytes) { return nil }
+            if Self.isTombstone(bytes) { return .absent }
             guard let user = Self.decode(bytes), user.id == id else {
                 warnings.warn("Redis returned an unreadable entry; reading from the store")
-                return nil
+                return .unreadable
             }
-            return user
+            return .user(user)
         default:
             warnings.warn("Redis answered GET with an unexpected reply; reading from the store")
-            return nil
+            return .unreadable
         }
     }
 

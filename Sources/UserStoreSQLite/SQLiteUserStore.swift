@@ -122,7 +122,8 @@ public final class SQLiteUserStore: UserStore {
     private static func open(_ configuration: SQLiteUserStoreConfiguration) throws(SQLiteStoreError) -> (DataDirectoryLock, SQLiteConnection) {
         let directory = configuration.dataDirectory
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Created readable by its owner only: it holds every user's email.
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw .dataDirectory("cannot create the data directory \(directory): \(error.localizedDescription)")
         }

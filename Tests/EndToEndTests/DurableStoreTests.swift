@@ -32,6 +32,8 @@ struct DurableStoreTests {
         await client.close()
         first.signal(SIGTERM)
         #expect(try await first.waitForExit() == 0)
+        let permissions = try FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int
+        #expect(permissions == 0o700, "the data directory is its owner's only")
 
         let (second, secondPort) = try await ServerProcess.start(["--port", "0", "--data-dir", directory])
         defer { second.killIfRunning() }

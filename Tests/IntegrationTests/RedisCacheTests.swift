@@ -61,14 +61,21 @@ struct RedisCacheTests {
         let client = server.client()
         let user = try await client.registerUser(username: "repaired", email: "repaired@example.com")
         let other = UUID.version7().lowercasedText
+        let key = "user:e2:\(user.id.lowercasedText)"
         for garbage in ["not json", "{\"id\":\"\(other)\",\"username\":\"x\",\"email\":\"y\",\"created_at_ms\":1}", "\u{0}\u{1}"] {
-            _ = try await redis("SET", "user:e2:\(user.id.lowercasedText)", garbage)
+            _ = try await redis("SET", key, garbage)  // no TTL: it would stay for good if not repaired
             #expect(try await client.getUser(id: user.id) == user, "\(garbage)")
+            guard case .string(let repaired) = try await redis("GET", key) else {
+                Issue.record("the entry was not repaired after \(garbage)")
+                continue
+            }
+            #expect(String(decoding: repaired, as: UTF8.self).contains("\"username\":\"repaired\""), "repaired after \(garbage)")
         }
-        _ = try await redis("DEL", "user:e2:\(user.id.lowercasedText)")
-        _ = try await redis("HSET", "user:e2:\(user.id.lowercasedText)", "f", "v")  // wrong type: GET answers an error
+        _ = try await redis("DEL", key)
+        _ = try await redis("HSET", key, "f", "v")  // wrong type: GET answers an error
         #expect(try await client.getUser(id: user.id) == user)
-        _ = try await redis("DEL", "user:e2:\(user.id.lowercasedText)")
+        #expect(try await redis("TYPE", key) == .status("string"), "the wrong-type entry was replaced by a user")
+        _ = try await redis("DEL", key)
         await client.close()
         try await server.stop()
     }

@@ -31,14 +31,11 @@ public struct UserRepository: Sendable {
         let results = store.insert(users, cancellation: cancellation)
         if let cache {
             let committed = zip(users, results).compactMap { user, result in (try? result.get()).map { user } }
-            if !committed.isEmpty { cache.store(committed) }
+            if !committed.isEmpty { cache.fill(committed) }
         }
         return results
     }
 
-    /// Cache-aside: calls `found` with each user among `ids`, from the cache, then from the store for
-    /// the misses. Returns the cache fill for the users the store returned, for the caller to run
-    /// once it has answered (`nil` when there is nothing to fill).
     /// One user by id, or `nil`, by the same rule as ``users(ids:cancellation:found:)``.
     public func user(id: UUID, cancellation: CallCancellation?) throws(UserError) -> (user: User?, fillCache: (@Sendable () -> Void)?) {
         guard cache != nil else { return (try store.user(id: id, cancellation: cancellation), nil) }
@@ -47,6 +44,9 @@ public struct UserRepository: Sendable {
         return (user, fill)
     }
 
+    /// Cache-aside: calls `found` with each user among `ids`, from the cache, then from the store for
+    /// the misses. Returns the cache fill for the users the store returned, for the caller to run
+    /// once it has answered (`nil` when there is nothing to fill).
     public func users<IDs: Collection<UUID>>(
         ids: IDs, cancellation: CallCancellation?, found: (User) -> Void
     ) throws(UserError) -> (@Sendable () -> Void)? {
@@ -68,7 +68,7 @@ public struct UserRepository: Sendable {
         }
         guard !loaded.isEmpty else { return nil }
         let fill = loaded
-        return { cache.store(fill) }
+        return { cache.fill(fill) }
     }
 
     /// Applies changes in the store, then rewrites the cache entries of the users that changed

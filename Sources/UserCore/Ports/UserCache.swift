@@ -16,7 +16,15 @@ public protocol UserCache: Sendable {
     /// Caches `users` under their ids — each unless the cache holds a later version of it, or its
     /// deletion: a read that raced with a change can never put the older user back.
     func store(_ users: [User])
+    /// Caches users just read from the store after a miss, or just registered: each only where the
+    /// cache holds no entry for it. An entry found there is a change's or a deletion's (or another
+    /// fill's), never older than what the store returned, so it is kept. By default ``store(_:)``.
+    func fill(_ users: [User])
     /// Records that these users are gone (the version each had when it was deleted), so that no read
     /// that raced with the deletion puts them back; they read as misses.
     func storeDeleted(_ users: [User])
+}
+
+extension UserCache {
+    public func fill(_ users: [User]) { store(users) }
 }

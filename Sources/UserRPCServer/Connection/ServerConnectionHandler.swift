@@ -34,8 +34,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let maxTimeoutMilliseconds: UInt64
 
     private var context: ChannelHandlerContext?
+    /// When the frames being served arrived: one clock reading per read, not one per call.
+    private var servedAt = NIODeadline.uptimeNanoseconds(0)
+    // Event-loop confined and never accessed reentrantly, so the hottest state skips the runtime's
+    // exclusivity checks (as the client's does).
     /// Bytes received but not yet served.
-    private var inbound: InboundFrames
+    @exclusivity(unchecked) private var inbound: InboundFrames
     private var inFlight: [UInt64: InFlightCall] = [:]
     /// Set for the earliest deadline of the calls in flight.
     private var deadlineTimer = EarliestDeadlineTimer()
@@ -44,7 +48,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var stallTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
     private var graceTimer: Scheduled<Void>?
-    private var output: ByteBuffer
+    @exclusivity(unchecked) private var output: ByteBuffer
     private var flushScheduled = false
     private var activated = false
     /// Bytes handed to the channel so far (with its buffered bytes: what the client has taken).
@@ -107,10 +111,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // Closing: what the client still sends is read (so that it sees our end of the stream, not a
         // reset) and dropped.
         guard machine.isReadingFrames else { return }
-        machine.received(now: context.eventLoop.now)
+        let now = context.eventLoop.now
+        machine.received(now: now)
         var bytes = unwrapInboundIn(data)
         inbound.append(&bytes)
-        serveInbound(context: context)
+        serveInbound(context: context, now: now)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -149,7 +154,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Serves every complete frame in `inbound`, unless reading is paused (the client is not reading
     /// its responses): then the rest waits until the output drains.
-    private func serveInbound(context: ChannelHandlerContext) {
+    /// `now` is when the frames arrived (or reading resumed): the calls' deadlines count from it.
+    private func serveInbound(context: ChannelHandlerContext, now: NIODeadline) {
+        servedAt = now
         var framesServed = 0
         do {
             while machine.isReadingFrames, !machine.readingPaused, let frame = try inbound.next() {
@@ -167,17 +174,20 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             perform(machine.protocolError(now: context.eventLoop.now))
             return
         }
-        perform(machine.servedInbound(framesServed: framesServed, partialFrameBytes: inbound.bufferedBytes, now: context.eventLoop.now))
+        perform(machine.servedInbound(framesServed: framesServed, partialFrameBytes: inbound.bufferedBytes, now: now))
     }
 
     private func serveFrame(_ frame: UnsafeRawBufferPointer) {
         // The common shape of a request, read straight from its bytes (no JSON document).
-        if let scanned = RequestFrameScanner.scan(frame) {
+        if var scanned = RequestFrameScanner.scan(frame) {
             let method = UnsafeRawBufferPointer(rebasing: frame[scanned.method])
-            serveRequest(
-                id: scanned.id, route: router.route(utf8: method), methodName: { String(decoding: method, as: UTF8.self) },
-                timeoutMilliseconds: scanned.timeoutMilliseconds, metadata: Self.metadata(scanned.metadata, in: frame),
-                payload: .plain(scanned.payload, frame: frame))
+            let metadata = Self.metadata(scanned.metadata, in: frame)
+            // The scanned members are lent to the route, not copied into the call.
+            withUnsafePointer(to: &scanned.payload) { members in
+                serveRequest(
+                    id: scanned.id, route: router.route(utf8: method), methodName: { String(decoding: method, as: UTF8.self) },
+                    timeoutMilliseconds: scanned.timeoutMilliseconds, metadata: metadata, payload: .plain(members, frame: frame))
+            }
             return
         }
         switch Result(catching: { () throws(ClientFrameError) in try ClientFrame.decode(frame, parser: parser) }) {
@@ -223,7 +233,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let timeout = min(timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
         var call = ServerContext(
             callID: id, method: route?.fullName ?? methodName(), requestMetadata: metadata,
-            deadline: context.eventLoop.now + .milliseconds(Int64(clamping: timeout)), logger: logger)
+            deadline: servedAt + .milliseconds(Int64(clamping: timeout)), logger: logger)
         guard machine.isAcceptingCalls else {
             return answer(&call, failure: RPCError(code: .unavailable, message: "this connection is closing (goaway); retry on a new connection"))
         }
@@ -390,7 +400,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             stallTimer = schedule(at: deadline, context: context) { $0.stallTimerFired() }
         case .resumeReading:
             stallTimer?.cancel()
-            serveInbound(context: context)
+            serveInbound(context: context, now: context.eventLoop.now)
             flushOutput(context: context)
             guard machine.isReadingFrames, !machine.readingPaused else { return }
             context.channel.setOption(.autoRead, value: true).whenFailure { _ in }

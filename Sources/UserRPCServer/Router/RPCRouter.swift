@@ -109,7 +109,7 @@ final class MethodRoute: @unchecked Sendable {
     static func readRequest<Request: RPCMessage>(_ type: Request.Type, _ payload: RequestPayload, parser: JSONParser) -> Result<Request, RPCError> {
         switch payload {
         case .plain(let members, let frame):
-            if let request = Request.decode(plain: members, in: frame, unknownFields: .reject) { return .success(request) }
+            if let request = Request.decode(plain: members.pointee, in: frame, unknownFields: .reject) { return .success(request) }
             return readRequestSlowly(type, frame: frame, parser: parser)
         case .json(let object):
             return decode(type, object)
@@ -140,9 +140,10 @@ final class MethodRoute: @unchecked Sendable {
 /// A request's payload as the connection has it.
 @usableFromInline
 enum RequestPayload {
-    /// The plain members the scanner read from the frame `frame` (the hot path). If the request
+    /// The plain members the scanner read from the frame `frame` (the hot path; both valid for the
+    /// duration of the route's `serve` only). If the request
     /// message cannot be read from them, the frame is parsed and its payload read the general way.
-    case plain(ScannedPayload, frame: UnsafeRawBufferPointer)
+    case plain(UnsafePointer<ScannedPayload>, frame: UnsafeRawBufferPointer)
     /// The parsed payload object.
     case json(JSONObject)
 }
