@@ -58,29 +58,7 @@ public struct RequestFrameEncoder: Sendable {
     /// is measured, then the whole frame written into memory reserved once.
     @inlinable
     public func writeFrame<Message: RPCMessage>(id: UInt64, message: Message, into buffer: inout ByteBuffer) {
-        var measure = MessageFieldWriter(measuring: ())
-        measure.writeMessage(message)
-        let head = Self.head
-        let afterID = afterID
-        let bound = 4 + head.utf8CodeUnitCount + 20 + afterID.count + measure.length + 1
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
-            let base = memory.baseAddress!
-            var offset = 4
-            (base + offset).copyMemory(from: head.utf8Start, byteCount: head.utf8CodeUnitCount)
-            offset += head.utf8CodeUnitCount
-            let digits = DecimalText.digitCount(id)
-            DecimalText.write(id, into: UnsafeMutableRawBufferPointer(start: base + offset, count: digits))
-            offset += digits
-            afterID.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            offset += afterID.count
-            var writer = MessageFieldWriter(writingTo: base + offset)
-            writer.writeMessage(message)
-            offset += writer.length
-            (base + offset).storeBytes(of: UInt8(ascii: "}"), as: UInt8.self)
-            offset += 1
-            base.storeBytes(of: UInt32(offset - 4).bigEndian, as: UInt32.self)
-            return offset
-        }
+        MessageFieldWriter.appendFrame(head: Self.head, id: id, middle: afterID, tail: nil, message: message, into: &buffer)
     }
 
     /// The body of the frame for call `id`, as bytes.

@@ -16,33 +16,9 @@ public enum ResponseFrameWriter {
     /// the buffer (one `ByteBuffer` operation per answer).
     @inlinable
     public static func writeOK<Message: RPCMessage>(id: UInt64, metadata: [String: String], message: Message, into buffer: inout ByteBuffer) {
-        let metadataMember = metadata.isEmpty ? nil : metadataBytes(metadata)
-        var measure = MessageFieldWriter(measuring: ())
-        measure.writeMessage(message)
-        let bound =
-            4 + head.utf8CodeUnitCount + 20 + (metadataMember?.count ?? 0) + okStatusAndPayloadKey.utf8CodeUnitCount + measure.length + 1
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
-            let base = memory.baseAddress!
-            var offset = 4
-            (base + offset).copyMemory(from: head.utf8Start, byteCount: head.utf8CodeUnitCount)
-            offset += head.utf8CodeUnitCount
-            let digits = DecimalText.digitCount(id)
-            DecimalText.write(id, into: UnsafeMutableRawBufferPointer(start: base + offset, count: digits))
-            offset += digits
-            if let metadataMember {
-                metadataMember.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                offset += metadataMember.count
-            }
-            (base + offset).copyMemory(from: okStatusAndPayloadKey.utf8Start, byteCount: okStatusAndPayloadKey.utf8CodeUnitCount)
-            offset += okStatusAndPayloadKey.utf8CodeUnitCount
-            var writer = MessageFieldWriter(writingTo: base + offset)
-            writer.writeMessage(message)
-            offset += writer.length
-            (base + offset).storeBytes(of: UInt8(ascii: "}"), as: UInt8.self)
-            offset += 1
-            base.storeBytes(of: UInt32(offset - 4).bigEndian, as: UInt32.self)
-            return offset
-        }
+        MessageFieldWriter.appendFrame(
+            head: head, id: id, middle: metadata.isEmpty ? nil : metadataBytes(metadata), tail: okStatusAndPayloadKey, message: message,
+            into: &buffer)
     }
 
     /// Appends one response frame for call `id` that failed with `status` (not OK: no payload).
