@@ -168,6 +168,7 @@ let package = Package(
                 "UserRPCTestKit", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserV2", "UserRPCWire", "StrictJSON", "SeededMutation",
                 "UserStoreSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),

@@ -89,7 +89,7 @@ struct DurableStoreTests {
         #expect(unwritable.log.contains("the data directory \(readOnly.path) is not writable"), "\(unwritable.log)")
     }
 
-    @Test("a command line that names two stores is refused before anything is opened")
+    @Test("a command line that names two stores, or Redis in front of the embedded store, is refused before anything is opened")
     func twoStoresRefused() async throws {
         let directory = Self.scratchDirectory("two-stores")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -100,6 +100,10 @@ struct DurableStoreTests {
             (["migrate", "--data-dir", directory], withDatabase, "--data-dir is for the embedded store, but a database URL is given too"),
             (["--port", "0", "--in-memory"], withDatabase, "--in-memory is the embedded store, but a database URL is given too"),
             (["--port", "0", "--in-memory", "--data-dir", directory], ServerProcess.embeddedEnvironment, "--in-memory keeps nothing on disk"),
+            (
+                ["--port", "0", "--data-dir", directory, "--redis-url", "redis://127.0.0.1:1"], ServerProcess.embeddedEnvironment,
+                "a Redis cache in front of the embedded store makes no sense"
+            ),
         ]
         for (arguments, environment, message) in cases {
             let (status, log) = try await ServerProcess.run(arguments, environment: environment)

@@ -83,9 +83,9 @@ struct HostileClientTests {
         let server = try await TestServer.start { $0.readTimeout = .milliseconds(300) }
         let connection = try await server.rawConnection()
         try await connection.sendBytes([0, 0, 0, 40] + Array(#"{"type":"#.utf8))
-        let started = ContinuousClock.now
+        // Closed by the 300 ms read timeout (the idle timeout is minutes away); the bound only keeps a
+        // broken server from hanging the test.
         #expect(try await connection.expectClosed(timeout: 30))
-        #expect(ContinuousClock.now - started < .seconds(4))
         try await expectHealthy(server)
         try await server.stop()
     }

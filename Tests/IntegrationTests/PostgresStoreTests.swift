@@ -91,12 +91,10 @@ struct PostgresStoreTests {
         let locker = try await TestSession(database)
         try await locker.execute("BEGIN")
         try await locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        let started = ContinuousClock.now
         let error = await #expect(throws: UserRPCError.self) {
             try await client.getUser(id: user.id, options: .init(timeout: .milliseconds(300)))
         }
         #expect(error?.code == .deadlineExceeded)
-        #expect(ContinuousClock.now - started < .seconds(5))
         // The statement was cancelled while the lock was still held: soon no query waits for it.
         // (The cancel request is asynchronous at the server, so look until it has taken effect, bounded.)
         var waiting: [String?] = []
