@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "UserService", targets: ["UserService"]),
         .library(name: "UserV1", targets: ["UserV1"]),
         .library(name: "UserV2", targets: ["UserV2"]),
+        .library(name: "HealthV1", targets: ["HealthV1"]),
         .library(name: "UserCore", targets: ["UserCore"]),
         .library(name: "UserRPCWire", targets: ["UserRPCWire"]),
     ],
@@ -31,6 +32,8 @@ let package = Package(
         .target(name: "UserV1", dependencies: ["UserRPCWire"]),
         // The versioned `user.v2` messages (users that change and leave), beside user.v1.
         .target(name: "UserV2", dependencies: ["UserRPCWire"]),
+        // The `health.v1` messages: the health-checking service every server hosts.
+        .target(name: "HealthV1", dependencies: ["UserRPCWire", "StrictJSON"]),
         // The domain: entities, validation, errors, logic, ports, repository, the execution policy and
         // the in-memory adapters. No NIO, no API version.
         .target(name: "UserCore", dependencies: ["StrictJSON"]),
@@ -87,7 +90,7 @@ let package = Package(
         .target(
             name: "UserRPCServer",
             dependencies: [
-                "UserRPCWire", "StrictJSON",
+                "UserRPCWire", "StrictJSON", "HealthV1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -114,7 +117,7 @@ let package = Package(
         .target(
             name: "UserRPCClient",
             dependencies: [
-                "UserV1", "UserV2", "UserRPCWire", "StrictJSON",
+                "UserV1", "UserV2", "HealthV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -124,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "UserRPCCLI",
             dependencies: [
-                "UserRPCClient", "UserV1", "UserRPCWire", "StrictJSON",
+                "UserRPCClient", "UserV1", "HealthV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -165,7 +168,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "UserRPCTestKit", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserV2", "UserRPCWire", "StrictJSON", "SeededMutation",
+                "UserRPCTestKit", "UserRPCServer", "UserService", "UserRPCClient", "UserCore", "UserV1", "UserV2", "HealthV1", "UserRPCWire",
+                "StrictJSON", "SeededMutation",
                 "UserStoreSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -187,7 +191,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "UserRPCTestKit", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1",
-                "StrictJSON",
+                "HealthV1", "StrictJSON",
             ]
         ),
     ],

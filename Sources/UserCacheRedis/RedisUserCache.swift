@@ -106,6 +106,15 @@ public final class RedisUserCache: UserCache {
         write(users.map { (id: $0.id, entry: Self.encodeTombstone($0), rank: 2 * $0.version + 1) })
     }
 
+    /// A PING round trip; a failure also pauses the cache like any failed call.
+    public func unavailability() -> String? {
+        guard let replies = runHere([[Array("PING".utf8)]]) else {
+            return "unreachable at \(configuration.host):\(configuration.port); calls are served from the store alone"
+        }
+        if case .failure(let error) = replies.first { return "PING failed: \(error.message)" }
+        return nil
+    }
+
     /// Writes entries with ``guardedSetScript``. When Redis cannot be reached (or is being skipped
     /// after a failure), the keys are remembered for deletion: an older entry must not outlive the
     /// change that this write was for.

@@ -19,6 +19,8 @@ import UserRPCWire
 public final class UserRPCServer: Service, Sendable {
     public let configuration: UserRPCServerConfiguration
     private let router: RPCRouter
+    /// The health service this server hosts (the one given, or its own).
+    public let health: HealthService
     private let interceptors: [any ServerInterceptor]
     private let logger: Logger
     private let group: any EventLoopGroup
@@ -32,6 +34,8 @@ public final class UserRPCServer: Service, Sendable {
         var listener: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var shuttingDown = false
+        /// A graceful shutdown was asked for and the drain delay is running.
+        var draining = false
         /// Connections closed at once because `maxConnections` were open.
         var rejectedConnections = 0
         /// Each promise is completed exactly once: these record that it was.
@@ -41,6 +45,8 @@ public final class UserRPCServer: Service, Sendable {
 
     /// - Parameters:
     ///   - services: the services to host; each must match its schema, and no two may share a method.
+    ///     A ``HealthService`` among them is the server's health service; without one, the server
+    ///     hosts its own (no probes: SERVING until a graceful shutdown begins).
     ///   - interceptors: run around every call, in this order (after the bearer-token check, when
     ///     tokens are configured).
     ///   - eventLoopGroup: defaults to NIO's shared group with one thread per core.
@@ -54,7 +60,11 @@ public final class UserRPCServer: Service, Sendable {
     ) throws(ServiceRegistrationError) {
         var router = RPCRouter()
         var problems: [String] = []
-        for service in services { router.add(service, problems: &problems) }
+        let health = services.lazy.compactMap { $0 as? HealthService }.first ?? HealthService()
+        let hosted = services.contains { $0 is HealthService } ? services : services + [health]
+        for service in hosted { router.add(service, problems: &problems) }
+        health.setHostedServices(hosted.map(\.schema.fullServiceName))
+        self.health = health
         guard problems.isEmpty else { throw ServiceRegistrationError(problems: problems) }
         self.configuration = configuration
         self.router = router
@@ -162,10 +172,28 @@ public final class UserRPCServer: Service, Sendable {
         try initializeConnection(channel, tls: nil)
     }
 
-    /// Stops accepting connections and tells every connection to quiesce (NIO's
-    /// `ChannelShouldQuiesceEvent`): each sends `goaway`, closes once its calls are answered, and at the
-    /// end of its grace period answers the calls still running UNAVAILABLE and closes at once.
+    /// Begins a graceful shutdown. Health checks answer NOT_SERVING from now on; after the drain
+    /// delay (``UserRPCServerConfiguration/shutdownDrainDelay``, during which everything else is
+    /// served as before, so that load balancers stop sending calls here), the server stops accepting
+    /// connections and tells every connection to quiesce (NIO's `ChannelShouldQuiesceEvent`): each
+    /// sends `goaway`, closes once its calls are answered, and at the end of its grace period answers
+    /// the calls still running UNAVAILABLE and closes at once. Called again during the drain delay,
+    /// it skips the rest of the delay.
     public func beginGracefulShutdown() {
+        health.enterShutdown()
+        let delay = configuration.shutdownDrainDelay
+        let startsDelay = state.withLockedValue { state in
+            guard delay > .zero, !state.draining, !state.shuttingDown else { return false }
+            state.draining = true
+            return true
+        }
+        guard startsDelay else { return quiesce() }
+        logger.info("graceful shutdown started: health answers NOT_SERVING", metadata: ["drain_delay": "\(delay)"])
+        group.next().scheduleTask(in: delay.timeAmount) { self.quiesce() }
+    }
+
+    /// Stops accepting connections and sends every connection `ChannelShouldQuiesceEvent`.
+    private func quiesce() {
         let (listener, connections, first) = state.withLockedValue { state in
             let first = !state.shuttingDown
             state.shuttingDown = true

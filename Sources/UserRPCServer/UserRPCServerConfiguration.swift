@@ -9,6 +9,10 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     /// How long in-flight calls may run after a graceful shutdown begins; then each connection's
     /// remaining calls are answered UNAVAILABLE and it is closed at once. Default 10 s.
     public var gracePeriod: Duration = .seconds(10)
+    /// How long the server keeps serving after a graceful shutdown begins, with health checks
+    /// answering NOT_SERVING, before it stops accepting connections and sends `goaway`: time for a
+    /// load balancer's probe to see it and stop sending calls here. Default 0 (no delay).
+    public var shutdownDrainDelay: Duration = .zero
     /// Calls in flight on one connection before new ones get RESOURCE_EXHAUSTED. Default 1000.
     public var maxConcurrentCallsPerConnection: Int = 1000
     /// Open connections; one more is closed at once (and counted). Default 10,000.
@@ -42,8 +46,9 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     public var authTokens: [String] = []
     /// Full method names callable without a token when tokens are set. Default: none.
     public var unauthenticatedMethods: Set<String> = []
-    /// Full service names (`health.v1.Health`) whose methods are callable without a token. Default: none.
-    public var unauthenticatedServices: Set<String> = []
+    /// Full service names whose methods are callable without a token. Default: `health.v1.Health`
+    /// (probes carry no token; a health answer reveals nothing about users).
+    public var unauthenticatedServices: Set<String> = ["health.v1.Health"]
 
     /// TLS for the listening port; `nil` (the default): plaintext.
     public var tls: TLSSettings?

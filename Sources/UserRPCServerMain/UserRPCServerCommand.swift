@@ -130,6 +130,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Time for in-flight calls to finish on shutdown, e.g. 10s, 500ms (env USER_RPC_GRACE_PERIOD; default 10s).")
     var gracePeriod: String?
 
+    @Option(
+        help:
+            "On shutdown, keep serving this long with health checks answering NOT_SERVING, so load balancers drain the server first (env USER_RPC_DRAIN_DELAY; default 0s)."
+    )
+    var drainDelay: String?
+
     @Option(help: "Calls in flight per connection (env USER_RPC_MAX_CONCURRENT_CALLS; default 1000).")
     var maxConcurrentCalls: Int?
 
@@ -190,6 +196,10 @@ struct Serve: AsyncParsableCommand {
         if let text = gracePeriod ?? environment["USER_RPC_GRACE_PERIOD"] {
             guard let value = Duration(text: text) else { throw ValidationError("grace period '\(text)' is not a duration") }
             configuration.gracePeriod = value
+        }
+        if let text = drainDelay ?? environment["USER_RPC_DRAIN_DELAY"] {
+            guard let value = Duration(text: text) else { throw ValidationError("drain delay '\(text)' is not a duration") }
+            configuration.shutdownDrainDelay = value
         }
         if let text = maxConcurrentCalls.map(String.init) ?? environment["USER_RPC_MAX_CONCURRENT_CALLS"] {
             guard let value = Int(text), value >= 1 else { throw ValidationError("max concurrent calls must be at least 1, not '\(text)'") }
@@ -297,7 +307,8 @@ struct Serve: AsyncParsableCommand {
                 "redis \(redisConfiguration.host):\(redisConfiguration.port)/\(redisConfiguration.database)"
                 + (redisConfiguration.password == nil ? "" : " (password set)") + " ttl \(redisConfiguration.ttlSeconds)s"
         }
-        let operations = UserOperations(repository: UserRepository(store: store, cache: redis))
+        let repository = UserRepository(store: store, cache: redis)
+        let operations = UserOperations(repository: repository)
         logger.info(
             "starting user-rpc-server",
             metadata: [
@@ -305,7 +316,10 @@ struct Serve: AsyncParsableCommand {
                 "auth": "\(configuration.authTokens.isEmpty ? "none" : "bearer tokens (\(configuration.authTokens.count))")",
                 "tls": "\(configuration.tls == nil ? "off" : configuration.tls?.clientCAPath == nil ? "on" : "on, client certificates required")",
             ])
-        let services: [any RPCService] = [UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations)]
+        let health = HealthService(probes: repository.healthProbes(storeName: postgres == nil ? "embedded store" : "PostgreSQL", cacheName: "Redis"))
+        let services: [any RPCService] = [
+            UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations), health,
+        ]
         let server = try UserRPCServer(configuration: configuration, services: services, logger: logger)
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {

@@ -180,6 +180,22 @@ struct CLIEndToEndTests {
         try await server.stop()
     }
 
+    @Test("health: exit 0 only when SERVING; 2 for an unknown service; 114 when nothing listens; health.v1 is listed")
+    func health() async throws {
+        let server = try await TestServer.start()
+        let serving = try await run(["health"], port: server.port)
+        #expect(serving.status == 0, "\(serving.stderr)")
+        #expect(serving.stdout == "SERVING\n")
+        let unknown = try await run(["health", "--service", "nope.v1.Nope"], port: server.port)
+        #expect(unknown.status == 2)
+        #expect(unknown.stdout.hasPrefix("UNKNOWN_SERVICE"))
+        try await server.stop()
+        let down = try await run(["health", "--address", "127.0.0.1:\(server.port)", "--timeout", "30s"], port: server.port)
+        #expect(down.status == 114, "\(down.stderr)")
+        let listed = try await run(["list"], port: 1)
+        #expect(listed.stdout.contains("health.v1.Health/Check"))
+    }
+
     @Test("list and describe show the schema's methods and messages")
     func listAndDescribe() async throws {
         let listed = try await run(["list"], port: 1)

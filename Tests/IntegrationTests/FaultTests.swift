@@ -1,4 +1,5 @@
 import Foundation
+import HealthV1
 import Testing
 import UserCacheRedis
 import UserCore
@@ -33,6 +34,10 @@ struct FaultTests {
         try await blocking { try TestServices.runScript(["stop-redis"], environment: redisEnvironment) }
         for i in 0..<10 { users.append(try await client.registerUser(username: "during\(i)", email: "during\(i)@example.com")) }
         for user in users { #expect(try await client.getUser(id: user.id) == user) }
+        // Health: still SERVING (the cache only speeds things up), and says what is degraded.
+        let degraded = try await client.checkHealth()
+        #expect(degraded.status == .serving)
+        #expect(degraded.detail?.hasPrefix("cache: unreachable") == true, "\(degraded)")
 
         try await blocking { try TestServices.runScript(["start-redis"], environment: redisEnvironment) }
         // Once the retry interval has passed, reads fill the cache again (bounded look).
@@ -48,6 +53,7 @@ struct FaultTests {
             }
         }
         #expect(refilled)
+        #expect(try await client.checkHealth() == HealthCheckResponse(status: .serving), "Redis is back")
 
         await client.close()
         try await server.stop()
@@ -81,6 +87,10 @@ struct FaultTests {
         }
         let read = await #expect(throws: UserRPCError.self) { try await client.getUser(id: registered[0].id) }
         #expect(read?.code == .unavailable)
+        // Health: NOT_SERVING while the database is down, naming it; the health call itself answers.
+        let down = try await client.checkHealth()
+        #expect(down.status == .notServing)
+        #expect(down.detail?.hasPrefix("store: ") == true, "\(down)")
         try await client.ping()  // the server is up
 
         try await blocking { try TestServices.runScript(["start-postgres"], environment: pgEnvironment) }
@@ -89,6 +99,7 @@ struct FaultTests {
         #expect(kept.compactMap { $0[0] } == registered.map { $0.username }.sorted())
         // …and the server, with connections opened before the restart, serves them.
         for user in registered { #expect(try await client.getUser(id: user.id) == user) }
+        #expect(try await client.checkHealth() == HealthCheckResponse(status: .serving), "PostgreSQL is back")
         for i in 0..<10 { registered.append(try await client.registerUser(username: "pg_after\(i)", email: "pg_after\(i)@example.com")) }
 
         // No lost or half-written user: exactly the successful registrations are stored.

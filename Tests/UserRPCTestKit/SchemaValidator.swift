@@ -56,6 +56,9 @@ public struct SchemaValidator {
         case .string(let string):
             if let min = rule["minLength"]?.intValue, string.count < min { problems.append("\(path): shorter than \(min)") }
             if let max = rule["maxLength"]?.intValue, string.count > max { problems.append("\(path): longer than \(max)") }
+            if case .array(let allowed)? = rule["enum"], !allowed.contains(.string(string)) {
+                problems.append("\(path): not one of the schema's values")
+            }
             if let pattern = rule["pattern"]?.stringValue, string.range(of: pattern, options: .regularExpression) == nil {
                 problems.append("\(path): does not match \(pattern)")
             }

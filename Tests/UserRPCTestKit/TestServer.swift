@@ -55,7 +55,8 @@ public struct TestServer: Sendable {
     }
 
     /// Starts a server over `repository` (the embedded store by default), hosting the user services
-    /// (or `replacement`, a test's own version of them) and `extraServices`.
+    /// and a health service probing the repository's store and cache (or `replacement`, a test's own
+    /// services), and `extraServices`.
     public static func start(
         repository: UserRepository = UserRepository(store: InMemoryUserStore()),
         extraServices: [any RPCService] = [],
@@ -78,7 +79,10 @@ public struct TestServer: Sendable {
         let operations = UserOperations(repository: repository)
         let server = try UserRPCServer(
             configuration: configuration,
-            services: (replacement ?? [UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations)]) + extraServices,
+            services: (replacement ?? [
+                UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations),
+                HealthService(probes: repository.healthProbes(storeName: "store", cacheName: "cache")),
+            ]) + extraServices,
             interceptors: interceptors, logger: logger)
         let runTask = Task { try await server.run() }
         let address = try await server.listeningAddress

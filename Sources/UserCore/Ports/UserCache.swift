@@ -23,8 +23,12 @@ public protocol UserCache: Sendable {
     /// Records that these users are gone (the version each had when it was deleted), so that no read
     /// that raced with the deletion puts them back; they read as misses.
     func storeDeleted(_ users: [User])
+    /// What is wrong with the cache's backend now, for a health probe (it runs where the cache's
+    /// calls run), or `nil` when it answers. By default `nil`.
+    func unavailability() -> String?
 }
 
 extension UserCache {
     public func fill(_ users: [User]) { store(users) }
+    public func unavailability() -> String? { nil }
 }

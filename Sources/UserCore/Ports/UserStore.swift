@@ -35,10 +35,18 @@ public protocol UserStore: Sendable {
     /// or ``UserError/notFound(id:)``, ``UserError/versionMismatch(id:current:)``. A deleted user's
     /// username and email are free at once.
     func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>]
+    /// Checks that the store can serve calls now (a health probe), where reads run: throws what a
+    /// call would meet (``UserError/unavailable(_:)`` when the database cannot be reached). By
+    /// default a search for one user.
+    func checkAvailable(cancellation: CallCancellation?) throws(UserError)
 }
 
 extension UserStore {
     public var writeExecution: StorageExecution { execution }
+
+    public func checkAvailable(cancellation: CallCancellation?) throws(UserError) {
+        _ = try search(UserSearchQuery(limit: 1), cancellation: cancellation)
+    }
 
     public func user(id: UUID, cancellation: CallCancellation?) throws(UserError) -> User? {
         var user: User?

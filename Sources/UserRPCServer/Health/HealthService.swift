@@ -1,0 +1,90 @@
+import HealthV1
+import NIOConcurrencyHelpers
+import UserRPCWire
+
+/// A dependency that ``HealthService`` checks on every `Check` call.
+public struct HealthProbe: Sendable {
+    /// What the dependency is, as the check's detail names it (`PostgreSQL`, `Redis`).
+    public var name: String
+    /// Whether the server cannot serve without it: a failing required probe makes the answer
+    /// NOT_SERVING; a failing optional one (a cache) only adds a detail to SERVING.
+    public var isRequired: Bool
+    /// Checks the dependency now: `nil` when healthy, otherwise what is wrong. Probes run
+    /// concurrently; the task is cancelled when the call ends (its deadline, a cancel).
+    public var check: @Sendable () async -> String?
+
+    public init(name: String, isRequired: Bool, check: @escaping @Sendable () async -> String?) {
+        self.name = name
+        self.isRequired = isRequired
+        self.check = check
+    }
+}
+
+/// `health.v1.Health` (`Schemas/health.v1.json`): whether the server, or one service it hosts, can
+/// serve calls now. Every ``UserRPCServer`` hosts one (pass your own to give it probes).
+///
+/// The answer is NOT_SERVING from the moment a graceful shutdown begins, and while a required
+/// probe fails; UNKNOWN_SERVICE for a service the server does not host; otherwise SERVING, with a
+/// detail naming any optional dependency that is down.
+public final class HealthService: RPCService {
+    private struct State {
+        var shuttingDown = false
+        var hostedServices: Set<String> = []
+    }
+
+    private let probes: [HealthProbe]
+    private let state = NIOLockedValueBox(State())
+
+    /// A health service that checks `probes` on every call.
+    public init(probes: [HealthProbe] = []) {
+        self.probes = probes
+    }
+
+    public var schema: ServiceSchema { HealthServiceV1.schema }
+
+    /// Whether a graceful shutdown has begun (every check then answers NOT_SERVING).
+    public var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+
+    /// From now on every check answers NOT_SERVING. Called by the server when a graceful shutdown begins.
+    public func enterShutdown() {
+        state.withLockedValue { $0.shuttingDown = true }
+    }
+
+    /// The full names of the services the server hosts: what a check of one service may name.
+    func setHostedServices(_ names: some Sequence<String>) {
+        state.withLockedValue { $0.hostedServices = Set(names) }
+    }
+
+    public func registerMethods(with router: inout RPCRouter) {
+        router.register(HealthServiceV1.check) { [self] request, _ in answer(request) }
+    }
+
+    private func answer(_ request: HealthCheckRequest) -> ServerAnswer<HealthCheckResponse> {
+        let (shuttingDown, hosted) = state.withLockedValue { ($0.shuttingDown, $0.hostedServices) }
+        if let service = request.service, !service.isEmpty, !hosted.contains(service) {
+            return .ok(HealthCheckResponse(status: .unknownService, detail: "this server does not host '\(service)'"))
+        }
+        if shuttingDown {
+            return .ok(HealthCheckResponse(status: .notServing, detail: "the server is shutting down"))
+        }
+        guard !probes.isEmpty else { return .ok(HealthCheckResponse(status: .serving)) }
+        let probes = self.probes
+        return .task {
+            let problems = await withTaskGroup(of: (Int, String?).self) { group in
+                for (index, probe) in probes.enumerated() {
+                    group.addTask { (index, await probe.check()) }
+                }
+                var problems: [(Int, String)] = []
+                for await (index, problem) in group {
+                    if let problem { problems.append((index, problem)) }
+                }
+                return problems.sorted { $0.0 < $1.0 }.map { (probe: probes[$0.0], problem: $0.1) }
+            }
+            // A shutdown that began while the probes ran wins.
+            if self.isShuttingDown { return HealthCheckResponse(status: .notServing, detail: "the server is shutting down") }
+            let detail = problems.isEmpty ? nil : problems.map { "\($0.probe.name): \($0.problem)" }.joined(separator: "; ")
+            let serving = !problems.contains { $0.probe.isRequired }
+            return HealthCheckResponse(status: serving ? .serving : .notServing, detail: detail)
+        }
+    }
+}
