@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "UserV1", targets: ["UserV1"]),
         .library(name: "UserV2", targets: ["UserV2"]),
         .library(name: "HealthV1", targets: ["HealthV1"]),
+        .library(name: "ReflectionV1", targets: ["ReflectionV1"]),
         .library(name: "UserCore", targets: ["UserCore"]),
         .library(name: "UserRPCWire", targets: ["UserRPCWire"]),
     ],
@@ -34,6 +35,8 @@ let package = Package(
         .target(name: "UserV2", dependencies: ["UserRPCWire"]),
         // The `health.v1` messages: the health-checking service every server hosts.
         .target(name: "HealthV1", dependencies: ["UserRPCWire", "StrictJSON"]),
+        // The `reflection.v1` messages: the service that lists a server's services and their schemas.
+        .target(name: "ReflectionV1", dependencies: ["UserRPCWire"]),
         // The domain: entities, validation, errors, logic, ports, repository, the execution policy and
         // the in-memory adapters. No NIO, no API version.
         .target(name: "UserCore", dependencies: ["StrictJSON"]),
@@ -90,7 +93,7 @@ let package = Package(
         .target(
             name: "UserRPCServer",
             dependencies: [
-                "UserRPCWire", "StrictJSON", "HealthV1",
+                "UserRPCWire", "StrictJSON", "HealthV1", "ReflectionV1",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -117,7 +120,7 @@ let package = Package(
         .target(
             name: "UserRPCClient",
             dependencies: [
-                "UserV1", "UserV2", "HealthV1", "UserRPCWire", "StrictJSON",
+                "UserV1", "UserV2", "HealthV1", "ReflectionV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -127,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "UserRPCCLI",
             dependencies: [
-                "UserRPCClient", "UserV1", "HealthV1", "UserRPCWire", "StrictJSON",
+                "UserRPCClient", "UserV1", "HealthV1", "ReflectionV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -168,7 +171,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "UserRPCTestKit", "UserRPCServer", "UserService", "UserRPCClient", "UserCore", "UserV1", "UserV2", "HealthV1", "UserRPCWire",
+                "UserRPCTestKit", "UserRPCServer", "UserService", "UserRPCClient", "UserCore", "UserV1", "UserV2", "HealthV1", "ReflectionV1",
+                "UserRPCWire",
                 "StrictJSON", "SeededMutation",
                 "UserStoreSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),

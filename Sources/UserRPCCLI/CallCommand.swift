@@ -40,7 +40,18 @@ struct CallCommand: AsyncParsableCommand {
     var fieldArguments: [String] = []
 
     func run() async throws {
-        let (schema, schemaMethod) = try serviceChoice.method(named: method)
+        let client = UserRPCClient(configuration: try connection.configuration())
+        defer { Task { await client.close() } }
+        // The server's own schema, through reflection; the built-in one when it offers none.
+        let reflected: (schema: ServiceSchema, method: ServiceSchema.Method)?
+        do {
+            reflected = try await RemoteSchemas.method(named: method, choice: serviceChoice, client: client)
+        } catch let error as UserRPCError {
+            // The server cannot be asked (unreachable, a token missing): the call itself will say why.
+            _ = error
+            reflected = nil
+        }
+        let (schema, schemaMethod) = try reflected ?? serviceChoice.method(named: method)
         let payload = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
         var options = UserRPCClient.CallOptions()
         guard let duration = Duration(text: timeout), duration > .zero else { throw ValidationError("timeout '\(timeout)' is not a duration") }
@@ -49,8 +60,6 @@ struct CallCommand: AsyncParsableCommand {
             guard let colon = entry.firstIndex(of: ":") else { throw ValidationError("metadata '\(entry)' is not key:value") }
             options.metadata[String(entry[..<colon])] = String(entry[entry.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
         }
-        let client = UserRPCClient(configuration: try connection.configuration())
-        defer { Task { await client.close() } }
         do {
             let response = try await client.call(method: schemaMethod.fullName, payload: payload, options: options)
             print(JSONValue.object(response).prettyText())
@@ -83,6 +92,19 @@ struct ConnectionOptions: ParsableArguments {
 
     @Option(help: "Name to verify the server certificate against (default: the host).")
     var serverName: String?
+
+    /// With `--address` given, the schemas the server hosts (through reflection); `nil` without it.
+    func remoteSchemas() async throws -> [ServiceSchema]? {
+        guard address != nil else { return nil }
+        let client = UserRPCClient(configuration: try configuration())
+        defer { Task { await client.close() } }
+        do {
+            return try await RemoteSchemas.all(from: client)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error.code.rawValue): \(error.message)\n".utf8))
+            throw ExitCode(Int32(100 + error.code.numericValue))
+        }
+    }
 
     /// The client configuration: address, TLS, and a bearer token from `USER_RPC_TOKEN`.
     func configuration() throws -> UserRPCClient.Configuration {

@@ -2,14 +2,19 @@ import ArgumentParser
 import StrictJSON
 import UserRPCClient
 
-/// `user-rpc list`: the methods of the services this build knows.
-struct ListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the services' methods.")
+/// `user-rpc list`: the methods of the services this build knows, or (with `--address`) of the
+/// services a server hosts, asked through reflection.
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the services' methods: built in, or a server's (with --address, through reflection).")
 
     @OptionGroup var serviceChoice: ServiceChoice
 
-    func run() throws {
-        for schema in try serviceChoice.schemas() {
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let known = try await connection.remoteSchemas() ?? UserRPCClient.knownServices
+        for schema in try serviceChoice.schemas(among: known) {
             for method in schema.methods {
                 print("\(method.fullName)  (\(method.request)) returns (\(method.response))")
             }
@@ -17,8 +22,9 @@ struct ListCommand: ParsableCommand {
     }
 }
 
-/// `user-rpc describe METHOD`: a method's request and response messages.
-struct DescribeCommand: ParsableCommand {
+/// `user-rpc describe METHOD`: a method's request and response messages, from the built-in schemas
+/// or (with `--address`) a server's.
+struct DescribeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "describe", abstract: "Show a method's request and response messages, or a message's schema.")
 
@@ -27,8 +33,11 @@ struct DescribeCommand: ParsableCommand {
 
     @OptionGroup var serviceChoice: ServiceChoice
 
-    func run() throws {
-        let schemas = name.contains("/") ? UserRPCClient.knownServices : try serviceChoice.schemas()
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let known = try await connection.remoteSchemas() ?? UserRPCClient.knownServices
+        let schemas = name.contains("/") ? known : try serviceChoice.schemas(among: known)
         let schema = schemas.first { $0.method(named: name) != nil || $0.messages[name] != nil } ?? schemas[0]
         if let method = schema.method(named: name) {
             print("\(method.fullName)")

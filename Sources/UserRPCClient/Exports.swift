@@ -1,4 +1,5 @@
 @_exported import HealthV1
+@_exported import ReflectionV1
 // What the client's public API uses is part of it: `import UserRPCClient` is all an embedding program
 // needs. The protocol's types (`MethodDescriptor`, `RPCError`, `RPCMessage`, …), the JSON values of
 // by-name calls (`JSONObject`, `JSONValue`), the `user.v1` messages and methods (`UserServiceV1`,

@@ -162,7 +162,9 @@ public final class UserRPCClient: Sendable {
 
     /// The schemas of the services this build has types for, in the order short method names are
     /// looked up.
-    public static let knownServices: [ServiceSchema] = [UserServiceV1.schema, UserServiceV2.schema, HealthServiceV1.schema]
+    public static let knownServices: [ServiceSchema] = [
+        UserServiceV1.schema, UserServiceV2.schema, HealthServiceV1.schema, ReflectionServiceV1.schema,
+    ]
 
     /// `name` as a full method name: as it is when it has a `/`, else the first known method of that
     /// short name.

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ReflectionV1
 import ServiceLifecycle
 import UserRPCWire
 
@@ -46,7 +47,9 @@ public final class UserRPCServer: Service, Sendable {
     /// - Parameters:
     ///   - services: the services to host; each must match its schema, and no two may share a method.
     ///     A ``HealthService`` among them is the server's health service; without one, the server
-    ///     hosts its own (no probes: SERVING until a graceful shutdown begins).
+    ///     hosts its own (no probes: SERVING until a graceful shutdown begins). A
+    ///     ``ReflectionService`` describing them all is added unless
+    ///     ``UserRPCServerConfiguration/reflection`` is off.
     ///   - interceptors: run around every call, in this order (after the bearer-token check, when
     ///     tokens are configured).
     ///   - eventLoopGroup: defaults to NIO's shared group with one thread per core.
@@ -61,7 +64,10 @@ public final class UserRPCServer: Service, Sendable {
         var router = RPCRouter()
         var problems: [String] = []
         let health = services.lazy.compactMap { $0 as? HealthService }.first ?? HealthService()
-        let hosted = services.contains { $0 is HealthService } ? services : services + [health]
+        var hosted = services.contains { $0 is HealthService } ? services : services + [health]
+        if configuration.reflection, !hosted.contains(where: { $0.schema.fullServiceName == ReflectionServiceV1.name }) {
+            hosted.append(ReflectionService(schemas: hosted.map(\.schema)))
+        }
         for service in hosted { router.add(service, problems: &problems) }
         health.setHostedServices(hosted.map(\.schema.fullServiceName))
         self.health = health

@@ -50,6 +50,10 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     /// (probes carry no token; a health answer reveals nothing about users).
     public var unauthenticatedServices: Set<String> = ["health.v1.Health"]
 
+    /// Whether the server hosts `reflection.v1.Reflection`, which lists its services and serves
+    /// their schemas (to callers with a token, when tokens are on). Default `true`.
+    public var reflection: Bool = true
+
     /// TLS for the listening port; `nil` (the default): plaintext.
     public var tls: TLSSettings?
 

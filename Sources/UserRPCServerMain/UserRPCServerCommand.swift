@@ -178,6 +178,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "File of bearer tokens, one per line, that calls must present (env USER_RPC_AUTH_TOKEN_FILE; default: no authentication).")
     var authTokenFile: String?
 
+    @Flag(help: "Do not host reflection.v1.Reflection, which lists the services and serves their schemas (env USER_RPC_REFLECTION=off).")
+    var noReflection = false
+
     func run() async throws {
         let environment = storage.environment
         let logger = try storage.bootstrapLogging()
@@ -243,6 +246,7 @@ struct Serve: AsyncParsableCommand {
         }
 
         // Tokens come from a file or the environment, never from a command-line value (`ps` shows those).
+        if noReflection || environment["USER_RPC_REFLECTION"] == "off" { configuration.reflection = false }
         if let path = authTokenFile ?? environment["USER_RPC_AUTH_TOKEN_FILE"] {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ValidationError("cannot read the auth token file \(path)")

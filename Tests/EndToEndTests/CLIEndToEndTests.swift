@@ -1,7 +1,9 @@
 import Foundation
 import StrictJSON
 import Testing
+import UserRPCServer
 import UserRPCTestKit
+import UserRPCWire
 
 /// Drives the real `user-rpc` binary (built beside the tests) against a live server.
 @Suite("user-rpc command line")
@@ -40,8 +42,7 @@ struct CLIEndToEndTests {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
-        markDescriptorsCloseOnExec()
-        try process.run()
+        try launchingChildren { try process.run() }
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
@@ -196,6 +197,32 @@ struct CLIEndToEndTests {
         #expect(listed.stdout.contains("health.v1.Health/Check"))
     }
 
+    @Test("with reflection the CLI lists, describes and calls a service it was not built with, its flags from the server's schema")
+    func reflectedService() async throws {
+        let server = try await TestServer.start(extraServices: [EchoService()])
+        let address = "127.0.0.1:\(server.port)"
+        let listed = try await run(["list", "--address", address], port: server.port)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("echo.v1.Echo/Say"))
+        #expect(listed.stdout.contains("user.v2.UserService/UpdateUser"))
+        let described = try await run(["describe", "Say", "--address", address], port: server.port)
+        #expect(described.stdout.contains("--shout"), "\(described.stdout)")
+        let said = try await run(["call", "Say", "--text", "hello", "--shout", "true"], port: server.port)
+        #expect(said.status == 0, "\(said.stderr)")
+        #expect(said.json?["text"] == "HELLO")
+        let full = try await run(["call", "echo.v1.Echo/Say", "--text", "hi"], port: server.port)
+        #expect(full.json?["text"] == "hi")
+        // Without --address, list shows the built-in schemas, which know nothing of echo.v1.
+        #expect(!(try await run(["list"], port: server.port)).stdout.contains("echo.v1"))
+        try await server.stop()
+
+        // A server without reflection: the built-in schemas serve.
+        let plain = try await TestServer.start { $0.reflection = false }
+        let registered = try await run(["call", "RegisterUser", "--username", "noreflect", "--email", "n@example.com"], port: plain.port)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        try await plain.stop()
+    }
+
     @Test("list and describe show the schema's methods and messages")
     func listAndDescribe() async throws {
         let listed = try await run(["list"], port: 1)
@@ -211,5 +238,44 @@ struct CLIEndToEndTests {
         #expect(message.json?["required"] != nil)
         let unknown = try await run(["describe", "Nope"], port: 1)
         #expect(unknown.status != 0)
+    }
+}
+
+/// `echo.v1.Echo/Say`: a service the CLI was not built with, known to it only through reflection.
+struct EchoService: RPCService {
+    struct Words: RPCMessage, Hashable {
+        static let messageName = "Words"
+        var text: String
+        var shout: Bool?
+        init(text: String, shout: Bool? = nil) {
+            self.text = text
+            self.shout = shout
+        }
+        init(fields: inout some MessageFieldReader) {
+            text = fields.required("text", as: String.self)
+            shout = fields.optional("shout", as: Bool.self)
+        }
+        func write(fields: inout MessageFieldWriter) {
+            fields.field("text", text)
+            fields.field("shout", shout)
+        }
+    }
+
+    static let say = MethodDescriptor<Words, Words>(service: "echo.v1.Echo", name: "Say")
+
+    var schema: ServiceSchema {
+        ServiceSchema(
+            embedded: #"""
+                {"package":"echo.v1","service":"Echo","methods":[
+                  {"name":"Say","full_name":"echo.v1.Echo/Say","request":"Words","response":"Words","description":"Says it back."}],
+                 "messages":{"Words":{"type":"object","additionalProperties":false,"required":["text"],
+                   "properties":{"text":{"type":"string","description":"What to say."},"shout":{"type":"boolean","description":"Upper-case it."}}}}}
+                """#)
+    }
+
+    func registerMethods(with router: inout RPCRouter) {
+        router.register(Self.say) { request, _ in
+            .ok(Words(text: request.shout == true ? request.text.uppercased() : request.text))
+        }
     }
 }

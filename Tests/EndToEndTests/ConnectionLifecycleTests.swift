@@ -16,10 +16,14 @@ struct ConnectionLifecycleTests {
     }
 
     /// A server whose output backs up quickly, with 50 users so that each search answer is ~6 KB.
-    static func busyServer(_ configure: (inout UserRPCServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static func busyServer(
+        logs: CapturedLogs? = nil, _ configure: (inout UserRPCServerConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
         var configuration = UserRPCServerConfiguration.defaults { $0.writeBufferHighWaterMark = 16 * 1024 }
         configure(&configuration)
-        let server = try await TestServer.start { [configuration] in
+        var logger = logs?.logger()
+        logger?.logLevel = .info
+        let server = try await TestServer.start(logger: logger) { [configuration] in
             $0 = configuration
             $0.port = 0
         }
@@ -29,11 +33,14 @@ struct ConnectionLifecycleTests {
         return server
     }
 
-    @Test("graceful shutdown while the server has paused reading: goaway arrives, every call gets its answer or UNAVAILABLE, no reset")
+    @Test(
+        "graceful shutdown while the server has paused reading: goaway arrives, calls are answered in order, OK then UNAVAILABLE, none twice, no reset"
+    )
     func shutdownWhileReadingPaused() async throws {
         // The default 1 MiB of unsent answers before the server stops reading: when it has answered
         // everything and closes, half of that may still wait for the slow client.
-        let server = try await Self.busyServer {
+        let logs = CapturedLogs()
+        let server = try await Self.busyServer(logs: logs) {
             $0.gracePeriod = .seconds(120)
             $0.writeBufferHighWaterMark = 1024 * 1024
         }
@@ -46,16 +53,25 @@ struct ConnectionLifecycleTests {
         let (frames, end) = try await blocking {
             socket.readFrames(for: 120, chunk: 4096) { usleep(5_000) }
         }
-        #expect(end == .closed, "the connection ended with \(end)")
+        #expect(end == .closed, "the connection ended with \(end): a client still reading must get everything, then a FIN")
         #expect(frames.filter { $0["type"]?.stringValue == "goaway" }.count == 1)
+        // What the protocol promises (section 3.5): every request the server reads after the goaway
+        // is answered UNAVAILABLE, and one unanswered when the connection ends did not run. How many
+        // requests reach the server before it has been quiet for its linger depends on the kernels'
+        // TCP windows (a request may wait in the client's send buffer), not on the server; so the
+        // answers are checked for what the server controls: requests are read and answered in order,
+        // each at most once, those read before the goaway run (OK) and those after do not (UNAVAILABLE).
         let responses = frames.filter { $0["type"]?.stringValue == "response" }
-        let answered = Set(responses.compactMap(\.frameID))
-        let missing = (0..<2_000).map(UInt64.init).filter { !answered.contains($0) }
-        #expect(
-            missing.isEmpty && responses.count == 2_000,
-            "\(responses.count) responses; \(missing.count) ids unanswered, first \(missing.prefix(5)), last \(missing.suffix(5)); frames after the goaway: \(frames.drop(while: { $0["type"]?.stringValue != "goaway" }).count)"
-        )
-        #expect(responses.allSatisfy { ["OK", "UNAVAILABLE"].contains($0.statusCode) })
+        let ids = responses.compactMap(\.frameID).sorted()
+        #expect(ids == (0..<UInt64(responses.count)).map { $0 }, "answered ids are not 0..<\(responses.count): \(ids.prefix(10))…")
+        let codes = responses.sorted { ($0.frameID ?? 0) < ($1.frameID ?? 0) }.map { $0.statusCode ?? "?" }
+        let okCount = codes.prefix { $0 == "OK" }.count
+        #expect(codes.dropFirst(okCount).allSatisfy { $0 == "UNAVAILABLE" }, "after the first non-OK answer: \(Set(codes.dropFirst(okCount)))")
+        #expect(okCount < 2_000 && codes.count > okCount, "no request crossed the goaway: \(okCount) OK of \(codes.count)")
+        if responses.count < 2_000 {
+            // Not a failure (see above); the server's log says why it closed, for anyone reading this.
+            print("shutdownWhileReadingPaused: \(2_000 - responses.count) requests were still on their way; server log: \(logs.all.suffix(5))")
+        }
         try await withTimeout(seconds: 60) { try await stopped.value }
     }
 

@@ -242,8 +242,7 @@ struct DurableStoreTests {
 
         // The backup, exactly as the README gives it, while the server is running.
         try FileManager.default.createDirectory(atPath: restored, withIntermediateDirectories: true)
-        markDescriptorsCloseOnExec()
-        let status = system("sqlite3 '\(directory)/users.sqlite3' \".backup '\(restored)/users.sqlite3'\" </dev/null")
+        let status = launchingChildren { system("sqlite3 '\(directory)/users.sqlite3' \".backup '\(restored)/users.sqlite3'\" </dev/null") }
         #expect(status == 0, "sqlite3 .backup failed (\(status)); scripts/install-packages.sh --test installs sqlite3")
         _ = try await client.registerUser(username: "after-backup", email: "after-backup@example.com")
         await client.close()
@@ -353,8 +352,7 @@ struct ScratchMount {
     init(options: String) throws {
         path = DurableStoreTests.scratchDirectory("mount")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        markDescriptorsCloseOnExec()
-        let status = system("mount -t tmpfs -o \(options) user-rpc-test '\(path)' 2>/dev/null")
+        let status = launchingChildren { system("mount -t tmpfs -o \(options) user-rpc-test '\(path)' 2>/dev/null") }
         guard status == 0 else {
             try? FileManager.default.removeItem(atPath: path)
             throw ServiceError(message: "cannot mount a tmpfs at \(path) (mount -t tmpfs needs root; run the suite as scripts/test.sh does)")
@@ -362,7 +360,7 @@ struct ScratchMount {
     }
 
     func unmount() {
-        _ = system("umount -l '\(path)' 2>/dev/null")
+        _ = launchingChildren { system("umount -l '\(path)' 2>/dev/null") }
         try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HealthV1
+import ReflectionV1
 import StrictJSON
 import Testing
 import UserRPCServer
@@ -28,6 +29,11 @@ struct ContractedService: Sendable, CustomStringConvertible {
             ]),
         ContractedService(
             file: "Schemas/health.v1.json", schema: HealthServiceV1.schema, messageTypes: [HealthCheckRequest.self, HealthCheckResponse.self]),
+        ContractedService(
+            file: "Schemas/reflection.v1.json", schema: ReflectionServiceV1.schema,
+            messageTypes: [
+                ListServicesRequest.self, ListServicesResponse.self, ServiceEntry.self, DescribeServiceRequest.self, DescribeServiceResponse.self,
+            ]),
     ]
 }
 
@@ -132,6 +138,8 @@ struct SchemaContractTests {
                 "UpdateUser": #"{"id":"\#(userID)","email":"changed\#(id)@example.com","expected_version":1}"#,
                 "DeleteUser": #"{"id":"\#(userID)"}"#,
                 "Check": #"{"service":"user.v1.UserService"}"#,
+                "ListServices": "{}",
+                "DescribeService": #"{"service":"user.v1"}"#,
             ]
             for method in service.schema.methods {
                 let payload = try #require(requests[method.name], "no sample request for \(method.name): add one")

@@ -21,6 +21,9 @@ public final class ServerProcess: @unchecked Sendable {
     private let lock = NSLock()
     /// Signalled once standard error has reached its end.
     private let outputEnded = DispatchSemaphore(value: 0)
+    /// Signalled once the process has exited (its termination handler), so waiting for it does not
+    /// spin `Process.waitUntilExit()`'s run loop (two such waits took two cores under TSan).
+    private let exited = DispatchSemaphore(value: 0)
     private var collected = ""
     private var ended = false
     private var portWaiter: CheckedContinuation<Int, any Error>?
@@ -78,8 +81,9 @@ public final class ServerProcess: @unchecked Sendable {
         process.standardOutput = stderr
         process.standardError = stderr
         let server = ServerProcess(process: process)
-        markDescriptorsCloseOnExec()
-        try process.run()
+        let exited = server.exited
+        process.terminationHandler = { _ in exited.signal() }
+        try launchingChildren { try process.run() }
         let handle = stderr.fileHandleForReading
         let reader = Thread { server.drain(handle) }
         reader.name = "server-stderr"
@@ -151,8 +155,10 @@ public final class ServerProcess: @unchecked Sendable {
         let watchdog = killAfter(seconds: timeout)
         defer { watchdog.cancel() }
         let outputEnded = outputEnded
+        let exited = exited
         let status = try await blocking {
-            process.waitUntilExit()
+            exited.wait()
+            exited.signal()  // for the next waiter
             outputEnded.wait()
             outputEnded.signal()  // for the next waiter
             return process.terminationStatus

@@ -72,8 +72,7 @@ public enum TestServices {
         let assignments = extra.sorted { $0.key < $1.key }.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
         let script = packageRoot.appendingPathComponent("scripts/services.sh").path
         let command = "\(assignments) bash '\(script)' \(arguments.joined(separator: " ")) </dev/null >'\(outPath)' 2>'\(errPath)'"
-        markDescriptorsCloseOnExec()
-        let status = system(command)
+        let status = launchingChildren { system(command) }
         let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let errors = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         guard status == 0 else {

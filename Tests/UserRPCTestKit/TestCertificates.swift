@@ -33,8 +33,7 @@ public struct TestCertificates: Sendable {
             """
         let scriptPath = directory + "/make.sh"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        markDescriptorsCloseOnExec()
-        guard system("bash '\(scriptPath)' </dev/null >/dev/null 2>&1") == 0 else {
+        guard launchingChildren({ system("bash '\(scriptPath)' </dev/null >/dev/null 2>&1") }) == 0 else {
             throw ServiceError(message: "openssl could not make test certificates (is the openssl package installed?)")
         }
         return TestCertificates(directory: directory)

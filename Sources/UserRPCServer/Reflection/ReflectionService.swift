@@ -1,0 +1,35 @@
+import ReflectionV1
+import UserRPCWire
+
+/// `reflection.v1.Reflection` (`Schemas/reflection.v1.json`): the services the server hosts and
+/// their schema documents, byte for byte. The server hosts one unless
+/// ``UserRPCServerConfiguration/reflection`` is off; it lists every hosted service, itself included.
+public struct ReflectionService: RPCService {
+    private let schemas: [ServiceSchema]
+
+    /// A reflection service describing `schemas` (and itself).
+    public init(schemas: [ServiceSchema]) {
+        var all = schemas
+        if !all.contains(where: { $0.fullServiceName == ReflectionServiceV1.name }) { all.append(ReflectionServiceV1.schema) }
+        self.schemas = all.sorted { $0.fullServiceName < $1.fullServiceName }
+    }
+
+    public var schema: ServiceSchema { ReflectionServiceV1.schema }
+
+    public func registerMethods(with router: inout RPCRouter) {
+        let schemas = self.schemas
+        let list = ListServicesResponse(
+            services: schemas.map { ServiceEntry(name: $0.fullServiceName, package: $0.package, methods: $0.methods.count) })
+        router.register(ReflectionServiceV1.listServices) { _, _ in .ok(list) }
+        router.register(ReflectionServiceV1.describeService) { request, _ in
+            guard let schema = schemas.first(where: { $0.fullServiceName == request.service || $0.package == request.service }) else {
+                return .failed(
+                    RPCError(
+                        code: .notFound,
+                        message: "this server does not host '\(request.service)'; it hosts \(schemas.map(\.fullServiceName).joined(separator: ", "))"
+                    ))
+            }
+            return .ok(DescribeServiceResponse(schema: schema.text))
+        }
+    }
+}
