@@ -111,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "UserRPCServerMain",
             dependencies: [
-                "UserRPCServer", "UserService", "UserCore", "UserRPCWire", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis",
+                "UserRPCServer", "UserService", "UserCore", "UserRPCWire", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis", "StrictJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

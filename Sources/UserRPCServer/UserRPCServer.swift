@@ -12,7 +12,8 @@ import UserRPCWire
 ///
 /// Each service (``RPCService``) brings its schema and one handler per method; the server checks
 /// them against each other when it is made. Interceptors (``ServerInterceptor``) run around every
-/// call; a bearer-token check is added first when ``UserRPCServerConfiguration/authTokens`` is set.
+/// call: first the server's ``RequestIDInterceptor``, then a bearer-token check when
+/// ``UserRPCServerConfiguration/authTokens`` is set, then the ones given.
 ///
 /// Run it with ``run()`` (directly, or in a `ServiceGroup`, which calls ``beginGracefulShutdown()`` on
 /// SIGTERM/SIGINT). A graceful shutdown stops accepting connections, sends `goaway` on each one,
@@ -50,8 +51,8 @@ public final class UserRPCServer: Service, Sendable {
     ///     hosts its own (no probes: SERVING until a graceful shutdown begins). A
     ///     ``ReflectionService`` describing them all is added unless
     ///     ``UserRPCServerConfiguration/reflection`` is off.
-    ///   - interceptors: run around every call, in this order (after the bearer-token check, when
-    ///     tokens are configured).
+    ///   - interceptors: run around every call, in this order (after the request ids, and the
+    ///     bearer-token check when tokens are configured).
     ///   - eventLoopGroup: defaults to NIO's shared group with one thread per core.
     /// - Throws: ``ServiceRegistrationError`` naming every mismatch between a service and its schema.
     public init(
@@ -74,7 +75,7 @@ public final class UserRPCServer: Service, Sendable {
         guard problems.isEmpty else { throw ServiceRegistrationError(problems: problems) }
         self.configuration = configuration
         self.router = router
-        var all: [any ServerInterceptor] = []
+        var all: [any ServerInterceptor] = [RequestIDInterceptor()]
         if !configuration.authTokens.isEmpty {
             all.append(
                 BearerTokenInterceptor(

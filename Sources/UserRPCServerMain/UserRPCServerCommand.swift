@@ -42,6 +42,9 @@ struct StorageOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (env USER_RPC_LOG_LEVEL; default info).")
     var logLevel: String?
 
+    @Option(help: "text (one readable line per event) or json (JSON lines, for log collectors) (env USER_RPC_LOG_FORMAT; default text).")
+    var logFormat: String?
+
     @Option(help: "Data directory of the embedded store, created if missing (env USER_RPC_DATA_DIR; default ./user-rpc-data).")
     var dataDir: String?
 
@@ -70,10 +73,21 @@ struct StorageOptions: ParsableArguments {
     func bootstrapLogging() throws -> Logger {
         let levelText = logLevel ?? environment["USER_RPC_LOG_LEVEL"] ?? "info"
         guard let level = Logger.Level(rawValue: levelText) else { throw ValidationError("unknown log level '\(levelText)'") }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        switch logFormat ?? environment["USER_RPC_LOG_FORMAT"] ?? "text" {
+        case "text":
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case "json":
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case let other:
+            throw ValidationError("unknown log format '\(other)': text or json")
         }
         return Logger(label: "user-rpc-server")
     }

@@ -10,19 +10,33 @@ public enum ResponseFrameWriter {
     @usableFromInline static let head: StaticString = #"{"type":"response","id":"#
     @usableFromInline static let okStatusAndPayloadKey: StaticString = #","status":{"code":"OK","message":""},"payload":"#
 
-    /// Appends one OK response frame for call `id` with `message` as its payload.
+    /// Appends one OK response frame for call `id` with `message` as its payload, and `metadata`
+    /// (with `x-request-id: requestID` when given) as its metadata.
     ///
     /// The message is measured first, then the whole frame is written into memory reserved once in
-    /// the buffer (one `ByteBuffer` operation per answer).
+    /// the buffer (one `ByteBuffer` operation per answer). A request id alone (the common case) is
+    /// written in place, without building the metadata object.
     @inlinable
-    public static func writeOK<Message: RPCMessage>(id: UInt64, metadata: [String: String], message: Message, into buffer: inout ByteBuffer) {
-        MessageFieldWriter.appendFrame(
-            head: head, id: id, middle: metadata.isEmpty ? nil : metadataBytes(metadata), tail: okStatusAndPayloadKey, message: message,
-            into: &buffer)
+    public static func writeOK<Message: RPCMessage>(
+        id: UInt64, requestID: String? = nil, metadata: [String: String], message: Message, into buffer: inout ByteBuffer
+    ) {
+        if metadata.isEmpty {
+            MessageFieldWriter.appendFrame(
+                head: head, id: id, middle: nil, requestID: requestID, tail: okStatusAndPayloadKey, message: message, into: &buffer)
+        } else {
+            var all = metadata
+            if let requestID { all["x-request-id"] = requestID }
+            MessageFieldWriter.appendFrame(
+                head: head, id: id, middle: metadataBytes(all), tail: okStatusAndPayloadKey, message: message, into: &buffer)
+        }
     }
 
     /// Appends one response frame for call `id` that failed with `status` (not OK: no payload).
-    public static func writeFailure(id: UInt64, metadata: [String: String], status: RPCStatus, into buffer: inout ByteBuffer) {
+    public static func writeFailure(
+        id: UInt64, requestID: String? = nil, metadata: [String: String], status: RPCStatus, into buffer: inout ByteBuffer
+    ) {
+        var metadata = metadata
+        if let requestID { metadata["x-request-id"] = requestID }
         var writer = JSONWriter(reservingCapacity: 128 + status.message.utf8.count)
         writer.beginObject()
         writer.key("type")

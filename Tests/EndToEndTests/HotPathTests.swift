@@ -18,13 +18,15 @@ struct HotPathTests {
             let registered = try await connection.expectFrame()
             #expect(registered.statusCode == "OK", "\(registered)")
             let id = try #require(registered.payload?["id"]?.stringValue)
-            // The hot path's shape, then shapes it declines (metadata, an escaped key, non-ASCII-free but
-            // escaped value), which the general path answers.
-            let hot = #"{"type":"request","id":7,"method":"user.v1.UserService/GetUser","payload":{"id":"\#(id)"}}"#
+            // The hot path's shape, then shapes it declines (an escaped metadata value, an escaped key,
+            // another key order and an escaped slash), which the general path answers. Each carries the
+            // same request id, which the answer returns.
+            let hot =
+                #"{"type":"request","id":7,"method":"user.v1.UserService/GetUser","metadata":{"x-request-id":"same"},"payload":{"id":"\#(id)"}}"#
             let general = [
-                #"{"type":"request","id":7,"method":"user.v1.UserService/GetUser","metadata":{},"payload":{"id":"\#(id)"}}"#,
-                #"{"type":"request","id":7,"method":"user.v1.UserService/GetUser","payload":{"\u0069d":"\#(id)"}}"#,
-                #"{"payload":{"id":"\#(id)"},"id":7,"type":"request","method":"user.v1.UserService\/GetUser"}"#,
+                #"{"type":"request","id":7,"method":"user.v1.UserService/GetUser","metadata":{"x-request-id":"s\u0061me"},"payload":{"id":"\#(id)"}}"#,
+                #"{"type":"request","id":7,"method":"user.v1.UserService/GetUser","metadata":{"x-request-id":"same"},"payload":{"\u0069d":"\#(id)"}}"#,
+                #"{"payload":{"id":"\#(id)"},"id":7,"type":"request","metadata":{"x-request-id":"same"},"method":"user.v1.UserService\/GetUser"}"#,
             ]
             try await connection.send(hot)
             let hotBody = try #require(try await connection.nextBody())

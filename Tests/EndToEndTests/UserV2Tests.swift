@@ -73,11 +73,12 @@ struct UserV2Tests {
         // v1's keys, byte for byte, in order: no updated_at, no version.
         let connection = try await server.rawConnection()
         try await connection.send(
-            #"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","payload":{"id":"\#(grace.id.lowercasedText)"}}"#)
+            #"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","metadata":{"x-request-id":"v1-shape"},"payload":{"id":"\#(grace.id.lowercasedText)"}}"#
+        )
         let body = try #require(try await connection.nextBody())
         let text = String(decoding: body, as: UTF8.self)
         let expected =
-            #"{"type":"response","id":1,"status":{"code":"OK","message":""},"payload":{"id":"\#(grace.id.lowercasedText)","username":"grace","email":"grace@navy.mil","created_at":"\#(RFC3339.format(grace.createdAt))"}}"#
+            #"{"type":"response","id":1,"metadata":{"x-request-id":"v1-shape"},"status":{"code":"OK","message":""},"payload":{"id":"\#(grace.id.lowercasedText)","username":"grace","email":"grace@navy.mil","created_at":"\#(RFC3339.format(grace.createdAt))"}}"#
         #expect(text == expected)
         // v2's keys.
         try await connection.send(

@@ -73,7 +73,7 @@ struct ServiceModelTests {
     final class RecordingInterceptor: ServerInterceptor {
         let answered = NIOLockedValueBox<[String]>([])
         func willRun(_ context: inout ServerContext) -> RPCError? {
-            context.responseMetadata["x-request-id"] = context.requestMetadata["x-request-id"] ?? "generated"
+            context.responseMetadata["x-seen"] = context.requestMetadata["x-request-id"] ?? "none"
             guard context.requestMetadata["x-allow"] != nil else { return RPCError(code: .permissionDenied, message: "not allowed") }
             return nil
         }
@@ -93,8 +93,9 @@ struct ServiceModelTests {
         try connection.send(#"{"type":"request","id":3,"method":"test.v1.Test/Nope","metadata":{"x-allow":"1"}}"#)
         let frames = try connection.readFrames()
         #expect(frames.map(\.statusCode) == ["PERMISSION_DENIED", "OK", "UNIMPLEMENTED"])
-        #expect(frames[0]["metadata"]?.objectValue?["x-request-id"] == "generated")
-        #expect(frames[1]["metadata"]?.objectValue == JSONObject(["echoed": "yes", "x-request-id": "r2"]))
+        #expect(frames[0]["metadata"]?.objectValue?["x-seen"] == "none")
+        #expect(frames[0]["metadata"]?.objectValue?["x-request-id"] != nil, "the server's request id comes with a refusal too")
+        #expect(frames[1]["metadata"]?.objectValue == JSONObject(["echoed": "yes", "x-request-id": "r2", "x-seen": "r2"]))
         #expect(frames[1]["payload"]?.objectValue?["text"] == "1")
         #expect(
             interceptor.answered.withLockedValue { $0 } == [

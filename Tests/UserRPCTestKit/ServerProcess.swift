@@ -136,7 +136,8 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     static func listeningPort(in log: String) -> Int? {
-        guard let range = log.range(of: #"address=\[IPv4\]127\.0\.0\.1/127\.0\.0\.1:(\d+)"#, options: .regularExpression) else { return nil }
+        // `address=[IPv4]…` in text logs, `"address":"[IPv4]…"` in JSON lines.
+        guard let range = log.range(of: #"address(=|":")\[IPv4\]127\.0\.0\.1/127\.0\.0\.1:(\d+)"#, options: .regularExpression) else { return nil }
         let match = log[range]
         return Int(match[match.index(after: match.lastIndex(of: ":")!)...])
     }

@@ -279,7 +279,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard var call = inFlight.removeValue(forKey: id)?.context else { return }
         switch result {
         case .success(let message):
-            ResponseFrameWriter.writeOK(id: id, metadata: call.responseMetadata, message: message, into: &output)
+            ResponseFrameWriter.writeOK(id: id, requestID: call.requestID, metadata: call.responseMetadata, message: message, into: &output)
             if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: .ok) } }
         case .failure(let error):
             answer(&call, failure: error)
@@ -350,7 +350,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             metadata: [
                 "call_id": "\(call.callID)", "method": "\(call.method)", "code": "\(error.code.rawValue)", "status_message": "\(error.message)",
             ])
-        ResponseFrameWriter.writeFailure(id: call.callID, metadata: call.responseMetadata, status: error.status, into: &output)
+        ResponseFrameWriter.writeFailure(
+            id: call.callID, requestID: call.requestID, metadata: call.responseMetadata, status: error.status, into: &output)
         if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: error.code) } }
     }
 

@@ -48,7 +48,8 @@ public struct RPCRouter: Sendable {
                     }
                     switch handler(request, &context) {
                     case .now(.success(let response)):
-                        ResponseFrameWriter.writeOK(id: context.callID, metadata: context.responseMetadata, message: response, into: &output)
+                        ResponseFrameWriter.writeOK(
+                            id: context.callID, requestID: context.requestID, metadata: context.responseMetadata, message: response, into: &output)
                         return .answeredOK
                     case .now(.failure(let error)):
                         return .failed(error)

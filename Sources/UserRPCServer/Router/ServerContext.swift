@@ -13,15 +13,31 @@ public struct ServerContext: Sendable {
     public var responseMetadata: [String: String] = [:]
     /// When the call's deadline passes, on the connection's event-loop clock.
     public let deadline: NIODeadline
-    /// The connection's logger; interceptors may add metadata (a request id) for the call's log lines.
-    public var logger: Logger
+    /// The call's request id (``RequestIDInterceptor``), carried by every log line about the call.
+    public var requestID: String?
+    /// The client's W3C `traceparent` metadata, when well-formed; carried by the call's log lines.
+    public var traceparent: String?
+    private var connectionLogger: Logger
 
     public init(callID: UInt64, method: String, requestMetadata: [String: String], deadline: NIODeadline, logger: Logger) {
         self.callID = callID
         self.method = method
         self.requestMetadata = requestMetadata
         self.deadline = deadline
-        self.logger = logger
+        self.connectionLogger = logger
+    }
+
+    /// The logger for lines about this call: the connection's, with the call's `request_id` and
+    /// `traceparent` added (only when something is logged, so a call that logs nothing pays nothing).
+    public var logger: Logger {
+        get {
+            guard requestID != nil || traceparent != nil else { return connectionLogger }
+            var logger = connectionLogger
+            if let requestID { logger[metadataKey: "request_id"] = "\(requestID)" }
+            if let traceparent { logger[metadataKey: "traceparent"] = "\(traceparent)" }
+            return logger
+        }
+        set { connectionLogger = newValue }
     }
 
     /// The service part of ``method`` (`user.v1.UserService`).

@@ -195,17 +195,23 @@ public struct MessageFieldWriter {
 }
 
 extension MessageFieldWriter {
+    /// `,"metadata":{"x-request-id":"`: a response's metadata when it holds only a request id.
+    @usableFromInline static let requestIDPrefix: StaticString = #","metadata":{"x-request-id":""#
+
     /// Appends one length-prefixed frame `head` + `id` + `middle` + `tail` + `message` + `}`, the
     /// message measured first and the whole frame written into memory reserved once in `buffer`: the
     /// shape of both an OK response and a request.
     @inlinable
     static func appendFrame<Message: RPCMessage>(
-        head: StaticString, id: UInt64, middle: [UInt8]?, tail: StaticString?, message: Message, into buffer: inout ByteBuffer
+        head: StaticString, id: UInt64, middle: [UInt8]?, requestID: String? = nil, tail: StaticString?, message: Message,
+        into buffer: inout ByteBuffer
     ) {
         var measure = MessageFieldWriter(measuring: ())
         measure.writeMessage(message)
+        var requestID = requestID
+        let requestIDBytes = requestID.map { requestIDPrefix.utf8CodeUnitCount + $0.utf8.count + 2 } ?? 0
         let bound =
-            4 + head.utf8CodeUnitCount + 20 + (middle?.count ?? 0) + (tail?.utf8CodeUnitCount ?? 0) + measure.length + 1
+            4 + head.utf8CodeUnitCount + 20 + (middle?.count ?? 0) + requestIDBytes + (tail?.utf8CodeUnitCount ?? 0) + measure.length + 1
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
             let base = memory.baseAddress!
             var offset = 4
@@ -217,6 +223,18 @@ extension MessageFieldWriter {
             if let middle {
                 middle.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
                 offset += middle.count
+            }
+            if requestID != nil {
+                // `,"metadata":{"x-request-id":"…"}`: the id needs no escaping (printable ASCII, no `"` or `\`).
+                (base + offset).copyMemory(from: requestIDPrefix.utf8Start, byteCount: requestIDPrefix.utf8CodeUnitCount)
+                offset += requestIDPrefix.utf8CodeUnitCount
+                requestID!.withUTF8 { utf8 in
+                    (base + offset).copyMemory(from: utf8.baseAddress!, byteCount: utf8.count)
+                    offset += utf8.count
+                }
+                (base + offset).storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
+                (base + offset + 1).storeBytes(of: UInt8(ascii: "}"), as: UInt8.self)
+                offset += 2
             }
             if let tail {
                 (base + offset).copyMemory(from: tail.utf8Start, byteCount: tail.utf8CodeUnitCount)
