@@ -139,11 +139,14 @@ struct ProtocolEndToEndTests {
         let connection = try await server.rawConnection()
         let gated = #"{"id":"\#(store.gatedID.lowercasedText)"}"#
         // The server keeps one timer for the earliest deadline, moved earlier as calls with earlier
-        // deadlines arrive: each call still ends at its own deadline, in deadline order. (A second
-        // apart; when a loaded machine's timer is late, the calls due are answered earliest first.)
-        try await connection.send(request(id: 1, method: Self.getUser, payload: gated, extra: #","timeout_ms":3000"#))
-        try await connection.send(request(id: 2, method: Self.getUser, payload: gated, extra: #","timeout_ms":1000"#))
-        try await connection.send(request(id: 3, method: Self.getUser, payload: gated, extra: #","timeout_ms":2000"#))
+        // deadlines arrive: each call still ends at its own deadline, in deadline order. The three
+        // go in one write, so the server reads them together and their deadlines count from the
+        // same instant (sent one by one, a loaded machine could read the third a second after the
+        // first); when a loaded machine's timer is late, the calls due are answered earliest first.
+        let requests = [(1, 3000), (2, 1000), (3, 2000)].map { id, timeout in
+            request(id: UInt64(id), method: Self.getUser, payload: gated, extra: #","timeout_ms":\#(timeout)"#)
+        }
+        try await connection.sendBytes(requests.flatMap { framed(Array($0.utf8)) })
         var answers: [(UInt64?, String?)] = []
         for _ in 0..<3 {
             let frame = try await connection.expectFrame(timeout: 10)

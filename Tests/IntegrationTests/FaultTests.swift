@@ -52,8 +52,9 @@ struct FaultTests {
                 return hit
             }
         }
-        #expect(refilled)
-        #expect(try await client.checkHealth() == HealthCheckResponse(status: .serving), "Redis is back")
+        let health = try await client.checkHealth()
+        #expect(refilled, "the cache was not filled again within 60 s of Redis restarting; health: \(health)")
+        #expect(health == HealthCheckResponse(status: .serving), "Redis is back: \(health)")
 
         await client.close()
         try await server.stop()
