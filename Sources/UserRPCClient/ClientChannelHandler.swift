@@ -281,7 +281,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(UserRPCError(code: .unavailable, message: "connection failed: \(error)"))
+        fail(UserRPCError(code: .unavailable, message: ConnectionErrorText.connectionFailure(error)))
         context.close(promise: nil)
     }
 

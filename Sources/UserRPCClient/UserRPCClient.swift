@@ -326,7 +326,8 @@ public final class UserRPCClient: Sendable {
                     if case .connecting(let pending) = state, pending === future { state = .idle }
                 }
                 throw UserRPCError(
-                    code: .unavailable, message: "cannot connect to \(configuration.host):\(configuration.port): \(error)")
+                    code: .unavailable,
+                    message: "cannot connect to \(configuration.host):\(configuration.port): \(ConnectionErrorText.connectFailure(error))")
             }
         }
     }

@@ -23,6 +23,7 @@ struct TLSTests {
         let plaintext = server.client()
         let refused = await #expect(throws: UserRPCError.self) { try await plaintext.getUser(id: user.id) }
         #expect(refused?.code == .unavailable)
+        #expect(refused?.message.contains("TLS") == true, "a plaintext client is told TLS is the likely cause: \(refused?.message ?? "")")
 
         var untrusting = configuration
         untrusting.tls = UserRPCClient.TLS()  // system roots: our test CA is not among them
@@ -31,6 +32,24 @@ struct TLSTests {
         #expect(unverified?.code == .unavailable)
 
         for client in [secure, plaintext, suspicious] { await client.close() }
+        try await server.stop()
+    }
+
+    @Test("connection failures read as a person would write them: connection refused; TLS against a plaintext port says so")
+    func readableFailures() async throws {
+        let refusedClient = UserRPCClient(configuration: .init(host: "127.0.0.1", port: 1))
+        let refused = await #expect(throws: UserRPCError.self) { try await refusedClient.ping() }
+        #expect(refused?.message == "cannot connect to 127.0.0.1:1: connection refused")
+        await refusedClient.close()
+
+        let server = try await TestServer.start()
+        var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: server.port)
+        configuration.tls = UserRPCClient.TLS()
+        let tlsClient = UserRPCClient(configuration: configuration)
+        let mismatch = await #expect(throws: UserRPCError.self) { try await tlsClient.ping() }
+        #expect(mismatch?.code == .unavailable)
+        #expect(mismatch?.message.contains("if the server serves plaintext, connect without TLS") == true, "\(mismatch?.message ?? "")")
+        await tlsClient.close()
         try await server.stop()
     }
 
