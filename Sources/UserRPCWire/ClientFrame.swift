@@ -72,6 +72,20 @@ extension ClientFrame {
         do {
             document = try parser.parse(body)
         } catch {
+            // Grammatical JSON that breaks one of the parser's own rules costs only its call, when
+            // the frame gives a usable id; anything else is not JSON, and closes the connection.
+            let ruleBroken: String? =
+                switch error.reason {
+                case .duplicateKey: "a key appears twice in one object"
+                case .tooDeep: "arrays and objects nest deeper than \(parser.limits.maxDepth) levels"
+                case .numberTooLong: "a number literal is longer than \(parser.limits.maxNumberLength) characters"
+                default: nil
+                }
+            if let ruleBroken, let id = FrameIDRecovery.usableID(in: body, parser: parser) {
+                throw .reject(
+                    id: id,
+                    status: RPCStatus(code: .invalidArgument, message: "the frame is refused: \(ruleBroken) (\(error))"))
+            }
             throw .fatal(reason: "frame is not valid JSON: \(error)")
         }
         guard case .object(let object) = document else {

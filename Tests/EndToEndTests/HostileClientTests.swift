@@ -78,6 +78,30 @@ struct HostileClientTests {
         try await server.stop()
     }
 
+    @Test("a duplicate key, deep nesting or a huge number in a frame with a usable id costs only that call")
+    func parserRulesCostOneCall() async throws {
+        let server = try await TestServer.start()
+        let connection = try await server.rawConnection()
+        let frames = [
+            #"{"type":"request","id":1,"method":"user.v1.UserService/SearchUsers","payload":{"limit":5,"limit":6}}"#,
+            #"{"type":"request","id":2,"method":"user.v1.UserService/SearchUsers","payload":{"username":"#
+                + String(repeating: "[", count: 2_000) + String(repeating: "]", count: 2_000) + "}}",
+            #"{"type":"request","id":3,"method":"user.v1.UserService/SearchUsers","payload":{"limit":"# + String(repeating: "7", count: 300) + "}}",
+            #"{"type":"request","id":4,"method":"user.v1.UserService/SearchUsers","payload":{"limit":123456789012345678901234567890}}"#,
+        ]
+        for (index, frame) in frames.enumerated() {
+            try await connection.send(frame)
+            let answer = try await connection.expectFrame()
+            #expect(answer.frameID == UInt64(index + 1))
+            #expect(answer.statusCode == "INVALID_ARGUMENT", "\(answer)")
+        }
+        // The connection still serves.
+        try await connection.send(#"{"type":"request","id":5,"method":"user.v1.UserService/SearchUsers","payload":{"limit":5}}"#)
+        #expect(try await connection.expectFrame().statusCode == "OK")
+        await connection.close()
+        try await server.stop()
+    }
+
     @Test("a frame that does not arrive in full within the read timeout closes the connection (slow drip)")
     func slowDrip() async throws {
         let server = try await TestServer.start { $0.readTimeout = .milliseconds(300) }

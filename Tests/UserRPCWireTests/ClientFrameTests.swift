@@ -34,7 +34,11 @@ struct ClientFrameTests {
         arguments: [
             "[1]", "not json", "\"s\"", #"{"type":"request","method":"m"}"#, #"{"type":"request","id":-1}"#,
             #"{"type":"request","id":18446744073709551616}"#, #"{"type":"request","id":"1"}"#, #"{"type":"request","id":1.5}"#,
-            #"{"id":1,"id":2}"#,
+            #"{"id":1,"id":2}"#, #"{"id":1,"id":1,"type":"ping"}"#,
+            // Parser rules broken, but no usable id: not at the top level, twice, or not JSON at all.
+            #"{"type":"request","payload":{"id":5,"a":1,"a":2}}"#, #"{"type":"request","id":5,"payload":{"a":1,"a":2}"#,
+            #"{"type":"request","id":-5,"payload":{"a":1,"a":2}}"#, #"{"type":"request","id":05,"payload":{"a":1,"a":2}}"#,
+            #"{"type":"request","id":5,"payload":{"a":1,"a":2}} x"#, #"{"type":"request","id":5,"payload":{"a":1,"a":"\x"}}"#,
         ])
     func fatal(text: String) {
         guard case .failure(.fatal) = decode(text) else {
@@ -88,5 +92,27 @@ struct ClientFrameTests {
         envelope.encode(into: &writer)
         let decoded = try decode(String(decoding: writer.bytes, as: UTF8.self)).get()
         #expect(decoded == .request(envelope))
+    }
+
+    @Test(
+        "grammatical JSON that breaks a parser rule costs only its call when the id is usable: duplicate keys, depth, long numbers",
+        arguments: [
+            #"{"type":"request","id":7,"method":"m","payload":{"limit":5,"limit":6}}"#,
+            #"{"type":"request","type":"request","id":7,"method":"m"}"#,
+            #"{"type":"request","\u0069d":7,"method":"m","payload":{"a":1,"a":2}}"#,
+            #"{"type":"request","id":7,"method":"m","payload":{"deep":"# + String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000)
+                + "}}",
+            #"{"type":"request","id":7,"method":"m","payload":{"n":"# + String(repeating: "9", count: 500) + "}}",
+            #"{"type":"request","id":7,"method":"m","payload":{"n":-1.5e"# + String(repeating: "9", count: 100)
+                + ", \t\"s\":\"\\u00e9\\n\",\"s\":[true,false,null,{}]}}",
+        ])
+    func ruleBrokenButIDUsable(text: String) {
+        guard case .failure(.reject(let id, let status)) = decode(text) else {
+            Issue.record("expected INVALID_ARGUMENT for call 7: \(text.prefix(120))")
+            return
+        }
+        #expect(id == 7)
+        #expect(status.code == .invalidArgument)
+        #expect(status.message.hasPrefix("the frame is refused: "), "\(status.message)")
     }
 }
