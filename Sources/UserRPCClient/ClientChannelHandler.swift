@@ -52,15 +52,80 @@ final class ClientChannelHandler: ChannelInboundHandler {
     /// Called once when the connection must not take new calls (goaway, close).
     private let onRetire: @Sendable () -> Void
     private var retired = false
+    /// Keepalive: when bytes last arrived, the check timer (set while calls wait), and when the
+    /// unanswered ping went out.
+    private let keepalive: UserRPCClient.Keepalive?
+    private var lastReceived: NIODeadline = .uptimeNanoseconds(0)
+    private var keepaliveTimer: Scheduled<Void>?
+    private var pingSentAt: NIODeadline?
+    /// The id of keepalive pings: the last of the id space, which calls never reach.
+    static let keepalivePingID = UInt64.max
 
-    init(allocator: ByteBufferAllocator, maxFrameBytes: Int, onRetire: @escaping @Sendable () -> Void) {
+    init(
+        allocator: ByteBufferAllocator, maxFrameBytes: Int, keepalive: UserRPCClient.Keepalive? = nil,
+        onRetire: @escaping @Sendable () -> Void
+    ) {
         self.output = allocator.buffer(capacity: 4096)
         self.inbound = InboundFrames(maxFrameBytes: maxFrameBytes)
+        self.keepalive = keepalive
         self.onRetire = onRetire
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        lastReceived = context.eventLoop.now
+    }
+
+    // MARK: Keepalive
+
+    /// Sets the keepalive check when calls start waiting and none is set.
+    private func armKeepalive(context: ChannelHandlerContext) {
+        guard let keepalive, keepaliveTimer == nil else { return }
+        scheduleKeepaliveCheck(at: max(lastReceived, context.eventLoop.now) + keepalive.interval.timeAmount, context: context)
+    }
+
+    private func scheduleKeepaliveCheck(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        keepaliveTimer = context.eventLoop.scheduleTask(deadline: deadline) { handler.value.keepaliveCheck() }
+    }
+
+    /// Silence with calls waiting: ping, then give the connection up if the silence lasts.
+    private func keepaliveCheck() {
+        keepaliveTimer = nil
+        guard let context, let keepalive, machine.refusal == nil, !pending.isEmpty || !groups.isEmpty else {
+            pingSentAt = nil
+            return
+        }
+        let now = context.eventLoop.now
+        if let sent = pingSentAt {
+            if lastReceived >= sent {
+                pingSentAt = nil
+            } else if now >= sent + keepalive.timeout.timeAmount {
+                pingSentAt = nil
+                let seconds = Double(keepalive.timeout.timeAmount.nanoseconds) / 1e9
+                fail(
+                    UserRPCError(
+                        code: .unavailable,
+                        message: "the server did not answer a keepalive ping within \(seconds) s: it or the network is down"))
+                context.close(promise: nil)
+                return
+            } else {
+                return scheduleKeepaliveCheck(at: sent + keepalive.timeout.timeAmount, context: context)
+            }
+        }
+        let quietUntil = lastReceived + keepalive.interval.timeAmount
+        if now < quietUntil { return scheduleKeepaliveCheck(at: quietUntil, context: context) }
+        var writer = JSONWriter(reservingCapacity: 48)
+        writer.beginObject()
+        writer.key("type")
+        writer.string("ping")
+        writer.key("id")
+        writer.uint64(Self.keepalivePingID)
+        writer.endObject()
+        WireProtocol.writeFrame(writer.bytes, into: &output)
+        flush()
+        pingSentAt = now
+        scheduleKeepaliveCheck(at: now + keepalive.timeout.timeAmount, context: context)
     }
 
     /// Sends one frame (length prefix and body) and completes `completion` with the matching response (or pong).
@@ -72,6 +137,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         let deadline = timeout.map { context.eventLoop.now + $0.timeAmount }
         pending[id] = PendingCall(completion: completion, deadline: deadline)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
+        if keepalive != nil { armKeepalive(context: context) }
         var frame = frame
         output.writeBuffer(&frame)
         scheduleFlush()
@@ -98,6 +164,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         }
         writeFrames(&output)
         if let deadline { armDeadlineTimer(at: deadline, context: context) }
+        if keepalive != nil { armKeepalive(context: context) }
         scheduleFlush()
     }
 
@@ -204,6 +271,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if keepalive != nil { lastReceived = context.eventLoop.now }
         var bytes = unwrapInboundIn(data)
         inbound.append(&bytes)
         // Every answer in these bytes arrived now.
@@ -276,6 +344,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        keepaliveTimer?.cancel()
+        keepaliveTimer = nil
         fail(UserRPCError(code: .unavailable, message: "connection closed by the server"))
         context.fireChannelInactive()
     }

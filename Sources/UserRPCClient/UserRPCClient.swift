@@ -334,6 +334,7 @@ public final class UserRPCClient: Sendable {
 
     private func connect() -> EventLoopFuture<Connection> {
         let maxFrameBytes = configuration.maxFrameBytes
+        let keepalive = configuration.keepalive
         let eventLoop = self.eventLoop
         let tlsContext: NIOSSLContext?
         do {
@@ -348,7 +349,9 @@ public final class UserRPCClient: Sendable {
             .channelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let key = ObjectIdentifier(channel)
-                    let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: maxFrameBytes) { [weak self] in
+                    let handler = ClientChannelHandler(
+                        allocator: channel.allocator, maxFrameBytes: maxFrameBytes, keepalive: keepalive
+                    ) { [weak self] in
                         self?.retire(channelID: key)
                     }
                     if let tlsContext {

@@ -24,10 +24,31 @@ extension UserRPCClient {
         /// TLS settings; `nil` (the default): plaintext.
         public var tls: TLS?
 
+        /// How the client notices a server that has gone away without closing the connection (a
+        /// machine that lost power, a network that drops packets): while calls wait and nothing has
+        /// arrived for ``Keepalive/interval``, it sends a ping; with no answer within
+        /// ``Keepalive/timeout`` its waiting calls fail UNAVAILABLE and the connection is dropped.
+        /// Default: a 30 s interval, a 10 s timeout; `nil` turns it off.
+        public var keepalive: Keepalive? = Keepalive()
+
         /// The server at `host`:`port` (`127.0.0.1:50051` by default), other settings at their defaults.
         public init(host: String = "127.0.0.1", port: Int = 50051) {
             self.host = host
             self.port = port
+        }
+    }
+
+    /// Keepalive pings on a connection with calls waiting (see ``Configuration/keepalive``).
+    public struct Keepalive: Sendable, Hashable {
+        /// Silence (nothing received) with calls waiting before a ping is sent. Default 30 s.
+        public var interval: Duration
+        /// How long the ping's answer (or any byte) may take before the connection is given up. Default 10 s.
+        public var timeout: Duration
+
+        /// Keepalive with this interval and timeout.
+        public init(interval: Duration = .seconds(30), timeout: Duration = .seconds(10)) {
+            self.interval = interval
+            self.timeout = timeout
         }
     }
 
