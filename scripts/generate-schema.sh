@@ -18,6 +18,7 @@ for schema in Schemas/*.json; do
     echo "    /// The text of \`$schema\`, byte for byte."
     echo "    static let json: String = #\"\"\""
     cat "$schema"
+    echo  # a blank line: the string ends with the file's last newline, so it is the file byte for byte
     echo "\"\"\"#"
     echo "}"
   } > "$out"

@@ -47,5 +47,6 @@ enum EmbeddedSchema {
             }
           }
         }
+
         """#
 }

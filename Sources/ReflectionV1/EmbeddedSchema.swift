@@ -67,5 +67,6 @@ enum EmbeddedSchema {
             }
           }
         }
+
         """#
 }

@@ -14,6 +14,13 @@ public struct JSONParser: Sendable {
         public init() {}
         /// The default limits (``init()``).
         public static let `default` = Limits()
+        /// The default depth, and number literals of any length (a number is kept as its text, so a
+        /// long one costs only its bytes; the frame size bounds it).
+        public static let unboundedNumbers: Limits = {
+            var limits = Limits()
+            limits.maxNumberLength = .max
+            return limits
+        }()
     }
 
     /// The bounds this parser enforces.

@@ -81,9 +81,11 @@ extension ClientFrame {
                 case .numberTooLong: "a number literal is longer than \(parser.limits.maxNumberLength) characters"
                 default: nil
                 }
-            if let ruleBroken, let id = FrameIDRecovery.usableID(in: body, parser: parser) {
+            if let ruleBroken, let frame = FrameIDRecovery.recover(body, parser: parser) {
+                // A ping or cancel is never answered with a response: a malformed one is dropped.
+                if frame.isPingOrCancel { throw .ignore(reason: "a ping or cancel that breaks a parser rule: \(ruleBroken)") }
                 throw .reject(
-                    id: id,
+                    id: frame.id,
                     status: RPCStatus(code: .invalidArgument, message: "the frame is refused: \(ruleBroken) (\(error))"))
             }
             throw .fatal(reason: "frame is not valid JSON: \(error)")

@@ -9,16 +9,29 @@ import StrictJSON
 /// no stack — and its id is usable only when the document is an object with exactly one `id` member
 /// holding an integer in `0 ... 2^64-1`.
 enum FrameIDRecovery {
-    /// The usable id, or `nil` when the frame is not JSON or gives no usable id.
-    static func usableID(in body: UnsafeRawBufferPointer, parser: JSONParser) -> UInt64? {
+    /// What such a frame is, as far as it can be known.
+    struct Recovered: Equatable {
+        /// The one top-level `id`.
+        var id: UInt64
+        /// Whether every top-level `type` member is `"ping"`, or every one is `"cancel"`: frames that
+        /// are never answered with a `response` (a malformed one is dropped).
+        var isPingOrCancel: Bool
+    }
+
+    /// The usable id and the kind of frame, or `nil` when the frame is not JSON or gives no usable id.
+    static func recover(_ body: UnsafeRawBufferPointer, parser: JSONParser) -> Recovered? {
         guard String(validating: body, as: UTF8.self) != nil else { return nil }
         var scanner = Scanner(bytes: body)
-        return scanner.scanDocument(parser: parser)
+        guard let id = scanner.scanDocument(parser: parser) else { return nil }
+        let types = Set(scanner.types)
+        return Recovered(id: id, isPingOrCancel: types == ["ping"] || types == ["cancel"])
     }
 
     private struct Scanner {
         let bytes: UnsafeRawBufferPointer
         var index = 0
+        /// The values of the top-level `type` members (`nil` for one that is not a string).
+        var types: [String?] = []
 
         init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -36,6 +49,7 @@ enum FrameIDRecovery {
             var stack: [Bool] = []
             var ids: [UInt64?] = []
             var pendingIDValue = false
+            var pendingTypeValue = false
             // A value is expected at `index`; after it, a comma or a closing bracket.
             var expectValue = true
             while true {
@@ -44,7 +58,10 @@ enum FrameIDRecovery {
                 if expectValue {
                     let byte = bytes[index]
                     let isIDValue = pendingIDValue
+                    let isTypeValue = pendingTypeValue
                     pendingIDValue = false
+                    pendingTypeValue = false
+                    if isTypeValue, byte != UInt8(ascii: "\"") { types.append(nil) }
                     switch byte {
                     case UInt8(ascii: "{"), UInt8(ascii: "["):
                         if isIDValue { ids.append(nil) }
@@ -61,12 +78,16 @@ enum FrameIDRecovery {
                         }
                         if byte == UInt8(ascii: "{") {
                             guard let key = scanKey(parser: parser) else { return nil }
-                            if stack.count == 1 { pendingIDValue = key == "id" }
+                            if stack.count == 1 {
+                                pendingIDValue = key == "id"
+                                pendingTypeValue = key == "type"
+                            }
                         }
                         expectValue = true
                     case UInt8(ascii: "\""):
-                        guard scanString() != nil else { return nil }
+                        guard let text = scanString(decodingWith: isTypeValue ? parser : nil) else { return nil }
                         if isIDValue { ids.append(nil) }
+                        if isTypeValue { types.append(text) }
                         expectValue = false
                     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                         let start = index
@@ -86,7 +107,10 @@ enum FrameIDRecovery {
                         index += 1
                         if stack.last == true {
                             guard let key = scanKey(parser: parser) else { return nil }
-                            if stack.count == 1 { pendingIDValue = key == "id" }
+                            if stack.count == 1 {
+                                pendingIDValue = key == "id"
+                                pendingTypeValue = key == "type"
+                            }
                         }
                         expectValue = true
                     case UInt8(ascii: "}") where stack.last == true, UInt8(ascii: "]") where stack.last == false:

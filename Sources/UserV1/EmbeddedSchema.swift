@@ -92,5 +92,6 @@ enum EmbeddedSchema {
             }
           }
         }
+
         """#
 }

@@ -148,5 +148,6 @@ enum EmbeddedSchema {
             }
           }
         }
+
         """#
 }

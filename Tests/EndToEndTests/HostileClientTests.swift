@@ -94,10 +94,21 @@ struct HostileClientTests {
             let answer = try await connection.expectFrame()
             #expect(answer.frameID == UInt64(index + 1))
             #expect(answer.statusCode == "INVALID_ARGUMENT", "\(answer)")
+            if index >= 2 {
+                // A number of any length where an integer is expected: the field is named.
+                guard case .array(let violations)? = answer["status"]?.objectValue?["details"]?.objectValue?["field_violations"] else {
+                    Issue.record("no field violations: \(answer)")
+                    continue
+                }
+                #expect(violations.first?.objectValue?["field"] == "limit", "\(answer)")
+            }
         }
+        // A broken ping is dropped: the next answer is the next request's.
+        try await connection.send(#"{"type":"ping","id":9,"x":1,"x":2}"#)
         // The connection still serves.
         try await connection.send(#"{"type":"request","id":5,"method":"user.v1.UserService/SearchUsers","payload":{"limit":5}}"#)
-        #expect(try await connection.expectFrame().statusCode == "OK")
+        let next = try await connection.expectFrame()
+        #expect(next.frameID == 5 && next.statusCode == "OK", "\(next)")
         await connection.close()
         try await server.stop()
     }

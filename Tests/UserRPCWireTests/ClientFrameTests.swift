@@ -115,4 +115,17 @@ struct ClientFrameTests {
         #expect(status.code == .invalidArgument)
         #expect(status.message.hasPrefix("the frame is refused: "), "\(status.message)")
     }
+
+    @Test(
+        "a ping or cancel that breaks a parser rule is dropped, never answered with a response",
+        arguments: [
+            #"{"type":"ping","id":7,"x":1,"x":2}"#, #"{"type":"cancel","id":7,"x":1,"x":2}"#,
+            #"{"type":"ping","id":7,"x":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "}",
+        ])
+    func pingOrCancelDropped(text: String) {
+        guard case .failure(.ignore) = decode(text) else {
+            Issue.record("expected the frame to be dropped: \(text)")
+            return
+        }
+    }
 }

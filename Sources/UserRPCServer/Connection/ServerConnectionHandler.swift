@@ -29,7 +29,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let configuration: UserRPCServerConfiguration
     private var machine: ServerConnectionStateMachine
     private let logger: Logger
-    private let parser = JSONParser()
+    /// Number literals of any length are read (as text, so length costs nothing more): a huge number
+    /// where an integer is expected is then INVALID_ARGUMENT naming its field, not a refused frame.
+    private let parser = JSONParser(limits: .unboundedNumbers)
     private let defaultTimeoutMilliseconds: UInt64
     private let maxTimeoutMilliseconds: UInt64
 

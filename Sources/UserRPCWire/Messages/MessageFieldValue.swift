@@ -59,7 +59,7 @@ extension Int: MessageFieldValue {
     /// A JSON integer literal in the 64-bit signed range; a fraction, an exponent or a string is a problem.
     public static func read(json: JSONValue) -> Result<Int, FieldProblem> {
         guard case .number = json else { return .failure(.wrongType("an integer", json)) }
-        guard let value = json.intValue else { return .failure(FieldProblem("must be an integer in the 64-bit range")) }
+        guard let value = json.intValue else { return .failure(integerProblem(json, range: "-9223372036854775808...9223372036854775807")) }
         return .success(value)
     }
 
@@ -80,7 +80,7 @@ extension UInt64: MessageFieldValue {
     /// A JSON integer literal in `0...UInt64.max`; anything else is a problem.
     public static func read(json: JSONValue) -> Result<UInt64, FieldProblem> {
         guard case .number = json else { return .failure(.wrongType("an unsigned integer", json)) }
-        guard let value = json.uint64Value else { return .failure(FieldProblem("must be an integer in 0...18446744073709551615")) }
+        guard let value = json.uint64Value else { return .failure(integerProblem(json, range: "0...18446744073709551615")) }
         return .success(value)
     }
 
@@ -167,4 +167,12 @@ extension UInt64 {
         }
         self = value
     }
+}
+
+/// Why a JSON number is not an integer in `range`: it has a fraction or an exponent, or it is out of range.
+private func integerProblem(_ json: JSONValue, range: String) -> FieldProblem {
+    if case .number(let text) = json, text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
+        return FieldProblem("must be an integer (no fraction or exponent) in \(range)")
+    }
+    return FieldProblem("must be an integer in \(range)")
 }
