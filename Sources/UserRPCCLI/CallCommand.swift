@@ -46,9 +46,8 @@ struct CallCommand: AsyncParsableCommand {
         let reflected: (schema: ServiceSchema, method: ServiceSchema.Method)?
         do {
             reflected = try await RemoteSchemas.method(named: method, choice: serviceChoice, client: client)
-        } catch let error as UserRPCError {
+        } catch is UserRPCError {
             // The server cannot be asked (unreachable, a token missing): the call itself will say why.
-            _ = error
             reflected = nil
         }
         let (schema, schemaMethod) = try reflected ?? serviceChoice.method(named: method)

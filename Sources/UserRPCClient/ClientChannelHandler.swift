@@ -115,14 +115,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         }
         let quietUntil = lastReceived + keepalive.interval.timeAmount
         if now < quietUntil { return scheduleKeepaliveCheck(at: quietUntil, context: context) }
-        var writer = JSONWriter(reservingCapacity: 48)
-        writer.beginObject()
-        writer.key("type")
-        writer.string("ping")
-        writer.key("id")
-        writer.uint64(Self.keepalivePingID)
-        writer.endObject()
-        WireProtocol.writeFrame(writer.bytes, into: &output)
+        ClientFrame.writeControl("ping", id: Self.keepalivePingID, into: &output)
         flush()
         pingSentAt = now
         scheduleKeepaliveCheck(at: now + keepalive.timeout.timeAmount, context: context)
@@ -259,14 +252,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     private func sendCancel(id: UInt64) {
         guard machine.refusal == nil else { return }
-        var writer = JSONWriter(reservingCapacity: 48)
-        writer.beginObject()
-        writer.key("type")
-        writer.string("cancel")
-        writer.key("id")
-        writer.uint64(id)
-        writer.endObject()
-        WireProtocol.writeFrame(writer.bytes, into: &output)
+        ClientFrame.writeControl("cancel", id: id, into: &output)
         scheduleFlush()
     }
 

@@ -224,15 +224,8 @@ public final class UserRPCClient: Sendable {
     /// Sends a ping and waits for the pong.
     public nonisolated(nonsending) func ping(timeout: Duration? = nil) async throws(UserRPCError) {
         let id = nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
-        var writer = JSONWriter(reservingCapacity: 48)
-        writer.beginObject()
-        writer.key("type")
-        writer.string("ping")
-        writer.key("id")
-        writer.uint64(id)
-        writer.endObject()
-        var frame = ByteBufferAllocator().buffer(capacity: 4 + writer.bytes.count)
-        WireProtocol.writeFrame(writer.bytes, into: &frame)
+        var frame = ByteBufferAllocator().buffer(capacity: 48)
+        ClientFrame.writeControl("ping", id: id, into: &frame)
         _ = try await exchange(id: id, frame: frame, timeout: timeout ?? configuration.defaultTimeout)
     }
 

@@ -1,3 +1,4 @@
+import NIOCore
 import StrictJSON
 
 /// A frame a client sends: a call, a cancellation, or a ping.
@@ -8,6 +9,19 @@ public enum ClientFrame: Sendable, Hashable {
     case cancel(id: UInt64)
     /// Asks for a pong with the same `id` (`"type":"ping"`).
     case ping(id: UInt64)
+
+    /// Appends a `ping` or `cancel` frame for `id` (length prefix and body); a request is written
+    /// by ``RequestFrameEncoder``.
+    public static func writeControl(_ type: StaticString, id: UInt64, into buffer: inout ByteBuffer) {
+        var writer = JSONWriter(reservingCapacity: 48)
+        writer.beginObject()
+        writer.key("type")
+        writer.string("\(type)")
+        writer.key("id")
+        writer.uint64(id)
+        writer.endObject()
+        WireProtocol.writeFrame(writer.bytes, into: &buffer)
+    }
 }
 
 /// `{"type":"request", …}`: one call.

@@ -78,10 +78,7 @@ enum FrameIDRecovery {
                         }
                         if byte == UInt8(ascii: "{") {
                             guard let key = scanKey(parser: parser) else { return nil }
-                            if stack.count == 1 {
-                                pendingIDValue = key == "id"
-                                pendingTypeValue = key == "type"
-                            }
+                            (pendingIDValue, pendingTypeValue) = (stack.count == 1 && key == "id", stack.count == 1 && key == "type")
                         }
                         expectValue = true
                     case UInt8(ascii: "\""):
@@ -107,10 +104,7 @@ enum FrameIDRecovery {
                         index += 1
                         if stack.last == true {
                             guard let key = scanKey(parser: parser) else { return nil }
-                            if stack.count == 1 {
-                                pendingIDValue = key == "id"
-                                pendingTypeValue = key == "type"
-                            }
+                            (pendingIDValue, pendingTypeValue) = (stack.count == 1 && key == "id", stack.count == 1 && key == "type")
                         }
                         expectValue = true
                     case UInt8(ascii: "}") where stack.last == true, UInt8(ascii: "]") where stack.last == false:

@@ -1,8 +1,9 @@
 import Foundation
 import StrictJSON
 import Testing
-import UserRPCServer
 import UserRPCTestKit
+
+@testable import UserRPCServer
 
 /// Request ids and trace context: every call answered has an `x-request-id` in its response
 /// metadata, the client's when usable, and the call's log lines carry it.
@@ -40,7 +41,7 @@ struct RequestIDTests {
             try await connection.send(Self.getUser(id: id, metadata: metadata))
             let answer = try await connection.expectFrame()
             let requestID = try #require(answer["metadata"]?.objectValue?["x-request-id"]?.stringValue)
-            #expect(RequestIDInterceptorProbe.isUsable(requestID), "\(requestID)")
+            #expect(RequestIDInterceptor.isUsable(requestID), "\(requestID)")
             generated.append(requestID)
         }
         #expect(Set(generated).count == 3, "\(generated)")
@@ -59,12 +60,5 @@ struct RequestIDTests {
         #expect(refused["metadata"]?.objectValue?["x-request-id"] == "anon-1")
         await connection.close()
         try await server.stop()
-    }
-}
-
-/// The rule the interceptor applies to a client's id, restated: 1 to 128 printable ASCII, no spaces.
-enum RequestIDInterceptorProbe {
-    static func isUsable(_ id: String) -> Bool {
-        (1...128).contains(id.utf8.count) && id.utf8.allSatisfy { (0x21...0x7E).contains($0) && $0 != 0x22 && $0 != 0x5C }
     }
 }

@@ -34,6 +34,7 @@ public final class HealthService: RPCService {
 
     private let probes: [HealthProbe]
     private let state = NIOLockedValueBox(State())
+    private static let shuttingDown = HealthCheckResponse(status: .notServing, detail: "the server is shutting down")
 
     /// A health service that checks `probes` on every call.
     public init(probes: [HealthProbe] = []) {
@@ -64,9 +65,7 @@ public final class HealthService: RPCService {
         if let service = request.service, !service.isEmpty, !hosted.contains(service) {
             return .ok(HealthCheckResponse(status: .unknownService, detail: "this server does not host '\(service)'"))
         }
-        if shuttingDown {
-            return .ok(HealthCheckResponse(status: .notServing, detail: "the server is shutting down"))
-        }
+        if shuttingDown { return .ok(Self.shuttingDown) }
         guard !probes.isEmpty else { return .ok(HealthCheckResponse(status: .serving)) }
         let probes = self.probes
         return .task {
@@ -81,7 +80,7 @@ public final class HealthService: RPCService {
                 return problems.sorted { $0.0 < $1.0 }.map { (probe: probes[$0.0], problem: $0.1) }
             }
             // A shutdown that began while the probes ran wins.
-            if self.isShuttingDown { return HealthCheckResponse(status: .notServing, detail: "the server is shutting down") }
+            if self.isShuttingDown { return Self.shuttingDown }
             let detail = problems.isEmpty ? nil : problems.map { "\($0.probe.name): \($0.problem)" }.joined(separator: "; ")
             let serving = !problems.contains { $0.probe.isRequired }
             return HealthCheckResponse(status: serving ? .serving : .notServing, detail: detail)
