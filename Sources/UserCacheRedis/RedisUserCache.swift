@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOPosix
 import StrictJSON
@@ -23,6 +24,7 @@ public final class RedisUserCache: UserCache {
     private let threads: NIOThreadPool
     private let slots = ThreadSpecificVariable<ConnectionSlot>()
     private let warnings: RateLimitedWarnings
+    private let lookups: LookupMetrics
     /// Until when (monotonic nanoseconds) Redis is skipped after a failure.
     private let skipUntil = Atomic<UInt64>(0)
     /// Keys whose write failed: Redis may still hold an older entry for them, which is deleted before
@@ -40,7 +42,13 @@ public final class RedisUserCache: UserCache {
     /// reads entries of an old one (those expire by their TTL).
     public static func key(for id: UUID) -> String { "user:e2:\(id.lowercasedText)" }
 
-    public init(configuration: RedisUserCacheConfiguration, logger: Logger = Logger(label: "user-rpc-server.redis")) {
+    /// - Parameter metricsFactory: where the lookup counts go (`user_rpc_cache_lookups_total{result}`:
+    ///   `hit`, `miss`, `unavailable`); the process-wide `MetricsSystem.factory` by default.
+    public init(
+        configuration: RedisUserCacheConfiguration, logger: Logger = Logger(label: "user-rpc-server.redis"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.lookups = LookupMetrics(factory: metricsFactory)
         self.configuration = configuration
         self.threads = NIOThreadPool(numberOfThreads: max(1, configuration.poolSize))
         self.warnings = RateLimitedWarnings(logger: logger, interval: .seconds(10))
@@ -59,15 +67,23 @@ public final class RedisUserCache: UserCache {
 
     /// One pipelined round trip of GETs.
     public func users(ids: some Collection<UUID>, found: (User) -> Void) {
-        guard !skipping, !ids.isEmpty else { return }
+        guard !ids.isEmpty else { return }
+        guard !skipping else { return lookups.unavailable.increment(by: ids.count) }
         let idList = Array(ids)
-        guard let replies = runHere(idList.map(Self.getCommand)) else { return }
+        guard let replies = runHere(idList.map(Self.getCommand)) else { return lookups.unavailable.increment(by: ids.count) }
         var unreadable: [UUID] = []
+        var hits = 0
+        defer {
+            lookups.hits.increment(by: hits)
+            lookups.misses.increment(by: idList.count - hits)
+        }
         for (reply, id) in zip(replies, idList) {
             switch reply {
             case .success(let reply):
                 switch decodeEntry(reply, id: id) {
-                case .user(let user): found(user)
+                case .user(let user):
+                    hits += 1
+                    found(user)
                 case .absent: break
                 case .unreadable: unreadable.append(id)
                 }
@@ -349,6 +365,22 @@ final class RateLimitedWarnings: Sendable {
         }
         guard let suppressed else { return }
         logger.warning("\(message)", metadata: suppressed > 0 ? ["suppressed_since_last": "\(suppressed)"] : [:])
+    }
+}
+
+/// `user_rpc_cache_lookups_total{result}`: users looked up in Redis, by outcome.
+private struct LookupMetrics: Sendable {
+    let hits: Counter
+    let misses: Counter
+    let unavailable: Counter
+
+    init(factory: any MetricsFactory) {
+        func counter(_ result: String) -> Counter {
+            Counter(label: "user_rpc_cache_lookups_total", dimensions: [("result", result)], factory: factory)
+        }
+        hits = counter("hit")
+        misses = counter("miss")
+        unavailable = counter("unavailable")
     }
 }
 

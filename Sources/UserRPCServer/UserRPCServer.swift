@@ -29,8 +29,7 @@ public final class UserRPCServer: Service, Sendable {
     private let state = NIOLockedValueBox(State())
     private let address: EventLoopPromise<SocketAddress>
     private let allConnectionsClosed: EventLoopPromise<Void>
-    /// `user_rpc_rejected_connections_total`: connections refused over `maxConnections`.
-    private let rejectedConnectionsCounter = Counter(label: "user_rpc_rejected_connections_total")
+    private let metrics: ServerMetrics
 
     private struct State {
         var listener: (any Channel)?
@@ -54,13 +53,16 @@ public final class UserRPCServer: Service, Sendable {
     ///   - interceptors: run around every call, in this order (after the request ids, and the
     ///     bearer-token check when tokens are configured).
     ///   - eventLoopGroup: defaults to NIO's shared group with one thread per core.
+    ///   - metricsFactory: where the server's metrics go (calls, latency, connections, rejected
+    ///     frames; see ``MetricsInterceptor``); `nil` (the default): none are kept, and calls pay nothing for them.
     /// - Throws: ``ServiceRegistrationError`` naming every mismatch between a service and its schema.
     public init(
         configuration: UserRPCServerConfiguration,
         services: [any RPCService],
         interceptors: [any ServerInterceptor] = [],
         logger: Logger = Logger(label: "user-rpc-server"),
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        metricsFactory: (any MetricsFactory)? = nil
     ) throws(ServiceRegistrationError) {
         var router = RPCRouter()
         var problems: [String] = []
@@ -75,7 +77,12 @@ public final class UserRPCServer: Service, Sendable {
         guard problems.isEmpty else { throw ServiceRegistrationError(problems: problems) }
         self.configuration = configuration
         self.router = router
-        var all: [any ServerInterceptor] = [RequestIDInterceptor()]
+        // Metrics first, so that they see every call, including those the later interceptors refuse.
+        // Latency is read on the event loops' clock (a manual one on an `EmbeddedEventLoop`).
+        let clockLoop = eventLoopGroup.next()
+        var all: [any ServerInterceptor] =
+            metricsFactory.map { [MetricsInterceptor(methods: router.methodNames, factory: $0, clock: { clockLoop.now })] } ?? []
+        all.append(RequestIDInterceptor())
         if !configuration.authTokens.isEmpty {
             all.append(
                 BearerTokenInterceptor(
@@ -83,6 +90,7 @@ public final class UserRPCServer: Service, Sendable {
                     openServices: configuration.unauthenticatedServices))
         }
         self.interceptors = all + interceptors
+        self.metrics = ServerMetrics(factory: metricsFactory ?? NOOPMetricsHandler.instance)
         self.logger = logger
         self.group = eventLoopGroup
         let loop = eventLoopGroup.next()
@@ -275,21 +283,25 @@ public final class UserRPCServer: Service, Sendable {
             channel.close(promise: nil)
             return
         case .overLimit(let total):
-            rejectedConnectionsCounter.increment()
+            metrics.rejectedConnections.increment()
             logger.warning(
                 "connection refused: too many connections",
                 metadata: ["limit": "\(configuration.maxConnections)", "rejected_total": "\(total)"])
             channel.close(promise: nil)
             return
         }
+        metrics.acceptedConnections.increment()
+        metrics.openConnections.increment()
         channel.closeFuture.whenComplete { [self] _ in
+            metrics.openConnections.decrement()
             state.withLockedValue { _ = $0.connections.removeValue(forKey: key) }
             checkAllClosed()
         }
         var connectionLogger = logger
         connectionLogger[metadataKey: "peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
         let handler = ServerConnectionHandler(
-            router: router, interceptors: interceptors, configuration: configuration, logger: connectionLogger, allocator: channel.allocator)
+            router: router, interceptors: interceptors, metrics: metrics, configuration: configuration, logger: connectionLogger,
+            allocator: channel.allocator)
         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
         try channel.pipeline.syncOperations.addHandler(handler)
     }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import MetricsEndpoint
+import Prometheus
 import ServiceLifecycle
 import UserCacheRedis
 import UserCore
@@ -195,6 +198,15 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Do not host reflection.v1.Reflection, which lists the services and serves their schemas (env USER_RPC_REFLECTION=off).")
     var noReflection = false
 
+    @Option(
+        help:
+            "Serve Prometheus metrics over HTTP at /metrics on this port; 0 picks a free one (env USER_RPC_METRICS_PORT; default: no metrics are kept)."
+    )
+    var metricsPort: Int?
+
+    @Option(help: "Address the metrics endpoint binds (env USER_RPC_METRICS_HOST; default: the same as --host).")
+    var metricsHost: String?
+
     func run() async throws {
         let environment = storage.environment
         let logger = try storage.bootstrapLogging()
@@ -272,6 +284,27 @@ struct Serve: AsyncParsableCommand {
             configuration.authTokens = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
 
+        // Metrics are bootstrapped before the store and the cache are made: they take their handles
+        // from the process-wide factory.
+        var metricsEndpoint: PrometheusEndpoint?
+        var metricsFactory: (any MetricsFactory)?
+        if let text = metricsPort.map(String.init) ?? environment["USER_RPC_METRICS_PORT"] {
+            guard let value = Int(text), (0...65535).contains(value) else { throw ValidationError("metrics port must be 0...65535, not '\(text)'") }
+            var factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
+            // Calls take microseconds to milliseconds: the default buckets (5 ms and up) would see none of that.
+            let fine: [Duration] = [
+                .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
+            ]
+            factory.durationHistogramBuckets = ["user_rpc_call_duration_seconds": fine, "user_rpc_store_pool_wait_seconds": fine]
+            MetricsSystem.bootstrap(factory)
+            metricsFactory = factory
+            metricsEndpoint = PrometheusEndpoint(
+                configuration: .init(host: metricsHost ?? environment["USER_RPC_METRICS_HOST"] ?? configuration.host, port: value),
+                registry: factory.registry, logger: logger)
+        }
+
         try storage.checkOneStore(inMemory: inMemory || environment["USER_RPC_IN_MEMORY"] == "1")
         let postgresConfiguration = try storage.postgresConfiguration()
         let redisConfiguration = try storage.redisConfiguration()
@@ -338,8 +371,20 @@ struct Serve: AsyncParsableCommand {
         let services: [any RPCService] = [
             UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations), health,
         ]
-        let server = try UserRPCServer(configuration: configuration, services: services, logger: logger)
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let server = try UserRPCServer(configuration: configuration, services: services, logger: logger, metricsFactory: metricsFactory)
+        // Bound before the server listens: once the RPC port is logged, the metrics endpoint is up.
+        do {
+            try await metricsEndpoint?.bind()
+        } catch {
+            logger.critical("cannot listen for metrics", metadata: ["port": "\(metricsEndpoint?.configuration.port ?? 0)", "error": "\(error)"])
+            await postgres?.shutdown()
+            await sqlite?.shutdown()
+            await redis?.shutdown()
+            throw ExitCode(1)
+        }
+        // Services stop in reverse order: the metrics endpoint answers until the server has stopped.
+        let group = ServiceGroup(
+            services: (metricsEndpoint.map { [$0] } ?? []) + [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import NIOPosix
 import StrictJSON
 import UserCore
@@ -14,6 +15,7 @@ public final class PostgresUserStore: UserStore {
     public let configuration: PostgresUserStoreConfiguration
     private let threads: NIOThreadPool
     private let slots = ThreadSpecificVariable<ConnectionSlot>()
+    private let poolMetrics: PoolMetrics
 
     /// The connection owned by one pool thread.
     /// `@unchecked Sendable`: a slot lives in thread-specific storage, so only its own pool thread ever
@@ -22,8 +24,11 @@ public final class PostgresUserStore: UserStore {
         var connection: PostgresConnection?
     }
 
-    public init(configuration: PostgresUserStoreConfiguration) {
+    /// - Parameter metricsFactory: where the pool's metrics go (connections in use, wait for one);
+    ///   the process-wide `MetricsSystem.factory` by default.
+    public init(configuration: PostgresUserStoreConfiguration, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.configuration = configuration
+        self.poolMetrics = PoolMetrics(poolSize: max(1, configuration.poolSize), factory: metricsFactory)
         self.threads = NIOThreadPool(numberOfThreads: max(1, configuration.poolSize))
         threads.start()
     }
@@ -95,7 +100,9 @@ public final class PostgresUserStore: UserStore {
     // MARK: UserStore (on the pool's threads, each with its own connection)
 
     /// Blocking: calls run on the pool's threads, as many as the pool has connections.
-    public var execution: StorageExecution { .threads(PoolExecutor(threads: threads, threadCount: max(1, configuration.poolSize))) }
+    public var execution: StorageExecution {
+        .threads(PoolExecutor(threads: threads, threadCount: max(1, configuration.poolSize), metrics: poolMetrics))
+    }
 
     /// Inserts pipelined (libpq's pipeline mode): one round trip, each in its own transaction.
     public func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>] {
@@ -307,12 +314,36 @@ public final class PostgresUserStore: UserStore {
     }
 }
 
-/// Runs blocking work on the store's pool threads.
+/// Runs blocking work on the store's pool threads, measuring how long work waits for a thread (and
+/// so for its connection) and how many are busy.
 private struct PoolExecutor: BlockingExecutor {
     let threads: NIOThreadPool
     let threadCount: Int
+    let metrics: PoolMetrics
 
     func execute(_ work: @escaping @Sendable (Bool) -> Void) {
-        threads.submit { state in work(state == .active) }
+        let submitted = DispatchTime.now().uptimeNanoseconds
+        let metrics = metrics
+        threads.submit { state in
+            metrics.wait.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- submitted))
+            metrics.inUse.increment()
+            work(state == .active)
+            metrics.inUse.decrement()
+        }
+    }
+}
+
+/// The pool's metrics (swift-metrics; documented in `docs/OPERATIONS.md`).
+struct PoolMetrics: Sendable {
+    /// `user_rpc_store_pool_connections_in_use`: pool threads (each with its connection) running work.
+    let inUse: Meter
+    /// `user_rpc_store_pool_wait_seconds`: how long work waited for a free pool thread.
+    let wait: Timer
+
+    init(poolSize: Int, factory: any MetricsFactory) {
+        inUse = Meter(label: "user_rpc_store_pool_connections_in_use", factory: factory)
+        wait = Timer(label: "user_rpc_store_pool_wait_seconds", factory: factory)
+        // `user_rpc_store_pool_size`: the pool's connections, busy or not.
+        Meter(label: "user_rpc_store_pool_size", factory: factory).set(poolSize)
     }
 }

@@ -13,8 +13,8 @@ struct DurableStoreTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("user-rpc-\(name)-\(UUID().uuidString)").path
     }
 
-    static func client(port: Int) -> UserRPCClient {
-        var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: port)
+    static func client(port: Int, host: String = "127.0.0.1") -> UserRPCClient {
+        var configuration = UserRPCClient.Configuration(host: host, port: port)
         configuration.defaultTimeout = .seconds(20)
         return UserRPCClient(configuration: configuration)
     }
@@ -68,7 +68,9 @@ struct DurableStoreTests {
         // Once it has stopped, the directory is free again.
         let (next, _) = try await ServerProcess.start(["--port", "0", "--data-dir", directory])
         next.signal(SIGTERM)
-        #expect(try await next.waitForExit() == 0)
+        let nextStatus = try await next.waitForExit()
+        #expect(
+            nextStatus == 0, "\(next.process.terminationReason == .uncaughtSignal ? "killed by signal" : "exit status") \(nextStatus): \(next.log)")
     }
 
     @Test("a data directory that cannot be created or written is a clear start-up error")
@@ -122,13 +124,17 @@ struct DurableStoreTests {
         var acknowledgedSoFar: [UUID: String] = [:]
         var attempted = Set<String>()
 
+        // The servers listen on a loopback address of their own: once one is killed, its clients
+        // (which connect again on their next call) could otherwise reach another test's server
+        // that was given the same port, and count its answers as this store's.
+        let host = "127.0.0.37"
         for round in 0..<20 {
             // Kill after a random number of answers (0: as soon as the first call is sent).
             let killAfter = Int.random(in: 0...160, using: &generator)
-            let (server, port) = try await ServerProcess.start(["--port", "0", "--data-dir", directory])
+            let (server, port) = try await ServerProcess.start(["--host", host, "--port", "0", "--data-dir", directory])
             defer { server.killIfRunning() }
             let recorder = AcknowledgementRecorder(killAfter: killAfter) { server.signal(SIGKILL) }
-            let clients = (0..<4).map { _ in Self.client(port: port) }
+            let clients = (0..<4).map { _ in Self.client(port: port, host: host) }
             try await withTimeout(seconds: 60) {
                 await withTaskGroup(of: Void.self) { group in
                     for (c, client) in clients.enumerated() {

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOEmbedded
 import StrictJSON
@@ -13,14 +14,17 @@ final class ServedChannel {
     let service = TestService()
     private var received = ByteBuffer()
 
-    init(interceptors: [any ServerInterceptor] = [], configure: (inout UserRPCServerConfiguration) -> Void = { _ in }) throws {
+    init(
+        interceptors: [any ServerInterceptor] = [], metricsFactory: (any MetricsFactory)? = nil,
+        configure: (inout UserRPCServerConfiguration) -> Void = { _ in }
+    ) throws {
         var configuration = UserRPCServerConfiguration()
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         server = try UserRPCServer(
             configuration: configuration, services: [service], interceptors: interceptors, logger: logger,
-            eventLoopGroup: channel.embeddedEventLoop)
+            eventLoopGroup: channel.embeddedEventLoop, metricsFactory: metricsFactory)
         try server.serve(channel)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }

@@ -136,8 +136,10 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     static func listeningPort(in log: String) -> Int? {
-        // `address=[IPv4]…` in text logs, `"address":"[IPv4]…"` in JSON lines.
-        guard let range = log.range(of: #"address(=|":")\[IPv4\]127\.0\.0\.1/127\.0\.0\.1:(\d+)"#, options: .regularExpression) else { return nil }
+        // `address=[IPv4]…` in text logs, `"address":"[IPv4]…"` in JSON lines; any loopback address.
+        guard let range = log.range(of: #"\baddress(=|":")\[IPv4\]127(\.\d+){3}/127(\.\d+){3}:(\d+)"#, options: .regularExpression) else {
+            return nil
+        }
         let match = log[range]
         return Int(match[match.index(after: match.lastIndex(of: ":")!)...])
     }

@@ -26,6 +26,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private let router: RPCRouter
     private let interceptors: [any ServerInterceptor]
+    private let metrics: ServerMetrics
     private let configuration: UserRPCServerConfiguration
     private var machine: ServerConnectionStateMachine
     private let logger: Logger
@@ -57,11 +58,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var flushedBytes = 0
 
     init(
-        router: RPCRouter, interceptors: [any ServerInterceptor], configuration: UserRPCServerConfiguration, logger: Logger,
-        allocator: ByteBufferAllocator
+        router: RPCRouter, interceptors: [any ServerInterceptor], metrics: ServerMetrics, configuration: UserRPCServerConfiguration,
+        logger: Logger, allocator: ByteBufferAllocator
     ) {
         self.router = router
         self.interceptors = interceptors
+        self.metrics = metrics
         self.configuration = configuration
         self.machine = ServerConnectionStateMachine(
             configuration: .init(
@@ -172,6 +174,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 }
             }
         } catch {
+            metrics.rejectedFrame(error == .emptyFrame ? .empty : .tooLarge)
             logger.info("closing connection after a framing error", metadata: ["reason": "\(error)"])
             perform(machine.protocolError(now: context.eventLoop.now))
             return
@@ -202,11 +205,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case .success(.cancel(let id)):
             cancelCall(id: id)
         case .failure(.reject(let id, let status)):
-            var call = ServerContext(callID: id, method: "-", requestMetadata: [:], deadline: .distantFuture, logger: logger)
+            metrics.rejectedFrame(.invalidEnvelope)
+            var call = ServerContext(callID: id, method: "-", requestMetadata: [:], deadline: .distantFuture, receivedAt: servedAt, logger: logger)
             answer(&call, failure: RPCError(status))
         case .failure(.ignore(let reason)):
+            metrics.rejectedFrame(.malformedControl)
             logger.debug("ignoring a frame", metadata: ["reason": "\(reason)"])
         case .failure(.fatal(let reason)):
+            metrics.rejectedFrame(.unreadable)
             logger.info("closing connection after a protocol error", metadata: ["reason": "\(reason)"])
             if let context { perform(machine.protocolError(now: context.eventLoop.now)) }
         }
@@ -235,10 +241,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let timeout = min(timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
         var call = ServerContext(
             callID: id, method: route?.fullName ?? methodName(), requestMetadata: metadata,
-            deadline: servedAt + .milliseconds(Int64(clamping: timeout)), logger: logger)
+            deadline: servedAt + .milliseconds(Int64(clamping: timeout)), receivedAt: servedAt, logger: logger)
         guard machine.isAcceptingCalls else {
             return answer(&call, failure: RPCError(code: .unavailable, message: "this connection is closing (goaway); retry on a new connection"))
         }
+        call.intercepted = true
         for interceptor in interceptors {
             if let refusal = interceptor.willRun(&call) { return answer(&call, failure: refusal) }
         }
@@ -339,7 +346,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Stops every call in flight without answering (the connection is closing).
     private func stopAllCalls() {
-        for call in inFlight.values { stop(call) }
+        for call in inFlight.values {
+            stop(call)
+            for interceptor in interceptors { interceptor.didAbandon(call.context) }
+        }
         inFlight.removeAll()
     }
 

@@ -15,9 +15,13 @@ public protocol ServerInterceptor: Sendable {
     /// Runs once the call has been answered, with the answer's code: for every call whose frame was
     /// read as a request, including those refused before any handler ran.
     func didAnswer(_ context: ServerContext, code: RPCStatus.Code)
+    /// Runs for a call that began but will never be answered: its connection closed (the client
+    /// went away, or the connection was aborted) while the call was in flight.
+    func didAbandon(_ context: ServerContext)
 }
 
 extension ServerInterceptor {
     public func willRun(_ context: inout ServerContext) -> RPCError? { nil }
     public func didAnswer(_ context: ServerContext, code: RPCStatus.Code) {}
+    public func didAbandon(_ context: ServerContext) {}
 }

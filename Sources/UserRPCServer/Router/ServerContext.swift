@@ -17,13 +17,24 @@ public struct ServerContext: Sendable {
     public var requestID: String?
     /// The client's W3C `traceparent` metadata, when well-formed; carried by the call's log lines.
     public var traceparent: String?
+    /// When the call's frame was read, on the connection's event-loop clock (a call's latency counts from it).
+    public let receivedAt: NIODeadline
+    /// Whether the interceptors' ``ServerInterceptor/willRun(_:)`` chain began for this call. It did
+    /// not for a call the connection refused before it (one crossing a `goaway`, a frame answered
+    /// INVALID_ARGUMENT for its envelope): an interceptor that pairs its two steps (calls in flight)
+    /// counts only those where it did.
+    public internal(set) var intercepted = false
     private var connectionLogger: Logger
 
-    public init(callID: UInt64, method: String, requestMetadata: [String: String], deadline: NIODeadline, logger: Logger) {
+    public init(
+        callID: UInt64, method: String, requestMetadata: [String: String], deadline: NIODeadline, receivedAt: NIODeadline = .now(),
+        logger: Logger
+    ) {
         self.callID = callID
         self.method = method
         self.requestMetadata = requestMetadata
         self.deadline = deadline
+        self.receivedAt = receivedAt
         self.connectionLogger = logger
     }
 
