@@ -15,6 +15,9 @@ public enum UserError: Error, Sendable, Hashable {
     /// The user's version is not the one the call expected (a test-and-set lost a race): the client
     /// re-reads the user and tries again.
     case versionMismatch(id: UUID, current: UInt64)
+    /// An idempotency key came back with another registration than the one it first registered, or
+    /// after its window (``UserRegistrationLogic/idempotencyWindow``): nothing is registered.
+    case idempotencyKeyReused(String)
     /// A backend (database) cannot be reached now; the call may be retried.
     case unavailable(String)
     /// The store has no room for the write (its disk is full); the call may be retried once there is.

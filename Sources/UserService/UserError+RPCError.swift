@@ -19,6 +19,8 @@ extension UserError {
             return RPCError(
                 code: .aborted, message: "user \(id.lowercasedText) is at version \(current)",
                 details: JSONObject(["current_version": .number(String(current))]))
+        case .idempotencyKeyReused(let reason):
+            return RPCError(code: .failedPrecondition, message: reason)
         case .storageFull(let reason):
             return RPCError(code: .resourceExhausted, message: reason)
         case .unavailable(let reason):

@@ -17,8 +17,9 @@ public struct UserServiceV1Provider: RPCService {
 
     public func registerMethods(with router: inout RPCRouter) {
         let operations = self.operations
-        router.register(UserServiceV1.registerUser) { request, _ in
-            operations.register(username: request.username, email: request.email).answer(UserV1.User.init)
+        router.register(UserServiceV1.registerUser) { request, context in
+            operations.register(username: request.username, email: request.email, idempotencyKey: context.requestMetadata["idempotency-key"])
+                .answer(UserV1.User.init)
         }
         router.register(UserServiceV1.getUser) { request, _ in
             operations.user(id: request.id).answer(UserV1.User.init)

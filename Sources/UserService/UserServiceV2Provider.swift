@@ -16,8 +16,9 @@ public struct UserServiceV2Provider: RPCService {
 
     public func registerMethods(with router: inout RPCRouter) {
         let operations = self.operations
-        router.register(UserServiceV2.registerUser) { request, _ in
-            operations.register(username: request.username, email: request.email).answer(UserServiceV2.User.init)
+        router.register(UserServiceV2.registerUser) { request, context in
+            operations.register(username: request.username, email: request.email, idempotencyKey: context.requestMetadata["idempotency-key"])
+                .answer(UserServiceV2.User.init)
         }
         router.register(UserServiceV2.getUser) { request, _ in
             operations.user(id: request.id).answer(UserServiceV2.User.init)

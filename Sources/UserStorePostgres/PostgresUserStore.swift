@@ -293,7 +293,8 @@ public final class PostgresUserStore: UserStore {
         case .cancelled:
             return .deadlineExceeded
         case .server where error.isUniqueViolation:
-            return .alreadyExists(field: error.constraint?.contains("email") == true ? "email" : "username")
+            let constraint = error.constraint ?? ""
+            return .alreadyExists(field: constraint.contains("email") ? "email" : constraint.contains("pkey") ? "id" : "username")
         case .server:
             return .internalError(error.description)
         }

@@ -189,6 +189,7 @@ public final class SQLiteUserStore: UserStore {
     public func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>] {
         guard let connection = database.connection else { return users.map { _ in .failure(Self.closed) } }
         var results: [Result<Void, UserError>] = []
+        var ids = Set<UUID>()
         var usernames = Set<String>()
         var emails = Set<String>()
         do throws(SQLiteError) {
@@ -196,6 +197,10 @@ public final class SQLiteUserStore: UserStore {
             for user in users {
                 let usernameKey = user.usernameKey
                 let emailKey = user.emailKey
+                if ids.contains(user.id) || index.user(id: user.id) != nil {
+                    results.append(.failure(.alreadyExists(field: "id")))
+                    continue
+                }
                 if usernames.contains(usernameKey) || index.hasUsername(key: usernameKey) {
                     results.append(.failure(.alreadyExists(field: "username")))
                     continue
@@ -206,6 +211,7 @@ public final class SQLiteUserStore: UserStore {
                 }
                 do throws(SQLiteError) {
                     try connection.run(SQL.insert, Self.row(of: user))
+                    ids.insert(user.id)
                     usernames.insert(usernameKey)
                     emails.insert(emailKey)
                     results.append(.success(()))

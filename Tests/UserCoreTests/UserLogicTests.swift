@@ -179,3 +179,38 @@ private struct CountingExecutor: BlockingExecutor {
     var threadCount: Int { 2 }
     func execute(_ work: @escaping @Sendable (Bool) -> Void) { work(true) }
 }
+
+@Suite("Idempotency keys, on a pinned clock")
+struct IdempotencyWindowTests {
+    final class Clock: @unchecked Sendable {
+        var now = Date(timeIntervalSince1970: 1_800_000_000)
+    }
+
+    @Test("a repeat within 24 hours answers the first user; after them it is refused, and nothing is registered twice")
+    func window() throws {
+        let clock = Clock()
+        let store = InMemoryUserStore()
+        let logic = UserRegistrationLogic(repository: UserRepository(store: store), now: { clock.now })
+        let first = try logic.makeUser(username: "kept", email: "kept@example.com", idempotencyKey: "key-1")
+        #expect(try logic.register([first], cancellation: nil)[0].get() == first)
+
+        clock.now += 23 * 3600
+        let repeated = try logic.makeUser(username: "kept", email: "kept@example.com", idempotencyKey: "key-1")
+        #expect(repeated.createdAt != first.createdAt)
+        #expect(try logic.register([repeated], cancellation: nil)[0].get() == first, "the first user, with its own time")
+
+        clock.now += 2 * 3600
+        let late = try logic.makeUser(username: "kept", email: "kept@example.com", idempotencyKey: "key-1")
+        #expect(throws: UserError.self) { try logic.register([late], cancellation: nil)[0].get() }
+        #expect(try store.search(UserSearchQuery(limit: 10), cancellation: nil).count == 1)
+    }
+
+    @Test("ids derived from keys are version 8, stable, and differ by key")
+    func derivedIDs() {
+        let id = UserRegistrationLogic.userID(idempotencyKey: "abc")
+        #expect(id == UserRegistrationLogic.userID(idempotencyKey: "abc"))
+        #expect(id != UserRegistrationLogic.userID(idempotencyKey: "abd"))
+        #expect(id.lowercasedText.dropFirst(14).first == "8")
+        #expect("89ab".contains(id.lowercasedText.dropFirst(19).first!))
+    }
+}

@@ -56,6 +56,7 @@ public final class InMemoryUserStore: UserStore {
         let cursor = UserSearchCursor(user)
         let emailKey = user.emailKey
         try state.write { (state: inout State) throws(UserError) in
+            if state.byID[user.id] != nil { throw .alreadyExists(field: "id") }
             if state.usernameKeys.contains(cursor.usernameKey) { throw .alreadyExists(field: "username") }
             if state.emailKeys[emailKey] != nil { throw .alreadyExists(field: "email") }
             state.byID[user.id] = user

@@ -55,11 +55,12 @@ public final class UserOperations: Sendable {
         }
     }
 
-    /// Registers a user: validated at once, then stored.
-    public func register(username: String, email: String) -> StorageOutcome<User> {
+    /// Registers a user: validated at once, then stored. With an `idempotencyKey`, a repeat of the
+    /// same registration answers the user the first one registered (see ``UserRegistrationLogic``).
+    public func register(username: String, email: String, idempotencyKey: String? = nil) -> StorageOutcome<User> {
         let user: User
         do throws(UserError) {
-            user = try registration.makeUser(username: username, email: email)
+            user = try registration.makeUser(username: username, email: email, idempotencyKey: idempotencyKey)
         } catch {
             return .done(.failure(error))
         }

@@ -49,6 +49,16 @@ public enum UserValidation {
         return nil
     }
 
+    /// What is wrong with an idempotency key (`metadata.idempotency-key`), or `nil`: it must be 1 to
+    /// 128 bytes of printable ASCII without spaces (a UUID is the usual choice).
+    public static func idempotencyKeyProblem(_ key: String) -> InvalidField? {
+        let bytes = key.utf8
+        guard !bytes.isEmpty, bytes.count <= 128, bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            return InvalidField(field: "metadata.idempotency-key", description: "must be 1 to 128 printable ASCII characters without spaces")
+        }
+        return nil
+    }
+
     /// Every problem with a registration's fields (none when it is valid).
     public static func registrationProblems(username: String, email: String) -> [InvalidField] {
         var problems: [InvalidField] = []
