@@ -217,6 +217,7 @@ let package = Package(
             dependencies: [
                 "UserRPCTestKit", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1",
                 "HealthV1", "StrictJSON",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
     ],

@@ -14,6 +14,7 @@ enum EmbeddedSchema {
               "full_name": "health.v1.Health/Check",
               "request": "HealthCheckRequest",
               "response": "HealthCheckResponse",
+              "idempotency": "NO_SIDE_EFFECTS",
               "description": "Whether the server, or one service it hosts, can serve calls now: NOT_SERVING while a dependency it cannot work without (the database) is unreachable, and from the moment a graceful shutdown begins. Callable without a bearer token."
             }
           ],

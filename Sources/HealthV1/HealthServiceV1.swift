@@ -10,5 +10,5 @@ public enum HealthServiceV1 {
     public static let name = "health.v1.Health"
 
     /// `Check`: the serving status of the server, or of one of its services.
-    public static let check = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(service: name, name: "Check")
+    public static let check = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(service: name, name: "Check", idempotency: .noSideEffects)
 }

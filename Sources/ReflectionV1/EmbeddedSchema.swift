@@ -14,6 +14,7 @@ enum EmbeddedSchema {
               "full_name": "reflection.v1.Reflection/ListServices",
               "request": "ListServicesRequest",
               "response": "ListServicesResponse",
+              "idempotency": "NO_SIDE_EFFECTS",
               "description": "The services this server hosts, sorted by name."
             },
             {
@@ -21,6 +22,7 @@ enum EmbeddedSchema {
               "full_name": "reflection.v1.Reflection/DescribeService",
               "request": "DescribeServiceRequest",
               "response": "DescribeServiceResponse",
+              "idempotency": "NO_SIDE_EFFECTS",
               "description": "The schema document of one hosted service, exactly as the server was built with it (Schemas/<package>.json). NOT_FOUND for a service the server does not host."
             }
           ],

@@ -11,8 +11,9 @@ public enum ReflectionServiceV1 {
     public static let name = "reflection.v1.Reflection"
 
     /// `ListServices`: the hosted services, sorted by name.
-    public static let listServices = MethodDescriptor<ListServicesRequest, ListServicesResponse>(service: name, name: "ListServices")
+    public static let listServices = MethodDescriptor<ListServicesRequest, ListServicesResponse>(
+        service: name, name: "ListServices", idempotency: .noSideEffects)
     /// `DescribeService`: one hosted service's schema document.
     public static let describeService = MethodDescriptor<DescribeServiceRequest, DescribeServiceResponse>(
-        service: name, name: "DescribeService")
+        service: name, name: "DescribeService", idempotency: .noSideEffects)
 }

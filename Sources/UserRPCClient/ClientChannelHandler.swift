@@ -50,7 +50,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     private var machine = ClientConnectionStateMachine()
     private let parser = JSONParser()
     /// Called once when the connection must not take new calls (goaway, close).
-    private let onRetire: @Sendable () -> Void
+    private let onRetire: @Sendable (Subchannel.RetireReason) -> Void
     private var retired = false
     /// Keepalive: when bytes last arrived, the check timer (set while calls wait), and when the
     /// unanswered ping went out.
@@ -63,7 +63,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     init(
         allocator: ByteBufferAllocator, maxFrameBytes: Int, keepalive: UserRPCClient.Keepalive? = nil,
-        onRetire: @escaping @Sendable () -> Void
+        onRetire: @escaping @Sendable (Subchannel.RetireReason) -> Void
     ) {
         self.output = allocator.buffer(capacity: 4096)
         self.inbound = InboundFrames(maxFrameBytes: maxFrameBytes)
@@ -380,7 +380,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     private func retire() {
         guard !retired else { return }
         retired = true
-        onRetire()
+        if case .draining = machine.state { onRetire(.goaway) } else { onRetire(.closed) }
     }
 
     private func closeIfDrained() {

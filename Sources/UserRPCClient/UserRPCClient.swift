@@ -12,9 +12,11 @@ import UserV2
 /// hosts, typed by its ``MethodDescriptor``, with the user service's methods as named conveniences
 /// (``registerUser(username:email:options:)``, ``getUser(id:options:)``, …).
 ///
-/// One client holds one multiplexed TCP connection, opened on the first call and shared by every
-/// concurrent caller; when the server closes it (restart, goaway), the next call opens a new one.
-/// Every call throws ``UserRPCError``.
+/// One client holds one multiplexed TCP connection per server (``Configuration/endpoints``), opened
+/// on the first call and shared by every concurrent caller; when the server closes it (restart,
+/// goaway), the next call opens a new one. With several servers, calls go round robin to those in
+/// rotation. Calls that are safe to repeat are retried when they fail UNAVAILABLE
+/// (``Configuration/retry``). Every call throws ``UserRPCError``.
 ///
 /// The connection lives on one event loop of the group, chosen when the client is made. Callers
 /// that make many calls can run on that loop (``taskExecutor``), which saves two thread hops a call.
@@ -33,15 +35,11 @@ public final class UserRPCClient: Sendable {
     /// Runs tasks on the connection's event loop: a task that prefers it sends calls and receives
     /// their answers without a thread hop. Optional; calls from any task work.
     public let taskExecutor: EventLoopTaskExecutor
-    private let state = NIOLockedValueBox(ConnectionState.idle)
+    private let subchannels: [Subchannel]
+    /// Round robin over ``subchannels``.
+    private let nextSubchannel = Atomic<Int>(0)
+    private let retryBudget: RetryBudget?
     private let nextCallID = Atomic<UInt64>(1)
-
-    private enum ConnectionState {
-        case idle
-        case connecting(EventLoopFuture<Connection>)
-        case ready(Connection)
-        case closed
-    }
 
     struct Connection: Sendable {
         let channel: any Channel
@@ -63,15 +61,16 @@ public final class UserRPCClient: Sendable {
     /// A client of the server `configuration` names; it connects on its first call. Its connection runs on
     /// one event loop of `eventLoopGroup` (NIO's shared group by default).
     public init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        precondition(!configuration.endpoints.isEmpty, "a client needs at least one endpoint")
         self.configuration = configuration
         self.eventLoop = eventLoopGroup.next()
         self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
+        self.subchannels = configuration.endpoints.map { Subchannel(endpoint: $0, backoff: configuration.reconnectBackoff) }
+        self.retryBudget = configuration.retry.map { RetryBudget(maximum: $0.budgetTokens, refill: $0.budgetRefill) }
     }
 
     deinit {
-        if case .ready(let connection) = state.withLockedValue({ $0 }) {
-            connection.channel.close(promise: nil)
-        }
+        for subchannel in subchannels { subchannel.closeNow() }
     }
 
     // MARK: Calls
@@ -115,8 +114,9 @@ public final class UserRPCClient: Sendable {
     public nonisolated(nonsending) func callPipelined<Request, Response>(
         _ method: MethodDescriptor<Request, Response>, _ requests: [Request], options: CallOptions = CallOptions()
     ) async -> [PipelinedAnswer<Response>] {
-        await pipelined(method: method.fullName, count: requests.count, decoding: .message(Response.self), options: options) {
-            encoder, id, index, frames in
+        await pipelined(
+            method: method.fullName, idempotency: method.idempotency, count: requests.count, decoding: .message(Response.self), options: options
+        ) { encoder, id, index, frames in
             encoder.writeFrame(id: id, message: requests[index], into: &frames)
         }
     }
@@ -133,7 +133,9 @@ public final class UserRPCClient: Sendable {
         var writer = JSONWriter()
         writer.value(.object(payload))
         let bytes = writer.bytes
-        let answers = await pipelined(method: fullName, count: 1, decoding: .jsonObject, options: options) { encoder, id, _, frames in
+        let answers = await pipelined(
+            method: fullName, idempotency: Self.idempotency(of: fullName), count: 1, decoding: .jsonObject, options: options
+        ) { encoder, id, _, frames in
             bytes.withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
         }
         return try answers[0].result.get()
@@ -155,7 +157,9 @@ public final class UserRPCClient: Sendable {
             writer.value(.object(payload))
             return writer.bytes
         }
-        return await pipelined(method: fullName, count: encoded.count, decoding: .jsonObject, options: options) { encoder, id, index, frames in
+        return await pipelined(
+            method: fullName, idempotency: Self.idempotency(of: fullName), count: encoded.count, decoding: .jsonObject, options: options
+        ) { encoder, id, index, frames in
             encoded[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
         }
     }
@@ -165,6 +169,14 @@ public final class UserRPCClient: Sendable {
     public static let knownServices: [ServiceSchema] = [
         UserServiceV1.schema, UserServiceV2.schema, HealthServiceV1.schema, ReflectionServiceV1.schema,
     ]
+
+    /// The idempotency level of a method this build knows (from its schema); unknown otherwise.
+    static func idempotency(of fullName: String) -> ServiceSchema.Idempotency {
+        for schema in knownServices {
+            if let method = schema.methods.first(where: { $0.fullName == fullName }) { return method.idempotency }
+        }
+        return .unknown
+    }
 
     /// `name` as a full method name: as it is when it has a `/`, else the first known method of that
     /// short name.
@@ -179,33 +191,83 @@ public final class UserRPCClient: Sendable {
     }
 
     /// Sends `count` calls in one write (`writeFrame` encodes call `index` with its `id`, on the
-    /// connection's event loop) and gathers their answers.
+    /// connection's event loop) and gathers their answers; those that failed UNAVAILABLE are sent
+    /// again, together, while the retry policy, the budget and their deadline allow and the method
+    /// (with this call's metadata) is safe to repeat.
     private nonisolated(nonsending) func pipelined<Response: Sendable>(
-        method: String, count: Int, decoding: ResponseDecoding<Response>, options: CallOptions,
+        method: String, idempotency: ServiceSchema.Idempotency, count: Int, decoding: ResponseDecoding<Response>, options: CallOptions,
         writeFrame: @escaping @Sendable (RequestFrameEncoder, _ id: UInt64, _ index: Int, inout ByteBuffer) -> Void
     ) async -> [PipelinedAnswer<Response>] {
         guard count > 0 else { return [] }
+        let timeout = options.timeout ?? configuration.defaultTimeout
+        let metadata = callMetadata(options)
+        var (answers, sent) = await send(
+            method: method, indices: Array(0..<count), timeout: timeout, metadata: metadata, decoding: decoding, writeFrame: writeFrame)
+        guard let policy = configuration.retry, let retryBudget else { return answers }
+        // A call that was never sent (no connection could be made) is retried whatever its method,
+        // as gRPC's transparent retries; one that was sent, only when it is safe to repeat.
+        let repeatable = idempotency.allowsRetry(metadata: metadata)
+        guard repeatable || !sent else { return answers }
+        let started = ContinuousClock.now
+        var attempt = 1
+        var retrying = Array(0..<count)
+        while true {
+            // Calls that were not sent cost the budget nothing (a server out of reach is the
+            // rotation's business), and do not need it.
+            if sent { for index in retrying { retryBudget.record(success: answers[index].error?.code != .unavailable) } }
+            guard repeatable || !sent else { return answers }
+            let failed = retrying.filter { answers[$0].error?.code == .unavailable }
+            guard !failed.isEmpty, attempt < policy.maxAttempts, !sent || retryBudget.allowsRetry, !Task.isCancelled else { return answers }
+            let delay = policy.delay(afterAttempt: attempt, random: Double.random(in: 0..<1))
+            guard let remaining = Self.retryTimeout(timeout: timeout, elapsed: ContinuousClock.now - started, delay: delay) else {
+                return answers
+            }
+            guard (try? await Task.sleep(for: delay)) != nil else { return answers }
+            let retried: [PipelinedAnswer<Response>]
+            (retried, sent) = await send(
+                method: method, indices: failed, timeout: remaining, metadata: metadata, decoding: decoding, writeFrame: writeFrame)
+            for (position, index) in failed.enumerated() { answers[index] = retried[position] }
+            retrying = failed
+            attempt += 1
+        }
+    }
+
+    /// The timeout of a retry made after `delay`, for a call with `timeout` that began `elapsed`
+    /// ago: what is left of the deadline then (`.some(nil)` without a deadline), or `nil` when less
+    /// than a millisecond would be left, so there is no retry.
+    static func retryTimeout(timeout: Duration?, elapsed: Duration, delay: Duration) -> Duration?? {
+        guard let timeout else { return .some(nil) }
+        let left = timeout - elapsed - delay
+        return left > .milliseconds(1) ? .some(left) : nil
+    }
+
+    /// One attempt of the calls at `indices`: sent in one write on the next connection in rotation.
+    /// `sent` is false when they could not be sent at all (no connection).
+    private nonisolated(nonsending) func send<Response: Sendable>(
+        method: String, indices: [Int], timeout: Duration?, metadata: [String: String], decoding: ResponseDecoding<Response>,
+        writeFrame: @escaping @Sendable (RequestFrameEncoder, _ id: UInt64, _ index: Int, inout ByteBuffer) -> Void
+    ) async -> (answers: [PipelinedAnswer<Response>], sent: Bool) {
+        let count = indices.count
         func allFailing(_ error: UserRPCError) -> [PipelinedAnswer<Response>] {
             (0..<count).map { _ in PipelinedAnswer(result: .failure(error), answeredAt: .now) }
         }
-        if Task.isCancelled { return allFailing(UserRPCError(code: .cancelled, message: "call cancelled")) }
+        if Task.isCancelled { return (allFailing(UserRPCError(code: .cancelled, message: "call cancelled")), true) }
         let connection: Connection
         do {
             connection = try await self.connection()
         } catch {
-            return allFailing(error)
+            return (allFailing(error), false)
         }
-        let timeout = options.timeout ?? configuration.defaultTimeout
         let firstID = nextCallID.wrappingAdd(UInt64(count), ordering: .relaxed).oldValue
-        let encoder = requestEncoder(method: method, options: options)
+        let encoder = RequestFrameEncoder(method: method, timeoutMilliseconds: timeout?.wholeMillisecondsRoundedUp, metadata: metadata)
         let progress = CallProgress<any CallGroupMembership>()
-        return await withTaskCancellationHandler {
+        let answers = await withTaskCancellationHandler {
             await withCallContinuation { (continuation: CallContinuation<[PipelinedAnswer<Response>]>) in
                 let group = CallGroup(count: count, decoding: decoding) { continuation.resume(returning: $0) }
                 let started = progress.start(group) {
                     connection.withHandler { handler in
                         handler.start(firstID: firstID, count: count, timeout: timeout, group: group) { frames in
-                            for index in 0..<count { writeFrame(encoder, firstID &+ UInt64(index), index, &frames) }
+                            for position in 0..<count { writeFrame(encoder, firstID &+ UInt64(position), indices[position], &frames) }
                         }
                     }
                 }
@@ -219,6 +281,7 @@ public final class UserRPCClient: Sendable {
                 connection.withHandler { $0.cancel(group: group) }
             }
         }
+        return (answers, true)
     }
 
     /// Sends a ping and waits for the pong.
@@ -229,28 +292,17 @@ public final class UserRPCClient: Sendable {
         _ = try await exchange(id: id, frame: frame, timeout: timeout ?? configuration.defaultTimeout)
     }
 
-    /// Closes the connection; calls in flight fail with UNAVAILABLE. Later calls throw UNAVAILABLE.
+    /// Closes the connections; calls in flight fail with UNAVAILABLE. Later calls throw UNAVAILABLE.
     public func close() async {
-        let previous = state.withLockedValue { state in
-            defer { state = .closed }
-            return state
-        }
-        switch previous {
-        case .ready(let connection): try? await connection.channel.close()
-        case .connecting(let future): try? await future.get().channel.close()
-        case .idle, .closed: break
-        }
+        for subchannel in subchannels { await subchannel.close() }
     }
 
     // MARK: Internals
 
-    /// The encoder of a method's request frames: the call's deadline (the option, or the configured
-    /// default) and metadata (the configured, overridden by the option's).
-    private func requestEncoder(method: String, options: CallOptions) -> RequestFrameEncoder {
-        let timeout = options.timeout ?? configuration.defaultTimeout
-        var metadata = configuration.metadata
-        if !options.metadata.isEmpty { metadata.merge(options.metadata) { _, new in new } }
-        return RequestFrameEncoder(method: method, timeoutMilliseconds: timeout?.wholeMillisecondsRoundedUp, metadata: metadata)
+    /// A call's metadata: the configured, overridden by the option's.
+    private func callMetadata(_ options: CallOptions) -> [String: String] {
+        guard !options.metadata.isEmpty else { return configuration.metadata }
+        return configuration.metadata.merging(options.metadata) { _, new in new }
     }
 
     /// The payload of an OK response, or the call's error.
@@ -284,48 +336,32 @@ public final class UserRPCClient: Sendable {
         return try result.get()
     }
 
+    /// A connection to the next server in rotation (round robin); when none is, to the one that
+    /// comes back first.
     private nonisolated(nonsending) func connection() async throws(UserRPCError) -> Connection {
-        enum Step {
-            case use(Connection)
-            case wait(EventLoopFuture<Connection>)
-            case closed
-        }
-        let step: Step = state.withLockedValue { state in
-            if case .ready(let connection) = state, !connection.channel.isActive { state = .idle }
-            switch state {
-            case .ready(let connection): return .use(connection)
-            case .connecting(let future): return .wait(future)
-            case .closed: return .closed
-            case .idle:
-                let future = connect()
-                state = .connecting(future)
-                return .wait(future)
-            }
-        }
-        switch step {
-        case .use(let connection):
-            return connection
-        case .closed:
-            throw UserRPCError(code: .unavailable, message: "client is closed")
-        case .wait(let future):
-            do {
-                let connection = try await future.get()
-                state.withLockedValue { state in
-                    if case .connecting(let pending) = state, pending === future { state = .ready(connection) }
+        let subchannel: Subchannel
+        if subchannels.count == 1 {
+            subchannel = subchannels[0]
+        } else {
+            let start = nextSubchannel.wrappingAdd(1, ordering: .relaxed).oldValue
+            let now = NIODeadline.now()
+            var soonest: (Subchannel, NIODeadline)?
+            var chosen: Subchannel?
+            for offset in 0..<subchannels.count {
+                let candidate = subchannels[(start &+ offset) % subchannels.count]
+                guard let until = candidate.ejectedUntil(now: now) else {
+                    chosen = candidate
+                    break
                 }
-                return connection
-            } catch {
-                state.withLockedValue { state in
-                    if case .connecting(let pending) = state, pending === future { state = .idle }
-                }
-                throw UserRPCError(
-                    code: .unavailable,
-                    message: "cannot connect to \(configuration.host):\(configuration.port): \(ConnectionErrorText.connectFailure(error))")
+                if soonest == nil || until < soonest!.1 { soonest = (candidate, until) }
             }
+            subchannel = chosen ?? soonest!.0
         }
+        return try await subchannel.connection { [self] in connect(subchannel) }
     }
 
-    private func connect() -> EventLoopFuture<Connection> {
+    private func connect(_ subchannel: Subchannel) -> EventLoopFuture<Connection> {
+        let endpoint = subchannel.endpoint
         let maxFrameBytes = configuration.maxFrameBytes
         let keepalive = configuration.keepalive
         let eventLoop = self.eventLoop
@@ -335,17 +371,17 @@ public final class UserRPCClient: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        let hostname = configuration.tls?.serverHostname ?? (Self.isIPAddress(configuration.host) ? nil : configuration.host)
+        let hostname = configuration.tls?.serverHostname ?? (Self.isIPAddress(endpoint.host) ? nil : endpoint.host)
         return ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(configuration.connectTimeout.timeAmount)
-            .channelInitializer { [weak self] channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let key = ObjectIdentifier(channel)
                     let handler = ClientChannelHandler(
                         allocator: channel.allocator, maxFrameBytes: maxFrameBytes, keepalive: keepalive
-                    ) { [weak self] in
-                        self?.retire(channelID: key)
+                    ) { [weak subchannel] reason in
+                        subchannel?.retire(channelID: key, reason: reason)
                     }
                     if let tlsContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: hostname))
@@ -353,7 +389,7 @@ public final class UserRPCClient: Sendable {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
-            .connect(host: configuration.host, port: configuration.port)
+            .connect(host: endpoint.host, port: endpoint.port)
             .flatMap { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = try channel.pipeline.syncOperations.handler(type: ClientChannelHandler.self)
@@ -375,13 +411,6 @@ public final class UserRPCClient: Sendable {
 
     private static func isIPAddress(_ host: String) -> Bool {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
-    }
-
-    /// The connection with this channel takes no more calls: the next call opens a new one.
-    private func retire(channelID: ObjectIdentifier) {
-        state.withLockedValue { state in
-            if case .ready(let connection) = state, ObjectIdentifier(connection.channel) == channelID { state = .idle }
-        }
     }
 }
 

@@ -14,6 +14,7 @@ enum EmbeddedSchema {
               "full_name": "user.v1.UserService/RegisterUser",
               "request": "RegisterUserRequest",
               "response": "User",
+              "idempotency": "WITH_IDEMPOTENCY_KEY",
               "description": "Registers a new user. Usernames and emails are unique, compared case-insensitively."
             },
             {
@@ -21,6 +22,7 @@ enum EmbeddedSchema {
               "full_name": "user.v1.UserService/GetUser",
               "request": "GetUserRequest",
               "response": "User",
+              "idempotency": "NO_SIDE_EFFECTS",
               "description": "Returns one user by id."
             },
             {
@@ -28,6 +30,7 @@ enum EmbeddedSchema {
               "full_name": "user.v1.UserService/SearchUsers",
               "request": "SearchUsersRequest",
               "response": "SearchUsersResponse",
+              "idempotency": "NO_SIDE_EFFECTS",
               "description": "Lists users ordered by username (case-insensitive) then id, filtered by a username prefix and/or an exact email, one page at a time."
             }
           ],

@@ -9,9 +9,11 @@ public enum UserServiceV1 {
     public static let name = "user.v1.UserService"
 
     /// `RegisterUser`: registers a user; its username and email must be free (case-insensitively).
-    public static let registerUser = MethodDescriptor<RegisterUserRequest, User>(service: name, name: "RegisterUser")
+    public static let registerUser = MethodDescriptor<RegisterUserRequest, User>(
+        service: name, name: "RegisterUser", idempotency: .withIdempotencyKey)
     /// `GetUser`: one user by id.
-    public static let getUser = MethodDescriptor<GetUserRequest, User>(service: name, name: "GetUser")
+    public static let getUser = MethodDescriptor<GetUserRequest, User>(service: name, name: "GetUser", idempotency: .noSideEffects)
     /// `SearchUsers`: a page of users by username prefix and/or exact email.
-    public static let searchUsers = MethodDescriptor<SearchUsersRequest, SearchUsersResponse>(service: name, name: "SearchUsers")
+    public static let searchUsers = MethodDescriptor<SearchUsersRequest, SearchUsersResponse>(
+        service: name, name: "SearchUsers", idempotency: .noSideEffects)
 }

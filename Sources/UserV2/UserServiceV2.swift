@@ -10,11 +10,13 @@ public enum UserServiceV2 {
     public static let name = "user.v2.UserService"
 
     /// `RegisterUser`: registers a user, at version 1; its username and email must be free.
-    public static let registerUser = MethodDescriptor<RegisterUserRequest, User>(service: name, name: "RegisterUser")
+    public static let registerUser = MethodDescriptor<RegisterUserRequest, User>(
+        service: name, name: "RegisterUser", idempotency: .withIdempotencyKey)
     /// `GetUser`: one user by id.
-    public static let getUser = MethodDescriptor<GetUserRequest, User>(service: name, name: "GetUser")
+    public static let getUser = MethodDescriptor<GetUserRequest, User>(service: name, name: "GetUser", idempotency: .noSideEffects)
     /// `SearchUsers`: a page of users by username prefix and/or exact email.
-    public static let searchUsers = MethodDescriptor<SearchUsersRequest, SearchUsersResponse>(service: name, name: "SearchUsers")
+    public static let searchUsers = MethodDescriptor<SearchUsersRequest, SearchUsersResponse>(
+        service: name, name: "SearchUsers", idempotency: .noSideEffects)
     /// `UpdateUser`: changes a user's username and/or email, optionally only at an expected version.
     public static let updateUser = MethodDescriptor<UpdateUserRequest, User>(service: name, name: "UpdateUser")
     /// `DeleteUser`: deletes a user, optionally only at an expected version.

@@ -41,7 +41,7 @@ struct ClientDeadlineTimerTests {
     @Test("a later call with an earlier deadline moves the timer: each call ends at its own deadline, and the server is told")
     func earliestFirst() throws {
         let channel = EmbeddedChannel()
-        let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, onRetire: {})
+        let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, onRetire: { _ in })
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
 

@@ -17,7 +17,7 @@ struct ClientKeepaliveTests {
 
     private static func handler(keepalive: UserRPCClient.Keepalive?) throws -> (ClientChannelHandler, EmbeddedChannel) {
         let channel = EmbeddedChannel()
-        let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, keepalive: keepalive, onRetire: {})
+        let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, keepalive: keepalive, onRetire: { _ in })
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (handler, channel)

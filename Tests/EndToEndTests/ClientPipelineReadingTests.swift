@@ -41,7 +41,7 @@ struct ClientPipelineReadingTests {
     /// A handler on an embedded channel.
     private static func makeHandler() throws -> (ClientChannelHandler, EmbeddedChannel) {
         let channel = EmbeddedChannel()
-        let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, onRetire: {})
+        let handler = ClientChannelHandler(allocator: channel.allocator, maxFrameBytes: 1 << 20, onRetire: { _ in })
         try channel.pipeline.syncOperations.addHandler(handler)
         return (handler, channel)
     }

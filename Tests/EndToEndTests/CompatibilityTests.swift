@@ -38,7 +38,8 @@ struct CompatibilityTests {
             createdAt: Date(timeIntervalSince1970: 1_795_000_000.123))
         var schema: ServiceSchema { UserServiceV1.schema }
         func registerMethods(with router: inout RPCRouter) {
-            router.register(MethodDescriptor<GetUserRequest, NewerUser>(service: UserServiceV1.name, name: "GetUser")) { _, _ in
+            router.register(MethodDescriptor<GetUserRequest, NewerUser>(service: UserServiceV1.name, name: "GetUser", idempotency: .noSideEffects)) {
+                _, _ in
                 .ok(NewerUser(user: Self.ada, nickname: "Countess"))
             }
             router.register(UserServiceV1.registerUser) { _, _ in .failed(RPCError(code: .unavailable, message: "read-only")) }

@@ -13,10 +13,7 @@ struct MetricsTests {
         server: ServerProcess, port: Int, metricsPort: Int
     ) {
         let (server, port) = try await ServerProcess.start(["--port", "0", "--metrics-port", "0"] + arguments, environment: environment)
-        // The endpoint is bound, and logged, before the RPC port is.
-        guard let range = server.log.range(of: #"endpoint=\[IPv4\]127\.0\.0\.1/127\.0\.0\.1:\d+"#, options: .regularExpression),
-            let metricsPort = Int(server.log[range].split(separator: ":").last!)
-        else {
+        guard let metricsPort = server.metricsPort else {
             server.killIfRunning()
             Issue.record("no metrics endpoint in the log before the RPC port: \(server.log)")
             throw CancellationError()

@@ -69,6 +69,23 @@ struct ServiceModelTests {
         #expect(problems([TestService()]).isEmpty)
     }
 
+    @Test("a descriptor whose idempotency level is not the schema's is named: clients retry by the descriptor")
+    func idempotencyMismatch() {
+        let retried = MethodDescriptor<TextMessage, TextMessage>(service: "test.v1.Test", name: "Hold", idempotency: .noSideEffects)
+        let service = PartialService { router in
+            router.register(TestService.echo) { request, _ in .ok(request) }
+            router.register(TestService.meta) { request, _ in .ok(request) }
+            router.register(retried) { request, _ in .ok(request) }
+        }
+        #expect(problems([service]) == ["test.v1.Test/Hold: the descriptor's idempotency is 'NO_SIDE_EFFECTS', the schema says ''"])
+        #expect(throws: ServiceSchema.LoadError.self) {
+            try ServiceSchema(
+                json:
+                    #"{"package":"p.v1","service":"S","methods":[{"name":"M","full_name":"p.v1.S/M","request":"T","response":"T","idempotency":"SOMETIMES"}],"messages":{"T":{}}}"#
+            )
+        }
+    }
+
     /// Counts what it sees and refuses calls whose metadata lacks `x-allow`.
     final class RecordingInterceptor: ServerInterceptor {
         let answered = NIOLockedValueBox<[String]>([])

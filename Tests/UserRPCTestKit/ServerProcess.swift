@@ -135,6 +135,13 @@ public final class ServerProcess: @unchecked Sendable {
         }
     }
 
+    /// The port of the metrics endpoint (`--metrics-port`), from the start-up log; it is logged
+    /// before the RPC port, so it is known once ``start(_:environment:timeout:)`` has returned.
+    public var metricsPort: Int? {
+        guard let range = log.range(of: #"endpoint=\[IPv4\]127(\.\d+){3}/127(\.\d+){3}:\d+"#, options: .regularExpression) else { return nil }
+        return Int(log[range].split(separator: ":").last!)
+    }
+
     static func listeningPort(in log: String) -> Int? {
         // `address=[IPv4]…` in text logs, `"address":"[IPv4]…"` in JSON lines; any loopback address.
         guard let range = log.range(of: #"\baddress(=|":")\[IPv4\]127(\.\d+){3}/127(\.\d+){3}:(\d+)"#, options: .regularExpression) else {

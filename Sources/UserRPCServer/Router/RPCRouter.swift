@@ -39,7 +39,7 @@ public struct RPCRouter: Sendable {
         add(
             MethodRoute(
                 service: method.service, name: method.name, fullName: method.fullName, requestMessageName: Request.messageName,
-                responseMessageName: Response.messageName,
+                responseMessageName: Response.messageName, idempotency: method.idempotency,
                 serve: { payload, parser, context, output in
                     let request: Request
                     switch MethodRoute.readRequest(Request.self, payload, parser: parser) {
@@ -84,12 +84,18 @@ final class MethodRoute: @unchecked Sendable {
     let name: String
     let requestMessageName: String
     let responseMessageName: String
+    /// The descriptor's idempotency level, checked against the schema's.
+    let idempotency: ServiceSchema.Idempotency
     /// `fullName`'s bytes, compared with a request frame's method bytes.
     let utf8: [UInt8]
     private let serveCall: Serve
 
     @usableFromInline
-    init(service: String, name: String, fullName: String, requestMessageName: String, responseMessageName: String, serve: @escaping Serve) {
+    init(
+        service: String, name: String, fullName: String, requestMessageName: String, responseMessageName: String,
+        idempotency: ServiceSchema.Idempotency, serve: @escaping Serve
+    ) {
+        self.idempotency = idempotency
         self.service = service
         self.name = name
         self.fullName = fullName
@@ -203,6 +209,12 @@ extension RPCRouter {
             }
             if route.responseMessageName != method.response {
                 problems.append("\(method.fullName): the handler answers \(route.responseMessageName), the schema says \(method.response)")
+            }
+            if route.idempotency != method.idempotency {
+                // Clients decide retries by the descriptor they were built with: it must say what the schema says.
+                problems.append(
+                    "\(method.fullName): the descriptor's idempotency is '\(route.idempotency.rawValue)', the schema says '\(method.idempotency.rawValue)'"
+                )
             }
         }
         for (name, route) in own.routes.sorted(by: { $0.key < $1.key }) where !schema.methods.contains(where: { $0.fullName == name }) {

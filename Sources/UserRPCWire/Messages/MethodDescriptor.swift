@@ -7,12 +7,15 @@ public struct MethodDescriptor<Request: RPCMessage, Response: RPCMessage>: Senda
     public let name: String
     /// The name on the wire: `package.Service/Method` (`user.v1.UserService/GetUser`).
     public let fullName: String
+    /// Whether calls may be retried (the method's `idempotency` in its schema).
+    public let idempotency: ServiceSchema.Idempotency
 
-    /// The method `name` of the service `service` (`package.Service`).
-    public init(service: String, name: String) {
+    /// The method `name` of the service `service` (`package.Service`), with its schema's idempotency level.
+    public init(service: String, name: String, idempotency: ServiceSchema.Idempotency = .unknown) {
         self.service = service
         self.name = name
         self.fullName = service + "/" + name
+        self.idempotency = idempotency
     }
 
     /// The ``fullName``.

@@ -16,6 +16,31 @@ public struct ServiceSchema: Sendable, Hashable {
         public var response: String
         /// What the method does, for people; empty when the schema gives none.
         public var description: String
+        /// Whether a call may be sent again after a failure that leaves its outcome unknown
+        /// (the schema's `idempotency`; gRPC's `idempotency_level`, plus one level of this protocol's).
+        public var idempotency: Idempotency = .unknown
+    }
+
+    /// A method's `idempotency` in the schema: whether a client may retry its calls.
+    public enum Idempotency: String, Sendable, Hashable {
+        /// No level given: calls are never retried.
+        case unknown = ""
+        /// `NO_SIDE_EFFECTS`: a read; always safe to retry.
+        case noSideEffects = "NO_SIDE_EFFECTS"
+        /// `IDEMPOTENT`: doing it twice is doing it once; safe to retry.
+        case idempotent = "IDEMPOTENT"
+        /// `WITH_IDEMPOTENCY_KEY`: safe to retry only when the call carries an `idempotency-key`
+        /// metadata entry, which the server honours (PROTOCOL.md section 5.2).
+        case withIdempotencyKey = "WITH_IDEMPOTENCY_KEY"
+
+        /// Whether a call with this metadata may be retried.
+        public func allowsRetry(metadata: [String: String]) -> Bool {
+            switch self {
+            case .unknown: false
+            case .noSideEffects, .idempotent: true
+            case .withIdempotencyKey: metadata["idempotency-key"] != nil
+            }
+        }
     }
 
     /// One top-level field of a message.
@@ -86,10 +111,14 @@ public struct ServiceSchema: Sendable, Hashable {
             guard fullName == "\(package).\(service)/\(name)" else {
                 throw .malformed("method \(name): full_name must be \(package).\(service)/\(name), not \(fullName)")
             }
+            let levelText = m["idempotency"]?.stringValue ?? ""
+            guard let idempotency = Idempotency(rawValue: levelText) else {
+                throw .malformed("method \(name): idempotency must be NO_SIDE_EFFECTS, IDEMPOTENT or WITH_IDEMPOTENCY_KEY, not \(levelText)")
+            }
             methods.append(
                 Method(
                     name: name, fullName: fullName, request: request, response: response,
-                    description: m["description"]?.stringValue ?? ""))
+                    description: m["description"]?.stringValue ?? "", idempotency: idempotency))
         }
         self.methods = methods
         var messages: [String: JSONObject] = [:]

@@ -1,0 +1,159 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The client's link to one server (one ``UserRPCClient/Endpoint``): its connection, opened on
+/// demand and replaced when the server closes it, and whether the server is in rotation.
+///
+/// A server leaves rotation when a connection to it fails (for the reconnect backoff, longer after
+/// each consecutive failure) or when it sends `goaway` (for the backoff's first step: it is
+/// draining, likely restarting); it comes back when that time is over and a connection succeeds.
+final class Subchannel: Sendable {
+    let endpoint: UserRPCClient.Endpoint
+    private let state = NIOLockedValueBox(State())
+    private let backoff: UserRPCClient.Backoff
+
+    private struct State {
+        var connection = ConnectionState.idle
+        /// Consecutive failed connections.
+        var failures = 0
+        /// Out of rotation until then.
+        var ejectedUntil: NIODeadline?
+    }
+
+    enum ConnectionState {
+        case idle
+        case connecting(EventLoopFuture<UserRPCClient.Connection>)
+        case ready(UserRPCClient.Connection)
+        case closed
+    }
+
+    /// Why a connection stopped taking calls.
+    enum RetireReason {
+        /// The server sent `goaway`.
+        case goaway
+        /// It failed or was closed.
+        case closed
+    }
+
+    init(endpoint: UserRPCClient.Endpoint, backoff: UserRPCClient.Backoff) {
+        self.endpoint = endpoint
+        self.backoff = backoff
+    }
+
+    /// When it comes back into rotation; `nil` when it is in rotation at `now`.
+    func ejectedUntil(now: NIODeadline) -> NIODeadline? {
+        state.withLockedValue { state in
+            guard let until = state.ejectedUntil, until > now else { return nil }
+            return until
+        }
+    }
+
+    /// Its open connection, or a new one (`connect` opens it; concurrent callers share one attempt).
+    nonisolated(nonsending) func connection(
+        _ connect: @Sendable () -> EventLoopFuture<UserRPCClient.Connection>
+    ) async throws(UserRPCError) -> UserRPCClient.Connection {
+        enum Step {
+            case use(UserRPCClient.Connection)
+            case wait(EventLoopFuture<UserRPCClient.Connection>)
+            case closed
+        }
+        let step: Step = state.withLockedValue { state in
+            if case .ready(let connection) = state.connection, !connection.channel.isActive { state.connection = .idle }
+            switch state.connection {
+            case .ready(let connection): return .use(connection)
+            case .connecting(let future): return .wait(future)
+            case .closed: return .closed
+            case .idle:
+                let future = connect()
+                state.connection = .connecting(future)
+                return .wait(future)
+            }
+        }
+        switch step {
+        case .use(let connection):
+            return connection
+        case .closed:
+            throw UserRPCError(code: .unavailable, message: "client is closed")
+        case .wait(let future):
+            do {
+                let connection = try await future.get()
+                state.withLockedValue { state in
+                    guard case .connecting(let pending) = state.connection, pending === future else { return }
+                    state.connection = .ready(connection)
+                    state.failures = 0
+                    state.ejectedUntil = nil
+                }
+                return connection
+            } catch {
+                let backoff = self.backoff
+                state.withLockedValue { state in
+                    guard case .connecting(let pending) = state.connection, pending === future else { return }
+                    state.connection = .idle
+                    state.failures += 1
+                    state.ejectedUntil = .now() + backoff.delay(afterFailures: state.failures).timeAmount
+                }
+                throw UserRPCError(code: .unavailable, message: "cannot connect to \(endpoint): \(ConnectionErrorText.connectFailure(error))")
+            }
+        }
+    }
+
+    /// The connection on `channelID` takes no more calls: the next call opens a new one (after a
+    /// `goaway`, once this server is back in rotation).
+    func retire(channelID: ObjectIdentifier, reason: RetireReason) {
+        let backoff = self.backoff
+        state.withLockedValue { state in
+            guard case .ready(let connection) = state.connection, ObjectIdentifier(connection.channel) == channelID else { return }
+            state.connection = .idle
+            if reason == .goaway { state.ejectedUntil = .now() + backoff.initial.timeAmount }
+        }
+    }
+
+    /// Closes its connection; it takes no more calls.
+    func close() async {
+        let previous = state.withLockedValue { state in
+            defer { state.connection = .closed }
+            return state.connection
+        }
+        switch previous {
+        case .ready(let connection): try? await connection.channel.close()
+        case .connecting(let future): try? await future.get().channel.close()
+        case .idle, .closed: break
+        }
+    }
+
+    /// Closes its connection without waiting (the client is going away).
+    func closeNow() {
+        if case .ready(let connection) = state.withLockedValue({ $0.connection }) {
+            connection.channel.close(promise: nil)
+        }
+    }
+}
+
+/// The retry budget shared by a client's calls (gRPC's retry throttling): each failed attempt
+/// takes a token, each success gives back a fraction of one; retries are allowed only while more
+/// than half the tokens are left.
+final class RetryBudget: Sendable {
+    private let tokens: NIOLockedValueBox<Double>
+    private let maximum: Double
+    private let refill: Double
+
+    init(maximum: Double, refill: Double) {
+        self.tokens = NIOLockedValueBox(maximum)
+        self.maximum = maximum
+        self.refill = refill
+    }
+
+    /// Records an attempt's outcome.
+    func record(success: Bool) {
+        let (maximum, refill) = (self.maximum, self.refill)
+        tokens.withLockedValue { tokens in
+            tokens = success ? min(maximum, tokens + refill) : max(0, tokens - 1)
+        }
+    }
+
+    /// Whether a retry may be made now.
+    var allowsRetry: Bool {
+        let half = maximum / 2
+        return tokens.withLockedValue { $0 > half }
+    }
+}
