@@ -74,7 +74,7 @@ struct CallCommand: AsyncParsableCommand {
 
 /// Where and how to connect: shared by `call` and `bench`.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "Server address host:port (env USER_RPC_ADDRESS; default 127.0.0.1:50051).")
+    @Option(help: "Server address host:port, or several separated by commas (env USER_RPC_ADDRESS; default 127.0.0.1:50051).")
     var address: String?
 
     @Flag(help: "Connect with TLS.")
@@ -116,17 +116,19 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
-/// Reads `host:port` (or `[v6]:port`), with the `USER_RPC_ADDRESS` fallback.
+/// Reads `host:port` (or `[v6]:port`), or several of them separated by commas (a fleet: calls go
+/// round robin), with the `USER_RPC_ADDRESS` fallback.
 enum ServerAddress {
     static func configuration(_ flag: String?) throws -> UserRPCClient.Configuration {
         let environment = ProcessInfo.processInfo.environment
         let text = flag ?? environment["USER_RPC_ADDRESS"] ?? "127.0.0.1:50051"
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
-        else { throw ValidationError("address '\(text)' is not host:port") }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ValidationError("address '\(text)' has no host") }
-        var configuration = UserRPCClient.Configuration(host: host, port: port)
+        var endpoints: [UserRPCClient.Endpoint] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let item = part.trimmingCharacters(in: .whitespaces)
+            guard let endpoint = UserRPCClient.Endpoint(item) else { throw ValidationError("address '\(item)' is not host:port") }
+            endpoints.append(endpoint)
+        }
+        var configuration = UserRPCClient.Configuration(endpoints: endpoints)
         // A bearer token from the environment (never a flag: `ps` would show it).
         if let token = environment["USER_RPC_TOKEN"], !token.isEmpty { configuration.bearerToken = token }
         return configuration

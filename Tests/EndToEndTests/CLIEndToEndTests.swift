@@ -197,6 +197,24 @@ struct CLIEndToEndTests {
         #expect(listed.stdout.contains("health.v1.Health/Check"))
     }
 
+    @Test("--address takes several servers: calls reach a live one when another is down; a bad entry is a usage error")
+    func severalAddresses() async throws {
+        let server = try await TestServer.start()
+        let gone = try await TestServer.start()
+        let deadPort = gone.port
+        try await gone.stop()
+        let fleet = "127.0.0.1:\(deadPort), 127.0.0.1:\(server.port)"
+        let registered = try await run(["call", "RegisterUser", "--address", fleet, "--username", "fleet", "--email", "fleet@example.com"], port: 1)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let id = try #require(registered.json?["id"]?.stringValue)
+        for _ in 0..<3 {
+            #expect(try await run(["call", "GetUser", "--address", fleet, "--id", id], port: 1).status == 0)
+        }
+        let bad = try await run(["call", "GetUser", "--address", "127.0.0.1:\(server.port),nowhere", "--id", id], port: 1)
+        #expect(bad.status == 64 && bad.stderr.contains("address 'nowhere' is not host:port"), "\(bad.stderr)")
+        try await server.stop()
+    }
+
     @Test("with reflection the CLI lists, describes and calls a service it was not built with, its flags from the server's schema")
     func reflectedService() async throws {
         let server = try await TestServer.start(extraServices: [EchoService()])
