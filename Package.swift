@@ -57,6 +57,7 @@ let package = Package(
                 .embedInCode("Migrations/V1__create_users.sql"),
                 .embedInCode("Migrations/V2__add_version_and_updated_at.sql"),
                 .embedInCode("Migrations/V3__backfill_updated_at.sql"),
+                .embedInCode("Migrations/V4__create_service_secrets.sql"),
             ]
         ),
         .target(
@@ -72,6 +73,7 @@ let package = Package(
                 .embedInCode("Migrations/V1__create_users.sql"),
                 .embedInCode("Migrations/V2__add_version_and_updated_at.sql"),
                 .embedInCode("Migrations/V3__backfill_updated_at.sql"),
+                .embedInCode("Migrations/V4__create_service_secrets.sql"),
             ]
         ),
         .target(

@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import NIOConcurrencyHelpers
 import NIOPosix
 import StrictJSON
 import UserCore
@@ -16,6 +17,8 @@ public final class PostgresUserStore: UserStore {
     private let threads: NIOThreadPool
     private let slots = ThreadSpecificVariable<ConnectionSlot>()
     private let poolMetrics: PoolMetrics
+    /// The page token key, once read.
+    private let tokenKey = NIOLockedValueBox<[UInt8]?>(nil)
 
     /// The connection owned by one pool thread.
     /// `@unchecked Sendable`: a slot lives in thread-specific storage, so only its own pool thread ever
@@ -45,7 +48,9 @@ public final class PostgresUserStore: UserStore {
             result = try await threads.runIfActive { [self] in
                 Result { () throws(UserError) in
                     try runHere(retry: false, cancellation: nil) { connection, _ throws(PostgresError) in
-                        try PostgresMigrator.migrate(connection)
+                        let applied = try PostgresMigrator.migrate(connection)
+                        tokenKey.withLockedValue { $0 = nil }
+                        return applied
                     }
                 }
             }
@@ -98,6 +103,23 @@ public final class PostgresUserStore: UserStore {
     }
 
     // MARK: UserStore (on the pool's threads, each with its own connection)
+
+    /// The key made by migration 4, read once (on a connection of its own: this is called at
+    /// set-up, not on a pool thread) and kept.
+    public func pageTokenKey() throws(UserError) -> [UInt8] {
+        if let key = tokenKey.withLockedValue({ $0 }) { return key }
+        let key: [UInt8]
+        do throws(PostgresError) {
+            let connection = try PostgresConnection(url: configuration.url)
+            let rows = try connection.execute("SELECT encode(value, 'hex') FROM service_secrets WHERE name = 'page_token_key'")
+            key = PageTokens.key(hex: rows.rows.first?[0] ?? "")
+        } catch {
+            throw Self.domainError(error)
+        }
+        guard key.count >= 16 else { throw .internalError("the page token key in service_secrets is missing: run the migrations") }
+        tokenKey.withLockedValue { $0 = key }
+        return key
+    }
 
     /// Blocking: calls run on the pool's threads, as many as the pool has connections.
     public var execution: StorageExecution {

@@ -14,6 +14,8 @@ enum SQLiteMigrations {
             version: 2, name: "add_version_and_updated_at",
             sql: String(decoding: PackageResources.V2__add_version_and_updated_at_sql, as: UTF8.self)),
         Migration(version: 3, name: "backfill_updated_at", sql: String(decoding: PackageResources.V3__backfill_updated_at_sql, as: UTF8.self)),
+        Migration(
+            version: 4, name: "create_service_secrets", sql: String(decoding: PackageResources.V4__create_service_secrets_sql, as: UTF8.self)),
     ]
 }
 

@@ -50,6 +50,7 @@ public final class SQLiteUserStore: UserStore {
     private let lock: DataDirectoryLock
     /// How many users were loaded at start-up, and how long opening took.
     public let loadedUsers: Int
+    private let tokenKey: [UInt8]
     public let openingTime: Duration
 
     /// The connection, used only on the writer thread (and by `init` before the thread exists).
@@ -68,12 +69,18 @@ public final class SQLiteUserStore: UserStore {
         let (lock, connection) = try Self.open(configuration)
         self.lock = lock
         let users: [User]
+        var key: [UInt8] = []
         do {
             _ = try SQLiteMigrator.migrate(connection)
             users = try Self.readAll(connection)
+            try connection.run("SELECT hex(value) FROM service_secrets WHERE name = 'page_token_key'", []) { row in
+                key = PageTokens.key(hex: row.text(0) ?? "")
+            }
         } catch {
             throw .database(error)
         }
+        guard key.count >= 16 else { throw .database(SQLiteError(code: 0, message: "the page token key in service_secrets is missing")) }
+        self.tokenKey = key
         self.index = InMemoryUserStore(loading: users)
         self.loadedUsers = users.count
         self.database = Database(connection)
@@ -166,6 +173,9 @@ public final class SQLiteUserStore: UserStore {
     }
 
     // MARK: UserStore
+
+    /// The key made by migration 4 and kept in the database.
+    public func pageTokenKey() -> [UInt8] { tokenKey }
 
     /// Reads never block: they are answered from memory, on the calling thread.
     public var execution: StorageExecution { .inline }

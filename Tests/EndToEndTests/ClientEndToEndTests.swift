@@ -313,9 +313,22 @@ struct SearchEndToEndTests {
 
         let prefixed = try await client.searchUsers(username: "AL", limit: 3)
         #expect(prefixed.users.map(\.username) == ["al-z", "al.x", "al1"])
-        let rest = try await client.searchUsers(username: "al", limit: 10, pageToken: prefixed.nextPageToken)
-        #expect(rest.users.map(\.username) == ["al_y", "ALBERT", "alfred", "Alice"])
-        #expect(rest.nextPageToken == nil)
+        // The next page: the same search (the prefix compares case-insensitively, so "al" is "AL").
+        let next = try await client.searchUsers(username: "al", limit: 3, pageToken: prefixed.nextPageToken)
+        #expect(next.users.map(\.username) == ["al_y", "ALBERT", "alfred"])
+        let last = try await client.searchUsers(username: "AL", limit: 3, pageToken: next.nextPageToken)
+        #expect(last.users.map(\.username) == ["Alice"])
+        #expect(last.nextPageToken == nil)
+        // A token is bound to its search: with another limit or other filters it is refused.
+        for (username, email, limit) in [("al", nil, 10), ("a", nil, 3), ("al", "alice@example.com", 3)] as [(String, String?, Int)] {
+            await #expect {
+                _ = try await client.searchUsers(username: username, email: email, limit: limit, pageToken: prefixed.nextPageToken)
+            } throws: { error in
+                (error as? UserRPCError)?.fieldViolations.map(\.field) == ["page_token"]
+            }
+        }
+        // An empty token is the first page.
+        #expect(try await client.searchUsers(username: "AL", limit: 3, pageToken: "").users == prefixed.users)
         let byEmail = try await client.searchUsers(email: "CAROL@EXAMPLE.COM")
         #expect(byEmail.users.map(\.username) == ["Carol"])
         let both = try await client.searchUsers(username: "c", email: "carol@example.com")

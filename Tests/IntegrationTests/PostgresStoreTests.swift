@@ -24,6 +24,15 @@ struct PostgresStoreTests {
             try database.connect().execute("SELECT version, name FROM schema_migrations ORDER BY version").rows
         }
         #expect(recorded.map { $0[0] } == PostgresMigrations.all.map { String($0.version) })
+        // One page token key for the database, made once, whichever server reads it; another database has its own.
+        let keys = try stores.map { try $0.pageTokenKey() }
+        #expect(keys[0].count == 32 && Set(keys).count == 1)
+        let other = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        let otherStore = PostgresUserStore(configuration: .init(url: other.url))
+        _ = try await otherStore.migrate()
+        #expect(try otherStore.pageTokenKey() != keys[0])
+        await otherStore.shutdown()
+        await other.drop()
         for store in stores { await store.shutdown() }
         await database.drop()
     }

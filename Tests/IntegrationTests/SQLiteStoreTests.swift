@@ -107,11 +107,22 @@ struct SQLiteStoreTests {
     }
 
     @Test("migrations: applied once, numbered as PostgreSQL's; a second migrate applies nothing")
-    func migrations() throws {
+    func migrations() async throws {
         let directory = Directory()
-        #expect(try SQLiteUserStore.migrate(configuration: directory.configuration) == [1, 2, 3])
+        #expect(try SQLiteUserStore.migrate(configuration: directory.configuration) == [1, 2, 3, 4])
         #expect(try SQLiteUserStore.migrate(configuration: directory.configuration) == [])
         #expect(try SQLiteUserStore.integrityCheck(configuration: directory.configuration) == ["ok"])
+        // The page token key is made once and kept: a restarted server accepts the tokens it issued.
+        let first = try SQLiteUserStore(configuration: directory.configuration)
+        let key = first.pageTokenKey()
+        #expect(key.count == 32)
+        await first.shutdown()
+        let reopened = try SQLiteUserStore(configuration: directory.configuration)
+        #expect(reopened.pageTokenKey() == key)
+        await reopened.shutdown()
+        let elsewhere = try SQLiteUserStore(configuration: Directory().configuration)
+        #expect(elsewhere.pageTokenKey() != key)
+        await elsewhere.shutdown()
     }
 
     @Test("the data directory is locked while a store has it open, in this process too")

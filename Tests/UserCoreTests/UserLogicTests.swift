@@ -140,7 +140,7 @@ struct UserLogicTests {
         let ada = try register("ada", "ada@example.com")
         let bob = try register("bob", "bob@example.com")
         let missing = UUID.version7()
-        let query = UserQueryLogic(repository: UserRepository(store: store, cache: cache))
+        let query = UserQueryLogic(repository: UserRepository(store: store, cache: cache), pageTokens: PageTokens(key: PageTokens.randomKey()))
         var answers: [Int: Result<User, UserError>] = [:]
         let fill = query.users([bob.id, missing, ada.id, bob.id], cancellation: nil) { answers[$0] = $1 }
         fill?()

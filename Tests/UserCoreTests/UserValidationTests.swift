@@ -58,7 +58,7 @@ struct UserValidationTests {
     @Test("search limits are 1...100 with a default of 20")
     func searchLimits() throws {
         func query(limit: Int? = nil, pageToken: String? = nil) throws(UserError) -> UserSearchQuery {
-            try UserValidation.searchQuery(username: nil, email: nil, limit: limit, pageToken: pageToken)
+            try UserValidation.searchQuery(username: nil, email: nil, limit: limit, pageToken: pageToken, pageTokens: PageTokens(key: [1, 2, 3]))
         }
         #expect(try query().limit == 20)
         #expect(try query(limit: 1).limit == 1)
@@ -70,12 +70,31 @@ struct UserValidationTests {
         }
         #expect(throws: UserError.self) { try query(pageToken: "not-a-token!") }
         #expect(throws: UserError.self) { try query(pageToken: "YWJj") }
+        #expect(try query(pageToken: "").after == nil, "an empty token is the first page")
     }
 
-    @Test("page tokens round-trip")
+    @Test("page tokens round-trip, only for the search that issued them, only under their key")
     func pageTokens() throws {
+        let tokens = PageTokens(key: Array("a key".utf8))
         let cursor = UserSearchCursor(usernameKey: "ada.l", id: try #require(UUID(strictText: "01a21b12-9b43-75d8-9f54-8e0fb98dfbe1")))
-        #expect(UserSearchCursor(pageToken: cursor.pageToken) == cursor)
+        let query = UserSearchQuery(usernamePrefix: "ad", email: nil, limit: 10)
+        let token = tokens.token(after: cursor, of: query)
+        #expect(tokens.cursor(from: token, for: query) == cursor)
+        #expect(tokens.cursor(from: token, for: UserSearchQuery(usernamePrefix: "a", email: nil, limit: 10)) == nil, "other filter")
+        #expect(tokens.cursor(from: token, for: UserSearchQuery(usernamePrefix: "ad", email: "x@y.z", limit: 10)) == nil, "another filter")
+        #expect(tokens.cursor(from: token, for: UserSearchQuery(usernamePrefix: "ad", email: nil, limit: 11)) == nil, "other limit")
+        #expect(PageTokens(key: Array("another key".utf8)).cursor(from: token, for: query) == nil, "another store's key")
+        // The old, unsigned form, and the position changed by hand: refused.
+        let unsigned = Data("v1|ada.l|01a21b12-9b43-75d8-9f54-8e0fb98dfbe1".utf8).base64EncodedString()
+            .replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+        #expect(tokens.cursor(from: unsigned, for: query) == nil)
+        var forged = Array(
+            Data(base64Encoded: token.replacing("-", with: "+").replacing("_", with: "/") + String(repeating: "=", count: (4 - token.count % 4) % 4))!
+        )
+        forged[16] = UInt8(ascii: "b")
+        let forgedToken = Data(forged).base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+        #expect(tokens.cursor(from: forgedToken, for: query) == nil)
+        #expect(PageTokens.key(hex: "00ff10") == [0, 255, 16] && PageTokens.key(hex: "0g").isEmpty && PageTokens.key(hex: "abc").isEmpty)
     }
 
     @Test("formats RFC 3339 UTC timestamps with milliseconds")

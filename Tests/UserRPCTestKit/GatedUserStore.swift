@@ -34,6 +34,8 @@ public final class GatedUserStore: UserStore {
 
     public var execution: StorageExecution { .threads(ThreadPerWorkExecutor()) }
 
+    public func pageTokenKey() -> [UInt8] { inner.pageTokenKey() }
+
     public func insert(_ users: [UserCore.User], cancellation: CallCancellation?) -> [Result<Void, UserError>] {
         inner.insert(users, cancellation: cancellation)
     }

@@ -20,6 +20,10 @@ public final class InMemoryUserStore: UserStore {
     }
 
     private let state = ReadWriteLocked(State())
+    /// Made at random: nothing outlives the process, and no other process shares the store.
+    private let tokenKey = PageTokens.randomKey()
+
+    public func pageTokenKey() -> [UInt8] { tokenKey }
 
     public init() {}
 

@@ -21,11 +21,16 @@ public final class UserOperations: Sendable {
     private let getUserBatcher: StorageCallBatcher<UUID, User>?
     private let registerBatcher: StorageCallBatcher<User, User>?
 
-    /// - Parameter now: the clock for registration times; tests may pin it.
-    public init(repository: UserRepository, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// - Parameters:
+    ///   - now: the clock for registration times; tests may pin it.
+    ///   - pageTokenKey: the key page tokens are signed with; by default the store's
+    ///     (``UserStore/pageTokenKey()``, shared by every server of the store), or a random one
+    ///     when the store cannot give it (its tokens are then valid on this process only).
+    public init(repository: UserRepository, now: @escaping @Sendable () -> Date = { Date() }, pageTokenKey: [UInt8]? = nil) {
         self.repository = repository
         let registration = UserRegistrationLogic(repository: repository, now: now)
-        let query = UserQueryLogic(repository: repository)
+        let key = pageTokenKey ?? (try? repository.store.pageTokenKey()) ?? PageTokens.randomKey()
+        let query = UserQueryLogic(repository: repository, pageTokens: PageTokens(key: key))
         self.registration = registration
         self.query = query
         self.changes = UserChangeLogic(repository: repository, now: now)
@@ -116,7 +121,8 @@ public final class UserOperations: Sendable {
     public func search(username: String?, email: String?, limit: Int?, pageToken: String?) -> StorageOutcome<UserPage> {
         let searchQuery: UserSearchQuery
         do throws(UserError) {
-            searchQuery = try UserValidation.searchQuery(username: username, email: email, limit: limit, pageToken: pageToken)
+            searchQuery = try UserValidation.searchQuery(
+                username: username, email: email, limit: limit, pageToken: pageToken, pageTokens: query.pageTokens)
         } catch {
             return .done(.failure(error))
         }

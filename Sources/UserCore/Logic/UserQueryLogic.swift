@@ -8,9 +8,12 @@
 /// batch of one.
 public struct UserQueryLogic: Sendable {
     public let repository: UserRepository
+    /// Signs the page tokens of searches, and checks them.
+    public let pageTokens: PageTokens
 
-    public init(repository: UserRepository) {
+    public init(repository: UserRepository, pageTokens: PageTokens) {
         self.repository = repository
+        self.pageTokens = pageTokens
     }
 
     /// GetUser for several calls at once: `answer(index, result)` once for each id, with the user or
@@ -45,7 +48,7 @@ public struct UserQueryLogic: Sendable {
     public func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> UserPage {
         let users = try repository.search(query, cancellation: cancellation)
         let pageUsers = Array(users.prefix(query.limit))
-        let token = users.count > query.limit ? pageUsers.last.map { UserSearchCursor($0).pageToken } : nil
+        let token = users.count > query.limit ? pageUsers.last.map { pageTokens.token(after: UserSearchCursor($0), of: query) } : nil
         return UserPage(users: pageUsers, nextPageToken: token)
     }
 }

@@ -72,7 +72,10 @@ public enum UserValidation {
     }
 
     /// Turns a search's fields into a repository query, or throws INVALID_ARGUMENT with every problem.
-    public static func searchQuery(username: String?, email: String?, limit: Int?, pageToken: String?) throws(UserError) -> UserSearchQuery {
+    /// A search's filters, limit and position; an empty `pageToken` is the first page, like none.
+    public static func searchQuery(
+        username: String?, email: String?, limit: Int?, pageToken: String?, pageTokens: PageTokens
+    ) throws(UserError) -> UserSearchQuery {
         var problems: [InvalidField] = []
         let limit = limit ?? defaultSearchLimit
         if !searchLimitRange.contains(limit) {
@@ -84,15 +87,17 @@ public enum UserValidation {
         if let email, email.count > emailMaxLength {
             problems.append(InvalidField(field: "email", description: "must be at most 255 characters long"))
         }
-        var cursor: UserSearchCursor?
-        if let pageToken {
-            cursor = UserSearchCursor(pageToken: pageToken)
-            if cursor == nil {
-                problems.append(InvalidField(field: "page_token", description: "is not a token this service issued"))
+        var query = UserSearchQuery(usernamePrefix: username?.lowercased(), email: email?.lowercased(), limit: limit)
+        if let pageToken, !pageToken.isEmpty {
+            query.after = pageTokens.cursor(from: pageToken, for: query)
+            if query.after == nil {
+                problems.append(
+                    InvalidField(
+                        field: "page_token", description: "is not a token this service issued for this search (the same filters and limit)"))
             }
         }
         guard problems.isEmpty else { throw .invalidArgument(problems) }
-        return UserSearchQuery(usernamePrefix: username?.lowercased(), email: email?.lowercased(), limit: limit, after: cursor)
+        return query
     }
 
     private static func isAlphanumeric(_ b: UInt8) -> Bool {

@@ -39,6 +39,9 @@ public protocol UserStore: Sendable {
     /// call would meet (``UserError/unavailable(_:)`` when the database cannot be reached). By
     /// default a search for one user.
     func checkAvailable(cancellation: CallCancellation?) throws(UserError)
+    /// The key page tokens are signed with: the same for every server of a store that is shared
+    /// (made once, kept in the store). Blocking; called once, when the service is set up.
+    func pageTokenKey() throws(UserError) -> [UInt8]
 }
 
 extension UserStore {
