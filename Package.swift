@@ -58,6 +58,7 @@ let package = Package(
                 .embedInCode("Migrations/V2__add_version_and_updated_at.sql"),
                 .embedInCode("Migrations/V3__backfill_updated_at.sql"),
                 .embedInCode("Migrations/V4__create_service_secrets.sql"),
+                .embedInCode("Migrations/V5__ascii_case_folding.sql"),
             ]
         ),
         .target(
@@ -74,6 +75,7 @@ let package = Package(
                 .embedInCode("Migrations/V2__add_version_and_updated_at.sql"),
                 .embedInCode("Migrations/V3__backfill_updated_at.sql"),
                 .embedInCode("Migrations/V4__create_service_secrets.sql"),
+                .embedInCode("Migrations/V5__ascii_case_folding.sql"),
             ]
         ),
         .target(

@@ -117,6 +117,9 @@ extension JSONParser {
             guard depth <= limits.maxDepth else { throw JSONParseError(.tooDeep, at: index) }
             index += 1  // {
             var members: [JSONObject.Member] = []
+            // Duplicate keys: a scan of the members so far while the object is small, a set of its
+            // keys once it is not (a frame of many keys must not cost quadratic time).
+            var keys: Set<String>?
             skipWhitespace()
             if peek() == UInt8(ascii: "}") {
                 index += 1
@@ -128,8 +131,13 @@ extension JSONParser {
                 guard byte == UInt8(ascii: "\"") else { throw JSONParseError(.unexpectedByte, at: index) }
                 let keyOffset = index
                 let key = try parseString()
-                for member in members where member.key == key {
-                    throw JSONParseError(.duplicateKey, at: keyOffset)
+                if members.count < 16 {
+                    for member in members where member.key == key {
+                        throw JSONParseError(.duplicateKey, at: keyOffset)
+                    }
+                } else {
+                    if keys == nil { keys = Set(members.lazy.map(\.key)) }
+                    guard keys!.insert(key).inserted else { throw JSONParseError(.duplicateKey, at: keyOffset) }
                 }
                 skipWhitespace()
                 guard let colon = peek() else { throw JSONParseError(.unexpectedEnd, at: index) }

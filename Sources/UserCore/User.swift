@@ -27,10 +27,44 @@ public struct User: Sendable, Hashable {
         self.version = version
     }
 
-    /// The username lower-cased: the key for uniqueness and ordering.
-    public var usernameKey: String { username.lowercased() }
-    /// The email lower-cased: the key for uniqueness and lookup.
-    public var emailKey: String { email.lowercased() }
+    /// The username case-folded (``Swift/String/asciiLowercased``): the key for uniqueness and ordering.
+    public var usernameKey: String { username.asciiLowercased }
+    /// The email case-folded (``Swift/String/asciiLowercased``): the key for uniqueness and lookup.
+    public var emailKey: FoldedKey { FoldedKey(email) }
+}
+
+/// A case-folded key (``Swift/String/asciiLowercased``) that compares byte for byte, as the
+/// databases compare text. (Swift's `String` equality holds canonically equivalent texts equal —
+/// `café` precomposed and `cafe` + U+0301 — where PostgreSQL and SQLite see two.)
+public struct FoldedKey: Hashable, Sendable {
+    /// The folded text's UTF-8 bytes.
+    public let bytes: [UInt8]
+
+    /// The key of `text`.
+    public init(_ text: String) {
+        bytes = Array(text.asciiLowercased.utf8)
+    }
+
+    /// The folded text.
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+extension String {
+    /// Whether the two texts are the same bytes (not merely canonically equivalent).
+    @inlinable public func sameBytes(as other: String) -> Bool {
+        utf8.elementsEqual(other.utf8)
+    }
+}
+
+extension String {
+    /// The service's one case-folding rule, the same on every store: the ASCII letters `A`–`Z`
+    /// become `a`–`z`, and every other character stays as it is (`Jürgen` and `JÜRGEN` differ;
+    /// `Ada` and `ADA` do not). No Unicode normalization either: keys compare byte for byte.
+    /// PostgreSQL applies the same rule as `lower(x COLLATE "C")`, SQLite as its built-in `lower(x)`.
+    public var asciiLowercased: String {
+        guard utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return self }
+        return String(decoding: utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
 }
 
 /// A change to a user's fields, as UpdateUser asks for it: only the fields given change.
@@ -56,7 +90,7 @@ public struct UserChange: Sendable, Hashable {
         var changed = user
         if let username { changed.username = username }
         if let email { changed.email = email }
-        guard changed.username != user.username || changed.email != user.email else { return user }
+        guard !changed.username.sameBytes(as: user.username) || !changed.email.sameBytes(as: user.email) else { return user }
         changed.updatedAt = at
         changed.version = user.version + 1
         return changed

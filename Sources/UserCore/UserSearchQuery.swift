@@ -25,7 +25,7 @@ public struct UserSearchQuery: Sendable, Hashable {
     /// Whether `user` matches the filters (not the cursor).
     public func matches(_ user: User) -> Bool {
         if let usernamePrefix, !usernamePrefix.isEmpty, !user.usernameKey.hasPrefix(usernamePrefix) { return false }
-        if let email, user.emailKey != email { return false }
+        if let email, user.emailKey != FoldedKey(email) { return false }
         return true
     }
 }

@@ -152,7 +152,7 @@ extension ClientFrame {
             }
             return type == "cancel" ? .cancel(id: id) : .ping(id: id)
         default:
-            throw reject("type", "must be request, cancel or ping, not '\(type)'")
+            throw reject("type", "must be request, cancel or ping, not '\(RPCError.echo(type))'")
         }
     }
 }

@@ -74,7 +74,7 @@ enum SQL {
             name += "_prefix"
         }
         if let email = query.email {
-            conditions.append("lower(email) = lower(\(parameter(email)))")
+            conditions.append(#"lower(email COLLATE "C") = \#(parameter(email))"#)
             name += "_email"
         }
         if let after = query.after {

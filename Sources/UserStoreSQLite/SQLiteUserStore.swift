@@ -201,7 +201,7 @@ public final class SQLiteUserStore: UserStore {
         var results: [Result<Void, UserError>] = []
         var ids = Set<UUID>()
         var usernames = Set<String>()
-        var emails = Set<String>()
+        var emails = Set<FoldedKey>()
         do throws(SQLiteError) {
             try connection.execute("BEGIN IMMEDIATE")
             for user in users {
@@ -256,7 +256,7 @@ public final class SQLiteUserStore: UserStore {
             try connection.run(
                 SQL.update,
                 [
-                    .text(changed.username), .text(changed.email), .text(changed.usernameKey), .text(changed.emailKey),
+                    .text(changed.username), .text(changed.email), .text(changed.usernameKey), .text(changed.emailKey.text),
                     .integer(RFC3339.milliseconds(changed.updatedAt)), .integer(Int64(changed.version)), .text(user.id.lowercasedText),
                     .integer(Int64(user.version)),
                 ])
@@ -294,7 +294,7 @@ public final class SQLiteUserStore: UserStore {
 
     private static func row(of user: User) -> [SQLiteConnection.Value] {
         [
-            .text(user.id.lowercasedText), .text(user.username), .text(user.email), .text(user.usernameKey), .text(user.emailKey),
+            .text(user.id.lowercasedText), .text(user.username), .text(user.email), .text(user.usernameKey), .text(user.emailKey.text),
             .integer(RFC3339.milliseconds(user.createdAt)), .integer(RFC3339.milliseconds(user.updatedAt)), .integer(Int64(user.version)),
         ]
     }

@@ -113,6 +113,40 @@ struct HostileClientTests {
         try await server.stop()
     }
 
+    @Test("answers do not grow with the request: at most 100 violations, field and method names cut at 128 bytes")
+    func boundedAnswers() async throws {
+        let server = try await TestServer.start()
+        let connection = try await server.rawConnection()
+        // 40,000 unknown fields with 40-byte names: a 2 MB request.
+        var payload = #"{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1""#
+        for n in 0..<40_000 { payload += #","unknown_field_number_\#(String(repeating: "x", count: 12))\#(n)":1"# }
+        payload += "}"
+        try await connection.send(#"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","payload":\#(payload)}"#)
+        let body = try #require(try await connection.nextBody(timeout: 30))
+        #expect(body.count < 64 * 1024, "\(body.count) bytes")
+        let answer = try JSONParser().parse(body).objectValue
+        #expect(answer?.statusCode == "INVALID_ARGUMENT")
+        let status = answer?["status"]?.objectValue
+        guard case .array(let violations)? = status?["details"]?.objectValue?["field_violations"] else {
+            Issue.record("no field_violations")
+            return
+        }
+        #expect(violations.count == 100)
+        #expect(status?["message"]?.stringValue?.hasSuffix("; … (39900 more)") == true)
+
+        let longKey = String(repeating: "k", count: 10_000)
+        try await connection.send(#"{"type":"request","id":2,"method":"user.v1.UserService/GetUser","payload":{"\#(longKey)":1}}"#)
+        let second = try #require(try await connection.nextBody(timeout: 30))
+        #expect(second.count < 2_048)
+        let longMethod = "user.v1.UserService/" + String(repeating: "m", count: 100_000)
+        try await connection.send(#"{"type":"request","id":3,"method":"\#(longMethod)","payload":{}}"#)
+        let third = try #require(try await connection.nextBody(timeout: 30))
+        #expect(third.count < 1_024)
+        #expect(String(decoding: third, as: UTF8.self).contains("UNIMPLEMENTED"))
+        await connection.close()
+        try await server.stop()
+    }
+
     @Test("a frame that does not arrive in full within the read timeout closes the connection (slow drip)")
     func slowDrip() async throws {
         let server = try await TestServer.start { $0.readTimeout = .milliseconds(300) }

@@ -33,6 +33,13 @@ struct JSONParserTests {
         #expect(try parser.parse("1e3").uint64Value == nil)
     }
 
+    /// `{"<first>":1,"k0":1,…,"k<n-1>":1,"<then>":2}` (without `first` when it is empty).
+    static func object(first: String = "", keys: Int, then last: String) -> String {
+        var text = first.isEmpty ? "{" : "{\"\(first)\":1,"
+        for n in 0..<keys { text += "\"k\(n)\":1," }
+        return text + "\"\(last)\":2}"
+    }
+
     @Test(
         "rejects malformed and hostile documents",
         arguments: [
@@ -42,6 +49,10 @@ struct JSONParserTests {
             ("[1,]", .unexpectedByte),
             ("{\"a\":1}x", .trailingContent),
             ("{\"a\":1,\"a\":2}", .duplicateKey),
+            // Past the small-object scan: found by the set of keys, as the first key or a late one.
+            (Self.object(keys: 40, then: "k0"), .duplicateKey),
+            (Self.object(keys: 5_000, then: "k4999"), .duplicateKey),
+            (Self.object(first: "e\u{301}", keys: 20, then: "\u{e9}"), .duplicateKey),
             ("01", .trailingContent),
             ("-", .unexpectedEnd),
             ("1.", .unexpectedEnd),

@@ -14,7 +14,7 @@ public final class InMemoryUserStore: UserStore {
     private struct State {
         var byID: [UUID: User] = [:]
         var usernameKeys: Set<String> = []
-        var emailKeys: [String: UUID] = [:]
+        var emailKeys: [FoldedKey: UUID] = [:]
         /// Sorted by (lower(username), id): the order of search results.
         var ordered = SortedChunks<UserSearchCursor>()
     }
@@ -92,7 +92,7 @@ public final class InMemoryUserStore: UserStore {
             let wanted = query.limit + 1
             if let email = query.email {
                 // Email is unique: at most one candidate.
-                let candidates = state.emailKeys[email].flatMap { state.byID[$0] }.map { [$0] } ?? []
+                let candidates = state.emailKeys[FoldedKey(email)].flatMap { state.byID[$0] }.map { [$0] } ?? []
                 return candidates.filter { user in
                     query.matches(user) && (query.after.map { $0 < UserSearchCursor(user) } ?? true)
                 }
@@ -172,7 +172,7 @@ public final class InMemoryUserStore: UserStore {
     public func hasUsername(key: String) -> Bool { state.read { $0.usernameKeys.contains(key) } }
 
     /// Whether a user has this lower-cased email.
-    public func hasEmail(key: String) -> Bool { state.read { $0.emailKeys[key] != nil } }
+    public func hasEmail(key: FoldedKey) -> Bool { state.read { $0.emailKeys[key] != nil } }
 
     /// The number of users stored.
     public var count: Int { state.read { $0.byID.count } }

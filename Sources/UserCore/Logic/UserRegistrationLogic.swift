@@ -72,7 +72,7 @@ public struct UserRegistrationLogic: Sendable {
                 continue
             }
             guard let stored else { continue }  // a real conflict with another user's username or email
-            if stored.username != user.username || stored.email != user.email {
+            if !stored.username.sameBytes(as: user.username) || !stored.email.sameBytes(as: user.email) {
                 results[index] = .failure(.idempotencyKeyReused("this idempotency key registered a different user"))
             } else if user.createdAt.timeIntervalSince(stored.createdAt) > Self.idempotencyWindow {
                 results[index] = .failure(.idempotencyKeyReused("this idempotency key was used more than 24 hours ago"))

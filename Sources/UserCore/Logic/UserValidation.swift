@@ -9,6 +9,10 @@
 public enum UserValidation {
     public static let usernameLength = 3...100
     public static let emailMaxLength = 255
+    /// An email's longest UTF-8 encoding: 4 bytes for each of 255 characters. (Characters are
+    /// grapheme clusters, which combining marks can make arbitrarily long: this bounds what a user
+    /// costs to store and to send.)
+    public static let emailMaxBytes = 1020
     public static let emailLocalPartMaxLength = 64
     public static let searchLimitRange = 1...100
     public static let defaultSearchLimit = 20
@@ -34,6 +38,7 @@ public enum UserValidation {
     /// ends with a dot, and no whitespace or control characters.
     public static func emailProblem(_ email: String) -> String? {
         guard !email.isEmpty else { return "is required" }
+        guard email.utf8.count <= emailMaxBytes else { return "must be at most 1020 bytes long (UTF-8)" }
         guard email.count <= emailMaxLength else { return "must be at most 255 characters long" }
         guard !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
         else { return "must not contain spaces or control characters" }
@@ -84,10 +89,12 @@ public enum UserValidation {
         if let username, username.count > usernameLength.upperBound {
             problems.append(InvalidField(field: "username", description: "must be at most 100 characters long"))
         }
-        if let email, email.count > emailMaxLength {
+        if let email, email.utf8.count > emailMaxBytes {
+            problems.append(InvalidField(field: "email", description: "must be at most 1020 bytes long (UTF-8)"))
+        } else if let email, email.count > emailMaxLength {
             problems.append(InvalidField(field: "email", description: "must be at most 255 characters long"))
         }
-        var query = UserSearchQuery(usernamePrefix: username?.lowercased(), email: email?.lowercased(), limit: limit)
+        var query = UserSearchQuery(usernamePrefix: username?.asciiLowercased, email: email?.asciiLowercased, limit: limit)
         if let pageToken, !pageToken.isEmpty {
             query.after = pageTokens.cursor(from: pageToken, for: query)
             if query.after == nil {

@@ -253,7 +253,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             return answer(&call, failure: RPCError(code: .invalidArgument, message: "call id \(id) is already in flight on this connection"))
         }
         guard timeout > 0 else { return answer(&call, failure: RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
-        guard let route else { return answer(&call, failure: RPCError(code: .unimplemented, message: "unknown method '\(call.method)'")) }
+        guard let route else {
+            return answer(&call, failure: RPCError(code: .unimplemented, message: "unknown method '\(RPCError.echo(call.method))'"))
+        }
         switch route.serve(payload, parser: parser, context: &call, output: &output) {
         case .answeredOK:
             if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: .ok) } }

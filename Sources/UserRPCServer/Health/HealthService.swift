@@ -63,7 +63,7 @@ public final class HealthService: RPCService {
     private func answer(_ request: HealthCheckRequest) -> ServerAnswer<HealthCheckResponse> {
         let (shuttingDown, hosted) = state.withLockedValue { ($0.shuttingDown, $0.hostedServices) }
         if let service = request.service, !service.isEmpty, !hosted.contains(service) {
-            return .ok(HealthCheckResponse(status: .unknownService, detail: "this server does not host '\(service)'"))
+            return .ok(HealthCheckResponse(status: .unknownService, detail: "this server does not host '\(RPCError.echo(service))'"))
         }
         if shuttingDown { return .ok(Self.shuttingDown) }
         guard !probes.isEmpty else { return .ok(HealthCheckResponse(status: .serving)) }

@@ -26,7 +26,8 @@ public struct ReflectionService: RPCService {
                 return .failed(
                     RPCError(
                         code: .notFound,
-                        message: "this server does not host '\(request.service)'; it hosts \(schemas.map(\.fullServiceName).joined(separator: ", "))"
+                        message:
+                            "this server does not host '\(RPCError.echo(request.service))'; it hosts \(schemas.map(\.fullServiceName).joined(separator: ", "))"
                     ))
             }
             return .ok(DescribeServiceResponse(schema: schema.text))

@@ -32,9 +32,37 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
     public var status: RPCStatus { RPCStatus(code: code, message: message, details: details) }
 
     /// INVALID_ARGUMENT with one `details.field_violations` entry per bad field.
+    ///
+    /// What a client sent comes back only in bounded form, so that no answer grows with the request:
+    /// at most ``maxReportedViolations`` violations are listed (the message says how many more there
+    /// were), and a field name longer than ``maxEchoedBytes`` bytes is cut, ending in `…`.
     public static func invalidArgument(_ violations: [FieldViolation]) -> RPCError {
-        let summary = violations.map { "\($0.field) \($0.description)" }.joined(separator: "; ")
-        return RPCError(RPCStatus.invalidArgument(summary, fieldViolations: violations.map { ($0.field, $0.description) }))
+        let reported = violations.prefix(maxReportedViolations).map {
+            FieldViolation(field: RPCError.echo($0.field), description: $0.description)
+        }
+        var summary = reported.map { "\($0.field) \($0.description)" }.joined(separator: "; ")
+        if violations.count > reported.count { summary += "; … (\(violations.count - reported.count) more)" }
+        return RPCError(RPCStatus.invalidArgument(summary, fieldViolations: reported.map { ($0.field, $0.description) }))
+    }
+
+    /// The most violations an INVALID_ARGUMENT lists: 100.
+    public static let maxReportedViolations = 100
+    /// The longest text from a request that an answer repeats (a field or method name): 128 bytes.
+    public static let maxEchoedBytes = 128
+
+    /// `text` as an answer may repeat it: whole when at most ``maxEchoedBytes`` bytes of UTF-8,
+    /// else its first characters that fit, and `…`.
+    public static func echo(_ text: String) -> String {
+        guard text.utf8.count > maxEchoedBytes else { return text }
+        var kept = ""
+        var bytes = 0
+        for character in text {
+            let size = character.utf8.count
+            guard bytes + size <= maxEchoedBytes - 3 else { break }
+            kept.append(character)
+            bytes += size
+        }
+        return kept + "…"
     }
 
     /// `details.field_violations`, for INVALID_ARGUMENT.
