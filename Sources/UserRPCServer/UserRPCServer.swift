@@ -72,6 +72,7 @@ public final class UserRPCServer: Service, Sendable {
             hosted.append(ReflectionService(schemas: hosted.map(\.schema)))
         }
         for service in hosted { router.add(service, problems: &problems) }
+        router.numberRoutes()
         health.setHostedServices(hosted.map(\.schema.fullServiceName))
         self.health = health
         guard problems.isEmpty else { throw ServiceRegistrationError(problems: problems) }

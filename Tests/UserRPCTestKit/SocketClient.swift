@@ -94,6 +94,25 @@ public final class SocketClient: @unchecked Sendable {
         return (frames, .timedOut)
     }
 
+    /// Reads every byte until the server closes the connection (or `seconds` pass): for a protocol
+    /// that ends its answer by closing (the metrics endpoint's HTTP).
+    public func readToEnd(for seconds: Double) throws -> [UInt8] {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while ContinuousClock.now < deadline {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 100) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return received }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw SocketClientError(message: "recv: \(errno)")
+            }
+            received += buffer[..<n]
+        }
+        throw SocketClientError(message: "the server did not close the connection within \(seconds) s")
+    }
+
     private func takeFrames() -> [JSONObject] {
         var frames: [JSONObject] = []
         var offset = 0

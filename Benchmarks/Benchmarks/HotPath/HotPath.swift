@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOEmbedded
+import Prometheus
 import UserCore
 import UserRPCServer
 import UserRPCWire
@@ -80,29 +81,33 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The whole server path of one connection: frames in, responses out, through the real connection
-    // handler on an EmbeddedChannel (no sockets). 16 calls arrive per read, as under load.
+    // handler on an EmbeddedChannel (no sockets). 16 calls arrive per read, as under load; with
+    // metrics kept (`--metrics-port`), each call is also counted and timed into a Prometheus registry.
     // 16 calls per iteration: one more allocation per call adds 16.
-    Benchmark(
-        "GetUser.connectionHandler16CallsPerRead",
-        configuration: .init(scalingFactor: .one, thresholds: [.mallocCountTotal: .init(absolute: [.p90: 4])])
-    ) { benchmark in
-        let store = InMemoryUserStore()
-        try store.insert(user)
-        let channel = EmbeddedChannel()
-        var logger = Logger(label: "benchmark")
-        logger.logLevel = .critical
-        let service = UserServiceV1Provider(operations: UserOperations(repository: UserRepository(store: store)))
-        let server = try UserRPCServer(
-            configuration: UserRPCServerConfiguration(), services: [service], logger: logger, eventLoopGroup: channel.embeddedEventLoop)
-        try server.serve(channel)
-        var batch = ByteBuffer()
-        for _ in 0..<16 { WireProtocol.writeFrame(getUserFrame, into: &batch) }
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            try channel.writeInbound(batch)
-            while let response = try channel.readOutbound(as: ByteBuffer.self) { blackHole(response) }
+    for withMetrics in [false, true] {
+        Benchmark(
+            withMetrics ? "GetUser.connectionHandler16CallsPerReadWithMetrics" : "GetUser.connectionHandler16CallsPerRead",
+            configuration: .init(scalingFactor: .one, thresholds: [.mallocCountTotal: .init(absolute: [.p90: 4])])
+        ) { benchmark in
+            let store = InMemoryUserStore()
+            try store.insert(user)
+            let channel = EmbeddedChannel()
+            var logger = Logger(label: "benchmark")
+            logger.logLevel = .critical
+            let service = UserServiceV1Provider(operations: UserOperations(repository: UserRepository(store: store)))
+            let server = try UserRPCServer(
+                configuration: UserRPCServerConfiguration(), services: [service], logger: logger, eventLoopGroup: channel.embeddedEventLoop,
+                metricsFactory: withMetrics ? PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()) : nil)
+            try server.serve(channel)
+            var batch = ByteBuffer()
+            for _ in 0..<16 { WireProtocol.writeFrame(getUserFrame, into: &batch) }
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                try channel.writeInbound(batch)
+                while let response = try channel.readOutbound(as: ByteBuffer.self) { blackHole(response) }
+            }
+            benchmark.stopMeasurement()
+            _ = try? channel.finish()
         }
-        benchmark.stopMeasurement()
-        _ = try? channel.finish()
     }
 }

@@ -242,10 +242,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         var call = ServerContext(
             callID: id, method: route?.fullName ?? methodName(), requestMetadata: metadata,
             deadline: servedAt + .milliseconds(Int64(clamping: timeout)), receivedAt: servedAt, logger: logger)
+        if let route { call.routeIndex = route.index }
         guard machine.isAcceptingCalls else {
             return answer(&call, failure: RPCError(code: .unavailable, message: "this connection is closing (goaway); retry on a new connection"))
         }
-        call.intercepted = true
         for interceptor in interceptors {
             if let refusal = interceptor.willRun(&call) { return answer(&call, failure: refusal) }
         }
@@ -281,13 +281,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             eventLoop.execute { handler.value.finishCall(id: id, result) }
         }
         inFlight[id] = InFlightCall(context: call, stop: stop)
+        metrics.callsInFlight.increment()
         machine.callStarted()
         armDeadlineTimer(at: call.deadline, context: context)
     }
 
     private func finishCall(id: UInt64, _ result: Result<any RPCMessage, RPCError>) {
         // Already answered (cancelled, expired, shut down): the late result is dropped.
-        guard var call = inFlight.removeValue(forKey: id)?.context else { return }
+        guard var call = takeInFlight(id)?.context else { return }
         switch result {
         case .success(let message):
             ResponseFrameWriter.writeOK(id: id, requestID: call.requestID, metadata: call.responseMetadata, message: message, into: &output)
@@ -301,7 +302,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// The client cancelled call `id`: its work stops and it is answered CANCELLED. A cancel for a
     /// call that is not in flight is ignored.
     private func cancelCall(id: UInt64) {
-        guard let entry = inFlight.removeValue(forKey: id) else { return }
+        guard let entry = takeInFlight(id) else { return }
         stop(entry)
         var call = entry.context
         answer(&call, failure: RPCError(code: .cancelled, message: "cancelled by the client"))
@@ -330,7 +331,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // Earliest deadline first, also when a late timer finds several due at once.
         due.sort { $0.deadline < $1.deadline || ($0.deadline == $1.deadline && $0.id < $1.id) }
         for (id, _) in due {
-            guard let entry = inFlight.removeValue(forKey: id) else { continue }
+            guard let entry = takeInFlight(id) else { continue }
             stop(entry)
             var call = entry.context
             answer(&call, failure: RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
@@ -346,12 +347,20 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         DispatchQueue.global().async { stop() }
     }
 
+    /// Removes call `id` from the calls waiting for their answers.
+    private func takeInFlight(_ id: UInt64) -> InFlightCall? {
+        guard let entry = inFlight.removeValue(forKey: id) else { return nil }
+        metrics.callsInFlight.decrement()
+        return entry
+    }
+
     /// Stops every call in flight without answering (the connection is closing).
     private func stopAllCalls() {
         for call in inFlight.values {
             stop(call)
             for interceptor in interceptors { interceptor.didAbandon(call.context) }
         }
+        metrics.callsInFlight.decrement(by: Double(inFlight.count))
         inFlight.removeAll()
     }
 
@@ -458,6 +467,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             context.close(promise: nil)
         case .failCallsAndCloseNow:
             let unfinished = inFlight
+            metrics.callsInFlight.decrement(by: Double(inFlight.count))
             inFlight.removeAll()
             for (_, entry) in unfinished.sorted(by: { $0.key < $1.key }) {
                 stop(entry)

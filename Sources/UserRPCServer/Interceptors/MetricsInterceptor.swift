@@ -7,7 +7,6 @@ import UserRPCWire
 /// - `user_rpc_calls_total{method, code}`: calls answered, by method and status code name;
 /// - `user_rpc_call_duration_seconds{method}`: from the frame's arrival to the answer (a timer,
 ///   a histogram in Prometheus);
-/// - `user_rpc_calls_in_flight`: calls begun and not yet answered;
 /// - `user_rpc_calls_abandoned_total{method}`: calls in flight when their connection closed.
 ///
 /// The `method` label is one of the methods the server hosts, or `unknown` (a client cannot grow
@@ -15,6 +14,7 @@ import UserRPCWire
 /// costs a dictionary lookup, two atomic increments and a clock reading.
 public struct MetricsInterceptor: ServerInterceptor {
     private struct MethodMetrics: Sendable {
+        let name: String
         /// Indexed by the code's numeric value (0…16).
         let calls: [Counter]
         let duration: Timer
@@ -22,8 +22,10 @@ public struct MetricsInterceptor: ServerInterceptor {
     }
 
     private let methods: [String: MethodMetrics]
+    /// The same, in the order of the server's sorted method names (``RPCRouter/numberRoutes()``):
+    /// a call's metrics are found by its route's index, without hashing its name.
+    private let methodsByIndex: [MethodMetrics]
     private let unknown: MethodMetrics
-    private let inFlight: Meter
     private let now: @Sendable () -> NIODeadline
 
     /// - Parameters:
@@ -36,37 +38,35 @@ public struct MetricsInterceptor: ServerInterceptor {
     ) {
         func make(_ method: String) -> MethodMetrics {
             MethodMetrics(
+                name: method,
                 calls: RPCStatus.Code.allCases.sorted { $0.numericValue < $1.numericValue }.map { code in
                     Counter(label: "user_rpc_calls_total", dimensions: [("method", method), ("code", code.rawValue)], factory: factory)
                 },
                 duration: Timer(label: "user_rpc_call_duration_seconds", dimensions: [("method", method)], factory: factory),
                 abandoned: Counter(label: "user_rpc_calls_abandoned_total", dimensions: [("method", method)], factory: factory))
         }
-        self.methods = Dictionary(methods.map { ($0, make($0)) }, uniquingKeysWith: { first, _ in first })
+        self.methodsByIndex = methods.map(make)
+        self.methods = Dictionary(methodsByIndex.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.unknown = make("unknown")
-        self.inFlight = Meter(label: "user_rpc_calls_in_flight", factory: factory)
         self.now = clock
     }
 
-    private func metrics(_ method: String) -> MethodMetrics {
-        methods[method] ?? unknown
-    }
-
-    public func willRun(_ context: inout ServerContext) -> RPCError? {
-        inFlight.increment()
-        return nil
+    private func metrics(_ context: ServerContext) -> MethodMetrics {
+        // The route's index, checked against the name (the same string object: a pointer compare),
+        // in case this interceptor was given the methods in another order.
+        let index = context.routeIndex
+        if index >= 0, index < methodsByIndex.count, methodsByIndex[index].name == context.method { return methodsByIndex[index] }
+        return methods[context.method] ?? unknown
     }
 
     public func didAnswer(_ context: ServerContext, code: RPCStatus.Code) {
-        if context.intercepted { inFlight.decrement() }
-        let metrics = metrics(context.method)
+        let metrics = metrics(context)
         metrics.calls[code.numericValue].increment()
         let elapsed = now() - context.receivedAt
         metrics.duration.recordNanoseconds(max(0, elapsed.nanoseconds))
     }
 
     public func didAbandon(_ context: ServerContext) {
-        if context.intercepted { inFlight.decrement() }
-        metrics(context.method).abandoned.increment()
+        metrics(context).abandoned.increment()
     }
 }

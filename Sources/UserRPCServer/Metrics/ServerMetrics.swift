@@ -24,6 +24,9 @@ struct ServerMetrics: Sendable {
     let acceptedConnections: Counter
     /// `user_rpc_rejected_connections_total`: connections closed at once because `maxConnections` were open.
     let rejectedConnections: Counter
+    /// `user_rpc_calls_in_flight`: calls waiting for storage (PostgreSQL, Redis, the embedded
+    /// store's writes); a call answered at once on the event loop is never counted.
+    let callsInFlight: Meter
     /// `user_rpc_frames_rejected_total{reason}`.
     private let rejectedFrames: [Counter]
 
@@ -31,6 +34,7 @@ struct ServerMetrics: Sendable {
         openConnections = Meter(label: "user_rpc_connections_open", factory: factory)
         acceptedConnections = Counter(label: "user_rpc_connections_total", factory: factory)
         rejectedConnections = Counter(label: "user_rpc_rejected_connections_total", factory: factory)
+        callsInFlight = Meter(label: "user_rpc_calls_in_flight", factory: factory)
         rejectedFrames = FrameRejection.allCases.map { reason in
             Counter(label: "user_rpc_frames_rejected_total", dimensions: [("reason", reason.rawValue)], factory: factory)
         }

@@ -70,11 +70,18 @@ public struct RPCRouter: Sendable {
 
     /// The full names of the registered methods, sorted.
     public var methodNames: [String] { routes.keys.sorted() }
+
+    /// Gives each route its position in ``methodNames`` (``MethodRoute/index``), once every service
+    /// is registered: per-method tables (the metrics) are then arrays indexed by it.
+    func numberRoutes() {
+        for (index, name) in methodNames.enumerated() { routes[name]?.index = index }
+    }
 }
 
 /// A method's handler with its message types erased: what the connection calls.
 ///
-/// `@unchecked Sendable`: immutable after creation.
+/// `@unchecked Sendable`: immutable once the server is made (``index`` is set while it is made,
+/// before any connection sees the route).
 @usableFromInline
 final class MethodRoute: @unchecked Sendable {
     @usableFromInline typealias Serve = @Sendable (RequestPayload, JSONParser, inout ServerContext, inout ByteBuffer) -> RouteOutcome
@@ -88,6 +95,8 @@ final class MethodRoute: @unchecked Sendable {
     let idempotency: ServiceSchema.Idempotency
     /// `fullName`'s bytes, compared with a request frame's method bytes.
     let utf8: [UInt8]
+    /// Its position among the server's sorted method names (``RPCRouter/numberRoutes()``).
+    var index = -1
     private let serveCall: Serve
 
     @usableFromInline

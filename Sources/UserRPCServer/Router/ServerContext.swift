@@ -19,11 +19,8 @@ public struct ServerContext: Sendable {
     public var traceparent: String?
     /// When the call's frame was read, on the connection's event-loop clock (a call's latency counts from it).
     public let receivedAt: NIODeadline
-    /// Whether the interceptors' ``ServerInterceptor/willRun(_:)`` chain began for this call. It did
-    /// not for a call the connection refused before it (one crossing a `goaway`, a frame answered
-    /// INVALID_ARGUMENT for its envelope): an interceptor that pairs its two steps (calls in flight)
-    /// counts only those where it did.
-    public internal(set) var intercepted = false
+    /// The route's position among the server's sorted method names, or -1 for a method it does not host.
+    var routeIndex = -1
     private var connectionLogger: Logger
 
     public init(
