@@ -36,9 +36,9 @@ public enum JSONValue: Sendable, Hashable {
         return UInt64(text)
     }
 
-    /// The value as an `Int`, when it is an integer literal that fits.
+    /// The value as an `Int`, when it is an integer literal that fits (`-0` is not one).
     public var intValue: Int? {
-        guard case .number(let text) = self,
+        guard case .number(let text) = self, text != "-0",
             text.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") })
         else { return nil }
         return Int(text)

@@ -112,7 +112,9 @@ extension ClientFrame {
         /// INVALID_ARGUMENT for the envelope member `field`, described as payload violations are
         /// (`is required`, `unknown field`, `must be …`); the message names the field too.
         func reject(_ field: String, _ description: String) -> ClientFrameError {
-            .reject(id: id, status: .invalidArgument("\(field) \(description)", fieldViolations: [(field, description)]))
+            // A member's name comes from the client: repeated, it is cut (RPCError.echo).
+            let field = RPCError.echo(field)
+            return .reject(id: id, status: .invalidArgument("\(field) \(description)", fieldViolations: [(field, description)]))
         }
         guard let typeValue = object["type"] else { throw reject("type", "is required") }
         guard case .string(let type) = typeValue else { throw reject("type", "must be a string, not \(typeValue.typeName)") }
@@ -126,6 +128,9 @@ extension ClientFrame {
             var timeout: UInt64?
             if let value = object["timeout_ms"] {
                 guard let t = value.uint64Value else {
+                    if case .number(let text) = value, text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
+                        throw reject("timeout_ms", "must be an integer (no fraction or exponent) in 0...18446744073709551615")
+                    }
                     throw reject("timeout_ms", "must be an integer in 0...18446744073709551615")
                 }
                 timeout = t

@@ -78,7 +78,7 @@ enum EmbeddedSchema {
               "additionalProperties": false,
               "required": ["id", "username", "email", "created_at"],
               "properties": {
-                "id": { "type": "string", "format": "uuid", "description": "UUID (version 7, time-ordered), lower-case." },
+                "id": { "type": "string", "format": "uuid", "description": "UUID, lower-case: version 7 (time-ordered), or version 8 when registered with an idempotency key." },
                 "username": { "type": "string", "description": "As registered." },
                 "email": { "type": "string", "description": "As registered." },
                 "created_at": { "type": "string", "format": "date-time", "description": "RFC 3339, UTC, millisecond precision." }

@@ -47,17 +47,27 @@ struct CaseFoldingTests {
         try await server.stop()
     }
 
-    @Test("an email is at most 255 characters and 1020 bytes: combining marks cannot make a user megabytes long")
-    func emailBytes() async throws {
+    @Test("an email is at most 255 code points, as the schema's maxLength counts: combining marks count, and cannot make a user long")
+    func emailLength() async throws {
         let server = try await TestServer.start()
         let client = server.client()
-        let heavy = "a" + String(repeating: "\u{301}", count: 600) + "@example.com"  // 13 characters, 1213 bytes
+        let heavy = "a" + String(repeating: "\u{301}", count: 250) + "@example.com"  // 2 characters for people, 263 code points
         await #expect {
             _ = try await client.registerUser(username: "heavy", email: heavy)
-        } throws: { ($0 as? UserRPCError)?.fieldViolations.map(\.description) == ["must be at most 1020 bytes long (UTF-8)"] }
+        } throws: { ($0 as? UserRPCError)?.fieldViolations.map(\.description) == ["must be at most 255 characters long"] }
         await #expect {
             _ = try await client.searchUsers(email: heavy)
         } throws: { ($0 as? UserRPCError)?.fieldViolations.map(\.field) == ["email"] }
+        // An '@' with a combining mark is an '@'; a C1 control character is refused.
+        #expect(try await client.registerUser(username: "marked", email: "a@\u{301}b.com").email == "a@\u{301}b.com")
+        await #expect {
+            _ = try await client.registerUser(username: "control", email: "a\u{85}b@example.com")
+        } throws: { ($0 as? UserRPCError)?.code == .invalidArgument }
+        await #expect {
+            _ = try await client.registerUser(username: "control", email: "a\u{9b}b@example.com")
+        } throws: { ($0 as? UserRPCError)?.code == .invalidArgument }
+        // An empty email filter filters nothing, as an empty username prefix.
+        #expect(try await client.searchUsers(email: "").users.map(\.username) == ["marked"])
         await client.close()
         try await server.stop()
     }

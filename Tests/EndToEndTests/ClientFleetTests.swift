@@ -130,6 +130,23 @@ struct ClientFleetTests {
         try await server.stop()
     }
 
+    @Test("a name that resolves to several addresses gives one endpoint each; a name that does not resolve is UNAVAILABLE")
+    func resolvedName() async throws {
+        let server = try await TestServer.start()
+        let endpoints = try await UserRPCClient.Endpoint.resolve("localhost", port: server.port)
+        #expect(endpoints.contains(.init(host: "127.0.0.1", port: server.port)), "\(endpoints)")
+        #expect(Set(endpoints).count == endpoints.count, "no address twice")
+        #expect(try await UserRPCClient.Endpoint.resolve("127.0.0.1", port: 7) == [.init(host: "127.0.0.1", port: 7)])
+        let client = UserRPCClient(configuration: .init(endpoints: endpoints))
+        let user = try await client.registerUser(username: "resolved", email: "resolved@example.com")
+        #expect(try await client.getUser(id: user.id) == user)
+        await client.close()
+        await #expect {
+            _ = try await UserRPCClient.Endpoint.resolve("no-such-host.invalid", port: 1)
+        } throws: { ($0 as? UserRPCError)?.code == .unavailable }
+        try await server.stop()
+    }
+
     @Test("retries stay within the call's deadline, and the backoff doubles with full jitter")
     func retryTiming() {
         #expect(UserRPCClient.retryTimeout(timeout: .seconds(1), elapsed: .milliseconds(300), delay: .milliseconds(200)) == .some(.milliseconds(500)))

@@ -138,6 +138,13 @@ struct HostileClientTests {
         try await connection.send(#"{"type":"request","id":2,"method":"user.v1.UserService/GetUser","payload":{"\#(longKey)":1}}"#)
         let second = try #require(try await connection.nextBody(timeout: 30))
         #expect(second.count < 2_048)
+        // Envelope members are cut too: a metadata key, an unknown member.
+        try await connection.send(#"{"type":"request","id":4,"method":"user.v1.UserService/GetUser","metadata":{"\#(longKey)":1},"payload":{}}"#)
+        let fourth = try #require(try await connection.nextBody(timeout: 30))
+        #expect(fourth.count < 1_024 && String(decoding: fourth, as: UTF8.self).contains("INVALID_ARGUMENT"))
+        try await connection.send(#"{"type":"request","id":5,"method":"user.v1.UserService/GetUser","\#(longKey)":1,"payload":{}}"#)
+        let fifth = try #require(try await connection.nextBody(timeout: 30))
+        #expect(fifth.count < 1_024 && String(decoding: fifth, as: UTF8.self).contains("unknown field"))
         let longMethod = "user.v1.UserService/" + String(repeating: "m", count: 100_000)
         try await connection.send(#"{"type":"request","id":3,"method":"\#(longMethod)","payload":{}}"#)
         let third = try #require(try await connection.nextBody(timeout: 30))

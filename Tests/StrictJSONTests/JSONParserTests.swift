@@ -31,6 +31,9 @@ struct JSONParserTests {
         #expect(try parser.parse("-1").uint64Value == nil)
         #expect(try parser.parse("1.0").uint64Value == nil)
         #expect(try parser.parse("1e3").uint64Value == nil)
+        // Signed integers: `-0` is not one (PROTOCOL.md section 2), `-1` and the extremes are.
+        #expect(try parser.parse("-0").intValue == nil && parser.parse("-0").uint64Value == nil)
+        #expect(try parser.parse("-1").intValue == -1 && parser.parse("-9223372036854775808").intValue == Int.min)
     }
 
     /// `{"<first>":1,"k0":1,…,"k<n-1>":1,"<then>":2}` (without `first` when it is empty).

@@ -8,11 +8,8 @@
 /// report every bad field at once.
 public enum UserValidation {
     public static let usernameLength = 3...100
+    /// In Unicode code points, as JSON Schema's `maxLength` counts (so at most 1,020 bytes of UTF-8).
     public static let emailMaxLength = 255
-    /// An email's longest UTF-8 encoding: 4 bytes for each of 255 characters. (Characters are
-    /// grapheme clusters, which combining marks can make arbitrarily long: this bounds what a user
-    /// costs to store and to send.)
-    public static let emailMaxBytes = 1020
     public static let emailLocalPartMaxLength = 64
     public static let searchLimitRange = 1...100
     public static let defaultSearchLimit = 20
@@ -35,20 +32,22 @@ public enum UserValidation {
 
     /// Problems with an email, or `nil` when it is valid: at most 255 characters, exactly one `@`,
     /// a local part of 1 to 64 characters, a domain with at least one dot that neither starts nor
-    /// ends with a dot, and no whitespace or control characters.
+    /// ends with a dot, and no whitespace or control characters (C0, DEL and C1). Characters are
+    /// Unicode code points, as in JSON Schema (`e` + U+0301 is two), and every rule reads code
+    /// points: an `@` followed by a combining mark is still an `@`.
     public static func emailProblem(_ email: String) -> String? {
-        guard !email.isEmpty else { return "is required" }
-        guard email.utf8.count <= emailMaxBytes else { return "must be at most 1020 bytes long (UTF-8)" }
-        guard email.count <= emailMaxLength else { return "must be at most 255 characters long" }
-        guard !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
+        let scalars = email.unicodeScalars
+        guard !scalars.isEmpty else { return "is required" }
+        guard scalars.count <= emailMaxLength else { return "must be at most 255 characters long" }
+        guard !scalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
         else { return "must not contain spaces or control characters" }
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return "must contain exactly one '@'" }
         let local = parts[0]
         let domain = parts[1]
         guard !local.isEmpty else { return "must have a local part before '@'" }
         guard local.count <= emailLocalPartMaxLength else { return "local part must be at most 64 characters long" }
-        guard domain.contains("."), !domain.hasPrefix("."), !domain.hasSuffix(".") else {
+        guard domain.contains("."), domain.first != ".", domain.last != "." else {
             return "domain must contain a dot, and neither start nor end with one"
         }
         return nil
@@ -86,15 +85,15 @@ public enum UserValidation {
         if !searchLimitRange.contains(limit) {
             problems.append(InvalidField(field: "limit", description: "must be between 1 and 100"))
         }
-        if let username, username.count > usernameLength.upperBound {
+        if let username, username.unicodeScalars.count > usernameLength.upperBound {
             problems.append(InvalidField(field: "username", description: "must be at most 100 characters long"))
         }
-        if let email, email.utf8.count > emailMaxBytes {
-            problems.append(InvalidField(field: "email", description: "must be at most 1020 bytes long (UTF-8)"))
-        } else if let email, email.count > emailMaxLength {
+        if let email, email.unicodeScalars.count > emailMaxLength {
             problems.append(InvalidField(field: "email", description: "must be at most 255 characters long"))
         }
-        var query = UserSearchQuery(usernamePrefix: username?.asciiLowercased, email: email?.asciiLowercased, limit: limit)
+        // An empty email filters nothing, as an empty username prefix.
+        let emailFilter = email.flatMap { $0.isEmpty ? nil : $0.asciiLowercased }
+        var query = UserSearchQuery(usernamePrefix: username?.asciiLowercased, email: emailFilter, limit: limit)
         if let pageToken, !pageToken.isEmpty {
             query.after = pageTokens.cursor(from: pageToken, for: query)
             if query.after == nil {
