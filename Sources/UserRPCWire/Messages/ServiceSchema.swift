@@ -111,10 +111,9 @@ public struct ServiceSchema: Sendable, Hashable {
             guard fullName == "\(package).\(service)/\(name)" else {
                 throw .malformed("method \(name): full_name must be \(package).\(service)/\(name), not \(fullName)")
             }
-            let levelText = m["idempotency"]?.stringValue ?? ""
-            guard let idempotency = Idempotency(rawValue: levelText) else {
-                throw .malformed("method \(name): idempotency must be NO_SIDE_EFFECTS, IDEMPOTENT or WITH_IDEMPOTENCY_KEY, not \(levelText)")
-            }
+            // A level this build does not know (a newer server's) reads as none: never retried. (A
+            // service's own schema is checked against its descriptors, which name a known level.)
+            let idempotency = m["idempotency"]?.stringValue.flatMap(Idempotency.init(rawValue:)) ?? .unknown
             methods.append(
                 Method(
                     name: name, fullName: fullName, request: request, response: response,
