@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// The client's link to one server (one ``UserRPCClient/Endpoint``): its connection, opened on
 /// demand and replaced when the server closes it, and whether the server is in rotation.
@@ -131,29 +132,42 @@ final class Subchannel: Sendable {
 
 /// The retry budget shared by a client's calls (gRPC's retry throttling): each failed attempt
 /// takes a token, each success gives back a fraction of one; retries are allowed only while more
-/// than half the tokens are left.
+/// than half the tokens are left. Kept in thousandths of a token in one atomic integer: a success
+/// when the budget is full (the usual case) costs one load.
 final class RetryBudget: Sendable {
-    private let tokens: NIOLockedValueBox<Double>
-    private let maximum: Double
-    private let refill: Double
+    private let milliTokens: Synchronization.Atomic<Int>
+    private let maximum: Int
+    private let refill: Int
 
     init(maximum: Double, refill: Double) {
-        self.tokens = NIOLockedValueBox(maximum)
-        self.maximum = maximum
-        self.refill = refill
+        self.maximum = Int((maximum * 1000).rounded())
+        self.refill = Int((refill * 1000).rounded())
+        self.milliTokens = Synchronization.Atomic(self.maximum)
     }
 
-    /// Records an attempt's outcome.
-    func record(success: Bool) {
-        let (maximum, refill) = (self.maximum, self.refill)
-        tokens.withLockedValue { tokens in
-            tokens = success ? min(maximum, tokens + refill) : max(0, tokens - 1)
+    /// `count` attempts succeeded.
+    func recordSuccesses(_ count: Int) {
+        var current = milliTokens.load(ordering: .relaxed)
+        while current < maximum {
+            let next = min(maximum, current + refill * count)
+            let (exchanged, original) = milliTokens.compareExchange(expected: current, desired: next, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    /// An attempt failed `UNAVAILABLE`.
+    func recordFailure() {
+        var current = milliTokens.load(ordering: .relaxed)
+        while current > 0 {
+            let (exchanged, original) = milliTokens.compareExchange(expected: current, desired: max(0, current - 1000), ordering: .relaxed)
+            if exchanged { return }
+            current = original
         }
     }
 
     /// Whether a retry may be made now.
     var allowsRetry: Bool {
-        let half = maximum / 2
-        return tokens.withLockedValue { $0 > half }
+        milliTokens.load(ordering: .relaxed) * 2 > maximum
     }
 }

@@ -201,6 +201,8 @@ public final class UserRPCClient: Sendable {
         guard count > 0 else { return [] }
         let timeout = options.timeout ?? configuration.defaultTimeout
         let metadata = callMetadata(options)
+        // The deadline counts from here: retries get what is left of it.
+        let started: ContinuousClock.Instant? = timeout != nil && configuration.retry != nil ? .now : nil
         var (answers, sent) = await send(
             method: method, indices: Array(0..<count), timeout: timeout, metadata: metadata, decoding: decoding, writeFrame: writeFrame)
         guard let policy = configuration.retry, let retryBudget else { return answers }
@@ -208,18 +210,27 @@ public final class UserRPCClient: Sendable {
         // as gRPC's transparent retries; one that was sent, only when it is safe to repeat.
         let repeatable = idempotency.allowsRetry(metadata: metadata)
         guard repeatable || !sent else { return answers }
-        let started = ContinuousClock.now
+        if sent, !answers.contains(where: { $0.error?.code == .unavailable }) {
+            // The common case: all answered. (The budget is usually full: one atomic load.)
+            retryBudget.recordSuccesses(count)
+            return answers
+        }
         var attempt = 1
         var retrying = Array(0..<count)
         while true {
             // Calls that were not sent cost the budget nothing (a server out of reach is the
             // rotation's business), and do not need it.
-            if sent { for index in retrying { retryBudget.record(success: answers[index].error?.code != .unavailable) } }
+            if sent {
+                for index in retrying {
+                    if answers[index].error?.code == .unavailable { retryBudget.recordFailure() } else { retryBudget.recordSuccesses(1) }
+                }
+            }
             guard repeatable || !sent else { return answers }
             let failed = retrying.filter { answers[$0].error?.code == .unavailable }
             guard !failed.isEmpty, attempt < policy.maxAttempts, !sent || retryBudget.allowsRetry, !Task.isCancelled else { return answers }
             let delay = policy.delay(afterAttempt: attempt, random: Double.random(in: 0..<1))
-            guard let remaining = Self.retryTimeout(timeout: timeout, elapsed: ContinuousClock.now - started, delay: delay) else {
+            let elapsed = started.map { ContinuousClock.now - $0 } ?? .zero
+            guard let remaining = Self.retryTimeout(timeout: timeout, elapsed: elapsed, delay: delay) else {
                 return answers
             }
             guard (try? await Task.sleep(for: delay)) != nil else { return answers }
