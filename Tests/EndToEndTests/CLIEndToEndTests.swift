@@ -200,10 +200,11 @@ struct CLIEndToEndTests {
     @Test("--address takes several servers: calls reach a live one when another is down; a bad entry is a usage error")
     func severalAddresses() async throws {
         let server = try await TestServer.start()
-        let gone = try await TestServer.start()
+        // A port nothing listens on, on a loopback address no other test uses.
+        let gone = try await TestServer.start { $0.host = "127.0.0.39" }
         let deadPort = gone.port
         try await gone.stop()
-        let fleet = "127.0.0.1:\(deadPort), 127.0.0.1:\(server.port)"
+        let fleet = "127.0.0.39:\(deadPort), 127.0.0.1:\(server.port)"
         let registered = try await run(["call", "RegisterUser", "--address", fleet, "--username", "fleet", "--email", "fleet@example.com"], port: 1)
         #expect(registered.status == 0, "\(registered.stderr)")
         let id = try #require(registered.json?["id"]?.stringValue)

@@ -45,7 +45,10 @@ struct FleetTests {
         defer { Task { await database.drop() } }
         var environment = ServerProcess.embeddedEnvironment
         environment["DATABASE_URL"] = database.url
-        let arguments = ["--grace-period", "2s", "--db-pool-size", "2", "--metrics-port", "0"]
+        // A loopback address of the fleet's own: while a server is down, no other test's server can
+        // be given its port (the client would reach it, and the restart could not bind).
+        let host = "127.0.0.40"
+        let arguments = ["--host", host, "--grace-period", "2s", "--db-pool-size", "2", "--metrics-port", "0"]
         var servers: [ServerProcess] = []
         var ports: [Int] = []
         for _ in 0..<3 {
@@ -55,7 +58,7 @@ struct FleetTests {
         }
         defer { for server in servers { server.killIfRunning() } }
 
-        var configuration = UserRPCClient.Configuration(endpoints: ports.map { .init(host: "127.0.0.1", port: $0) })
+        var configuration = UserRPCClient.Configuration(endpoints: ports.map { .init(host: host, port: $0) })
         configuration.defaultTimeout = .seconds(20)
         configuration.reconnectBackoff = .init(initial: .milliseconds(50), maximum: .milliseconds(400))
         let client = UserRPCClient(configuration: configuration)
@@ -101,7 +104,7 @@ struct FleetTests {
         var servedByRestarted = 0.0
         for target in stride(from: 700, through: 50_000, by: 100) where servedByRestarted < 20 {
             await progress.wait(until: target)
-            let (_, body) = try await httpRequest(port: restarted.metricsPort!, path: "/metrics")
+            let (_, body) = try await httpRequest(host: host, port: restarted.metricsPort!, path: "/metrics")
             servedByRestarted = prometheusSamples(body).filter { $0.key.hasPrefix("user_rpc_calls_total{") }.values.reduce(0, +)
         }
         #expect(servedByRestarted >= 20, "the restarted server is back in rotation")

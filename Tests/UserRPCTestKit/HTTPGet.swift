@@ -1,11 +1,11 @@
 import Foundation
 
-/// One HTTP/1.1 exchange with a server on 127.0.0.1 that closes the connection after its answer
-/// (as the metrics endpoint does): the status code and the body.
-public func httpRequest(port: Int, method: String = "GET", path: String) async throws -> (status: Int, body: String) {
+/// One HTTP/1.1 exchange with a server on `host` (an IPv4 address) that closes the connection after
+/// its answer (as the metrics endpoint does): the status code and the body.
+public func httpRequest(host: String = "127.0.0.1", port: Int, method: String = "GET", path: String) async throws -> (status: Int, body: String) {
     try await blocking {
-        let client = try SocketClient(port: port)
-        try client.send(Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+        let client = try SocketClient(host: host, port: port)
+        try client.send(Array("\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\n\r\n".utf8))
         let text = String(decoding: try client.readToEnd(for: 10), as: UTF8.self)
         guard let headerEnd = text.range(of: "\r\n\r\n"), let statusText = text.split(separator: " ", maxSplits: 2).dropFirst().first,
             let status = Int(statusText)

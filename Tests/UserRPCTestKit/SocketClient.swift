@@ -25,8 +25,9 @@ public final class SocketClient: @unchecked Sendable {
         case timedOut
     }
 
-    /// Connects to `127.0.0.1:port`; `receiveBuffer` (bytes) makes a client whose socket holds little.
-    public init(port: Int, receiveBuffer: Int32? = nil) throws {
+    /// Connects to `host:port` (an IPv4 address, `127.0.0.1` by default); `receiveBuffer` (bytes)
+    /// makes a client whose socket holds little.
+    public init(host: String = "127.0.0.1", port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketClientError(message: "socket: \(errno)") }
         if var size = receiveBuffer {
@@ -35,7 +36,7 @@ public final class SocketClient: @unchecked Sendable {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
