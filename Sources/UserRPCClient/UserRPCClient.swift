@@ -129,12 +129,12 @@ public final class UserRPCClient: Sendable {
     public nonisolated(nonsending) func call(method: String, payload: JSONObject, options: CallOptions = CallOptions()) async throws(UserRPCError)
         -> JSONObject
     {
-        let fullName = try Self.fullMethodName(method)
+        let (fullName, idempotency) = try Self.knownMethod(method)
         var writer = JSONWriter()
         writer.value(.object(payload))
         let bytes = writer.bytes
         let answers = await pipelined(
-            method: fullName, idempotency: Self.idempotency(of: fullName), count: 1, decoding: .jsonObject, options: options
+            method: fullName, idempotency: idempotency, count: 1, decoding: .jsonObject, options: options
         ) { encoder, id, _, frames in
             bytes.withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
         }
@@ -147,8 +147,9 @@ public final class UserRPCClient: Sendable {
         -> [PipelinedAnswer<JSONObject>]
     {
         let fullName: String
+        let idempotency: ServiceSchema.Idempotency
         do {
-            fullName = try Self.fullMethodName(method)
+            (fullName, idempotency) = try Self.knownMethod(method)
         } catch {
             return payloads.map { _ in PipelinedAnswer(result: .failure(error), answeredAt: .now) }
         }
@@ -158,7 +159,7 @@ public final class UserRPCClient: Sendable {
             return writer.bytes
         }
         return await pipelined(
-            method: fullName, idempotency: Self.idempotency(of: fullName), count: encoded.count, decoding: .jsonObject, options: options
+            method: fullName, idempotency: idempotency, count: encoded.count, decoding: .jsonObject, options: options
         ) { encoder, id, index, frames in
             encoded[index].withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frames) }
         }
@@ -170,21 +171,14 @@ public final class UserRPCClient: Sendable {
         UserServiceV1.schema, UserServiceV2.schema, HealthServiceV1.schema, ReflectionServiceV1.schema,
     ]
 
-    /// The idempotency level of a method this build knows (from its schema); unknown otherwise.
-    static func idempotency(of fullName: String) -> ServiceSchema.Idempotency {
+    /// `name` as a full method name, with its idempotency level: a full name (with a `/`) as it is,
+    /// a short one as the first known method of that name; the level from the known method's schema,
+    /// none for a method this build does not know.
+    static func knownMethod(_ name: String) throws(UserRPCError) -> (fullName: String, idempotency: ServiceSchema.Idempotency) {
         for schema in knownServices {
-            if let method = schema.methods.first(where: { $0.fullName == fullName }) { return method.idempotency }
+            if let method = schema.method(named: name) { return (method.fullName, method.idempotency) }
         }
-        return .unknown
-    }
-
-    /// `name` as a full method name: as it is when it has a `/`, else the first known method of that
-    /// short name.
-    static func fullMethodName(_ name: String) throws(UserRPCError) -> String {
-        if name.contains("/") { return name }
-        for schema in knownServices {
-            if let method = schema.method(named: name) { return method.fullName }
-        }
+        if name.contains("/") { return (name, .unknown) }
         let known = knownServices.flatMap { $0.methods.map(\.name) }.joined(separator: ", ")
         throw UserRPCError(
             code: .invalidArgument, message: "unknown method '\(name)': give a full name (package.Service/Method) or one of \(known)")

@@ -112,9 +112,7 @@ extension ClientFrame {
         /// INVALID_ARGUMENT for the envelope member `field`, described as payload violations are
         /// (`is required`, `unknown field`, `must be …`); the message names the field too.
         func reject(_ field: String, _ description: String) -> ClientFrameError {
-            // A member's name comes from the client: repeated, it is cut (RPCError.echo).
-            let field = RPCError.echo(field)
-            return .reject(id: id, status: .invalidArgument("\(field) \(description)", fieldViolations: [(field, description)]))
+            .reject(id: id, status: .invalidArgument(fieldViolations: [(field, description)]))
         }
         guard let typeValue = object["type"] else { throw reject("type", "is required") }
         guard case .string(let type) = typeValue else { throw reject("type", "must be a string, not \(typeValue.typeName)") }

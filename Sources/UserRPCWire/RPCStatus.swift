@@ -83,9 +83,19 @@ public struct RPCStatus: Sendable, Hashable, CustomStringConvertible {
     /// Success, with no message.
     public static let ok = RPCStatus(code: .ok)
 
-    /// INVALID_ARGUMENT with `details.field_violations`, one `{field, description}` per bad field.
-    public static func invalidArgument(_ message: String, fieldViolations: [(field: String, description: String)]) -> RPCStatus {
-        let violations: [JSONValue] = fieldViolations.map {
+    /// INVALID_ARGUMENT with `details.field_violations`, one `{field, description}` per bad field,
+    /// and a message joining `field description` for each, with `; `.
+    ///
+    /// What a client sent comes back only in bounded form, so that no answer grows with the request:
+    /// at most ``RPCError/maxReportedViolations`` violations are listed (the message says how many
+    /// more there were), and a field name longer than ``RPCError/maxEchoedBytes`` bytes is cut,
+    /// ending in `…` (``RPCError/echo(_:)``). Every INVALID_ARGUMENT with violations is made here:
+    /// the envelope's and the payload's.
+    public static func invalidArgument(fieldViolations: [(field: String, description: String)]) -> RPCStatus {
+        let reported = fieldViolations.prefix(RPCError.maxReportedViolations).map { (field: RPCError.echo($0.field), description: $0.description) }
+        var message = reported.map { "\($0.field) \($0.description)" }.joined(separator: "; ")
+        if fieldViolations.count > reported.count { message += "; … (\(fieldViolations.count - reported.count) more)" }
+        let violations: [JSONValue] = reported.map {
             .object(JSONObject(["field": .string($0.field), "description": .string($0.description)]))
         }
         return RPCStatus(code: .invalidArgument, message: message, details: JSONObject(["field_violations": .array(violations)]))

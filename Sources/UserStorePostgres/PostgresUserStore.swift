@@ -49,7 +49,9 @@ public final class PostgresUserStore: UserStore {
                 Result { () throws(UserError) in
                     try runHere(retry: false, cancellation: nil) { connection, _ throws(PostgresError) in
                         let applied = try PostgresMigrator.migrate(connection)
-                        tokenKey.withLockedValue { $0 = nil }
+                        // The page token key is read here, on this connection, once it exists: the
+                        // set-up that follows (pageTokenKey) needs no connection of its own.
+                        if let key = try Self.readPageTokenKey(connection) { tokenKey.withLockedValue { $0 = key } }
                         return applied
                     }
                 }
@@ -104,21 +106,26 @@ public final class PostgresUserStore: UserStore {
 
     // MARK: UserStore (on the pool's threads, each with its own connection)
 
-    /// The key made by migration 4, read once (on a connection of its own: this is called at
-    /// set-up, not on a pool thread) and kept.
+    /// The key made by migration 4: read by ``migrate()``, or else once here (on a connection of its
+    /// own: this is called at set-up, not on a pool thread), and kept.
     public func pageTokenKey() throws(UserError) -> [UInt8] {
         if let key = tokenKey.withLockedValue({ $0 }) { return key }
-        let key: [UInt8]
+        let key: [UInt8]?
         do throws(PostgresError) {
-            let connection = try PostgresConnection(url: configuration.url)
-            let rows = try connection.execute("SELECT encode(value, 'hex') FROM service_secrets WHERE name = 'page_token_key'")
-            key = PageTokens.key(hex: rows.rows.first?[0] ?? "")
+            key = try Self.readPageTokenKey(try PostgresConnection(url: configuration.url))
         } catch {
             throw Self.domainError(error)
         }
-        guard key.count >= 16 else { throw .internalError("the page token key in service_secrets is missing: run the migrations") }
+        guard let key else { throw .internalError("the page token key in service_secrets is missing: run the migrations") }
         tokenKey.withLockedValue { $0 = key }
         return key
+    }
+
+    /// The page token key in `service_secrets`, or `nil` when it is not there (or too short to be one).
+    private static func readPageTokenKey(_ connection: PostgresConnection) throws(PostgresError) -> [UInt8]? {
+        let rows = try connection.execute("SELECT encode(value, 'hex') FROM service_secrets WHERE name = 'page_token_key'")
+        let key = PageTokens.key(hex: rows.rows.first?[0] ?? "")
+        return key.count >= 16 ? key : nil
     }
 
     /// Blocking: calls run on the pool's threads, as many as the pool has connections.

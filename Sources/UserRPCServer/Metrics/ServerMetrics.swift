@@ -28,19 +28,20 @@ struct ServerMetrics: Sendable {
     /// store's writes); a call answered at once on the event loop is never counted.
     let callsInFlight: Meter
     /// `user_rpc_frames_rejected_total{reason}`.
-    private let rejectedFrames: [Counter]
+    private let rejectedFrames: [FrameRejection: Counter]
 
     init(factory: any MetricsFactory) {
         openConnections = Meter(label: "user_rpc_connections_open", factory: factory)
         acceptedConnections = Counter(label: "user_rpc_connections_total", factory: factory)
         rejectedConnections = Counter(label: "user_rpc_rejected_connections_total", factory: factory)
         callsInFlight = Meter(label: "user_rpc_calls_in_flight", factory: factory)
-        rejectedFrames = FrameRejection.allCases.map { reason in
-            Counter(label: "user_rpc_frames_rejected_total", dimensions: [("reason", reason.rawValue)], factory: factory)
-        }
+        rejectedFrames = Dictionary(
+            uniqueKeysWithValues: FrameRejection.allCases.map { reason in
+                (reason, Counter(label: "user_rpc_frames_rejected_total", dimensions: [("reason", reason.rawValue)], factory: factory))
+            })
     }
 
     func rejectedFrame(_ reason: FrameRejection) {
-        rejectedFrames[FrameRejection.allCases.firstIndex(of: reason)!].increment()
+        rejectedFrames[reason]?.increment()
     }
 }

@@ -31,18 +31,10 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The status sent for this error.
     public var status: RPCStatus { RPCStatus(code: code, message: message, details: details) }
 
-    /// INVALID_ARGUMENT with one `details.field_violations` entry per bad field.
-    ///
-    /// What a client sent comes back only in bounded form, so that no answer grows with the request:
-    /// at most ``maxReportedViolations`` violations are listed (the message says how many more there
-    /// were), and a field name longer than ``maxEchoedBytes`` bytes is cut, ending in `…`.
+    /// INVALID_ARGUMENT with one `details.field_violations` entry per bad field, bounded as
+    /// ``RPCStatus/invalidArgument(fieldViolations:)`` says.
     public static func invalidArgument(_ violations: [FieldViolation]) -> RPCError {
-        let reported = violations.prefix(maxReportedViolations).map {
-            FieldViolation(field: RPCError.echo($0.field), description: $0.description)
-        }
-        var summary = reported.map { "\($0.field) \($0.description)" }.joined(separator: "; ")
-        if violations.count > reported.count { summary += "; … (\(violations.count - reported.count) more)" }
-        return RPCError(RPCStatus.invalidArgument(summary, fieldViolations: reported.map { ($0.field, $0.description) }))
+        RPCError(RPCStatus.invalidArgument(fieldViolations: violations.map { ($0.field, $0.description) }))
     }
 
     /// The most violations an INVALID_ARGUMENT lists: 100.
