@@ -23,6 +23,7 @@ public final class UserRPCServer: Service, Sendable {
     private let router: RPCRouter
     /// The health service this server hosts (the one given, or its own).
     public let health: HealthService
+    private let requestIDs = RequestIDInterceptor()
     private let interceptors: [any ServerInterceptor]
     private let logger: Logger
     private let group: any EventLoopGroup
@@ -83,7 +84,6 @@ public final class UserRPCServer: Service, Sendable {
         let clockLoop = eventLoopGroup.next()
         var all: [any ServerInterceptor] =
             metricsFactory.map { [MetricsInterceptor(methods: router.methodNames, factory: $0, clock: { clockLoop.now })] } ?? []
-        all.append(RequestIDInterceptor())
         if !configuration.authTokens.isEmpty {
             all.append(
                 BearerTokenInterceptor(
@@ -301,7 +301,8 @@ public final class UserRPCServer: Service, Sendable {
         var connectionLogger = logger
         connectionLogger[metadataKey: "peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
         let handler = ServerConnectionHandler(
-            router: router, interceptors: interceptors, metrics: metrics, configuration: configuration, logger: connectionLogger,
+            router: router, requestIDs: requestIDs, interceptors: interceptors, metrics: metrics, configuration: configuration,
+            logger: connectionLogger,
             allocator: channel.allocator)
         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
         try channel.pipeline.syncOperations.addHandler(handler)

@@ -18,26 +18,65 @@ public struct ScannedRequest: Sendable, Equatable {
     public var metadata: ScannedPayload
     /// The payload's members, in order; empty when the frame has no payload.
     public var payload: ScannedPayload
+
+    /// An empty request, for ``RequestFrameScanner/scan(_:into:)`` to fill.
+    public init() {
+        self.init(id: 0, method: 0..<0, timeoutMilliseconds: nil, metadata: ScannedPayload(), payload: ScannedPayload())
+    }
+
+    /// A request with these parts.
+    public init(id: UInt64, method: Range<Int>, timeoutMilliseconds: UInt64?, metadata: ScannedPayload, payload: ScannedPayload) {
+        self.id = id
+        self.method = method
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.metadata = metadata
+        self.payload = payload
+    }
 }
 
 /// The members of a flat payload object: keys and string or unsigned-integer values, at most
 /// ``capacity`` of them, no two keys alike.
 public struct ScannedPayload: Sendable, Equatable {
     /// One member: byte ranges of its key and its value.
+    ///
+    /// Offsets are kept in 32 bits (a frame is under 4 GiB: its length prefix has four bytes), so a
+    /// scanned payload is small enough to scan and lend without copying much.
     public struct Member: Sendable, Hashable {
-        /// The key's bytes, without quotes.
-        public var key: Range<Int>
-        /// A string's bytes without quotes, or an integer's digits.
-        public var value: Range<Int>
+        @usableFromInline var keyBounds: (start: UInt32, end: UInt32)
+        @usableFromInline var valueBounds: (start: UInt32, end: UInt32)
         /// Whether the value is a string (`false`: unsigned integer digits).
         public var isString: Bool
+
+        /// A member with these byte ranges (offsets below 2^32).
+        public init(key: Range<Int>, value: Range<Int>, isString: Bool) {
+            keyBounds = (UInt32(truncatingIfNeeded: key.lowerBound), UInt32(truncatingIfNeeded: key.upperBound))
+            valueBounds = (UInt32(truncatingIfNeeded: value.lowerBound), UInt32(truncatingIfNeeded: value.upperBound))
+            self.isString = isString
+        }
+
+        /// The key's bytes, without quotes.
+        @inlinable
+        public var key: Range<Int> { Int(keyBounds.start)..<Int(keyBounds.end) }
+        /// A string's bytes without quotes, or an integer's digits.
+        @inlinable
+        public var value: Range<Int> { Int(valueBounds.start)..<Int(valueBounds.end) }
+
+        public static func == (lhs: Member, rhs: Member) -> Bool {
+            lhs.key == rhs.key && lhs.value == rhs.value && lhs.isString == rhs.isString
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(key)
+            hasher.combine(value)
+            hasher.combine(isString)
+        }
     }
 
     /// The most members a scanned payload holds; a larger object is left to the JSON path.
     public static let capacity = 8
     /// How many members were read.
     public private(set) var count = 0
-    private var members: (Member, Member, Member, Member, Member, Member, Member, Member)
+    @usableFromInline var members: (Member, Member, Member, Member, Member, Member, Member, Member)
 
     /// No members.
     public init() {
@@ -46,6 +85,7 @@ public struct ScannedPayload: Sendable, Equatable {
     }
 
     /// The member at `index`, in document order; `index` must be below ``count``.
+    @inlinable
     public subscript(index: Int) -> Member {
         precondition(index >= 0 && index < count, "payload member index out of range")
         return withUnsafeBytes(of: members) { $0.load(fromByteOffset: index * MemoryLayout<Member>.stride, as: Member.self) }
@@ -59,6 +99,11 @@ public struct ScannedPayload: Sendable, Equatable {
     /// Whether every member's value is a string.
     public var allStrings: Bool {
         (0..<count).allSatisfy { self[$0].isString }
+    }
+
+    /// Forgets the members (their storage is reused).
+    mutating func removeAll() {
+        count = 0
     }
 
     mutating func append(_ member: Member) {
@@ -82,64 +127,76 @@ public struct ScannedPayload: Sendable, Equatable {
 public enum RequestFrameScanner {
     /// The request in frame `body`, or `nil` when it is not certainly a plain, well-formed request.
     public static func scan(_ body: UnsafeRawBufferPointer) -> ScannedRequest? {
+        var request = ScannedRequest()
+        return scan(body, into: &request) ? request : nil
+    }
+
+    /// Reads the request in frame `body` into `request`, reusing its storage (a scanned request is
+    /// several hundred bytes: the server keeps one per connection rather than make and copy one per
+    /// frame). Returns `false` when the frame is not certainly a plain, well-formed request; `request`
+    /// then holds no meaningful value.
+    public static func scan(_ body: UnsafeRawBufferPointer, into request: inout ScannedRequest) -> Bool {
         var reader = ByteReader(bytes: body)
         var seen: UInt8 = 0  // one bit per envelope key
         var id: UInt64?
         var method: Range<Int>?
         var timeout: UInt64?
-        var payload = ScannedPayload()
-        var metadata = ScannedPayload()
+        request.payload.removeAll()
+        request.metadata.removeAll()
         var isRequest = false
 
         reader.skipWhitespace()
-        guard reader.consume(UInt8(ascii: "{")) else { return nil }
+        guard reader.consume(UInt8(ascii: "{")) else { return false }
         reader.skipWhitespace()
-        if reader.peek == UInt8(ascii: "}") { return nil }
+        if reader.peek == UInt8(ascii: "}") { return false }
         while true {
-            guard let key = reader.plainString() else { return nil }
+            guard let key = reader.plainString() else { return false }
             reader.skipWhitespace()
-            guard reader.consume(UInt8(ascii: ":")) else { return nil }
+            guard reader.consume(UInt8(ascii: ":")) else { return false }
             reader.skipWhitespace()
             let bit: UInt8
             switch EnvelopeKey(reader.bytes, key) {
             case .type?:
                 bit = 1
-                guard let value = reader.plainString(), body.bytes(in: value, equal: "request") else { return nil }
+                guard let value = reader.plainString(), body.bytes(in: value, equal: "request") else { return false }
                 isRequest = true
             case .id?:
                 bit = 2
-                guard let value = reader.unsignedInteger() else { return nil }
+                guard let value = reader.unsignedInteger() else { return false }
                 id = value
             case .method?:
                 bit = 4
-                guard let value = reader.plainString() else { return nil }
+                guard let value = reader.plainString() else { return false }
                 method = value
             case .timeout?:
                 bit = 8
-                guard let value = reader.unsignedInteger() else { return nil }
+                guard let value = reader.unsignedInteger() else { return false }
                 timeout = value
             case .payload?:
                 bit = 16
-                guard reader.flatObject(into: &payload) else { return nil }
+                guard reader.flatObject(into: &request.payload) else { return false }
             case .metadata?:
                 bit = 32
-                guard reader.flatObject(into: &metadata), metadata.allStrings else { return nil }
+                guard reader.flatObject(into: &request.metadata), request.metadata.allStrings else { return false }
             case nil:
-                return nil
+                return false
             }
-            guard seen & bit == 0 else { return nil }
+            guard seen & bit == 0 else { return false }
             seen |= bit
             reader.skipWhitespace()
             if reader.consume(UInt8(ascii: ",")) {
                 reader.skipWhitespace()
                 continue
             }
-            guard reader.consume(UInt8(ascii: "}")) else { return nil }
+            guard reader.consume(UInt8(ascii: "}")) else { return false }
             break
         }
         reader.skipWhitespace()
-        guard reader.atEnd, isRequest, let id, let method else { return nil }
-        return ScannedRequest(id: id, method: method, timeoutMilliseconds: timeout, metadata: metadata, payload: payload)
+        guard reader.atEnd, isRequest, let id, let method else { return false }
+        request.id = id
+        request.method = method
+        request.timeoutMilliseconds = timeout
+        return true
     }
 
     private enum EnvelopeKey {

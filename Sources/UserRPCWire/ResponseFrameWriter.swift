@@ -18,14 +18,14 @@ public enum ResponseFrameWriter {
     /// written in place, without building the metadata object.
     @inlinable
     public static func writeOK<Message: RPCMessage>(
-        id: UInt64, requestID: String? = nil, metadata: [String: String], message: Message, into buffer: inout ByteBuffer
+        id: UInt64, requestID: RequestID? = nil, metadata: [String: String], message: Message, into buffer: inout ByteBuffer
     ) {
         if metadata.isEmpty {
             MessageFieldWriter.appendFrame(
                 head: head, id: id, middle: nil, requestID: requestID, tail: okStatusAndPayloadKey, message: message, into: &buffer)
         } else {
             var all = metadata
-            if let requestID { all["x-request-id"] = requestID }
+            if let requestID { all["x-request-id"] = requestID.text }
             MessageFieldWriter.appendFrame(
                 head: head, id: id, middle: metadataBytes(all), tail: okStatusAndPayloadKey, message: message, into: &buffer)
         }
@@ -33,10 +33,10 @@ public enum ResponseFrameWriter {
 
     /// Appends one response frame for call `id` that failed with `status` (not OK: no payload).
     public static func writeFailure(
-        id: UInt64, requestID: String? = nil, metadata: [String: String], status: RPCStatus, into buffer: inout ByteBuffer
+        id: UInt64, requestID: RequestID? = nil, metadata: [String: String], status: RPCStatus, into buffer: inout ByteBuffer
     ) {
         var metadata = metadata
-        if let requestID { metadata["x-request-id"] = requestID }
+        if let requestID { metadata["x-request-id"] = requestID.text }
         var writer = JSONWriter(reservingCapacity: 128 + status.message.utf8.count)
         writer.beginObject()
         writer.key("type")

@@ -16,6 +16,19 @@ struct RequestFrameScannerTests {
         String(decoding: Array(frame.utf8)[range], as: UTF8.self)
     }
 
+    @Test("a scanned request reused for the next frame holds that frame's members only")
+    func reuseForgetsThePreviousFrame() throws {
+        let first = #"{"type":"request","id":1,"method":"m","metadata":{"a":"1","b":"2"},"payload":{"x":"1","y":2,"z":"3"}}"#
+        let second = #"{"type":"request","id":2,"method":"n","payload":{"w":"4"}}"#
+        var reused = ScannedRequest()
+        #expect(Array(first.utf8).withUnsafeBytes { RequestFrameScanner.scan($0, into: &reused) })
+        #expect(reused.payload.count == 3 && reused.metadata.count == 2)
+        #expect(Array(second.utf8).withUnsafeBytes { RequestFrameScanner.scan($0, into: &reused) })
+        #expect(reused == scan(second))
+        #expect(reused.payload.count == 1 && reused.metadata.count == 0 && reused.id == 2)
+        #expect(!Array("{}".utf8).withUnsafeBytes { RequestFrameScanner.scan($0, into: &reused) })
+    }
+
     @Test("reads id, method, timeout and a flat payload in any key order and spacing")
     func readsCommonShape() throws {
         let frame =
@@ -137,6 +150,48 @@ struct ResponseFrameWriterTests {
             var written = ByteBuffer()
             ResponseFrameWriter.writeOK(id: id, metadata: [:], message: TextMessage(text: text), into: &written)
             #expect(written == expected, "\(text.debugDescription)")
+        }
+    }
+}
+
+extension ResponseFrameWriterTests {
+    @Test("a message too large for the single writing pass is measured and written again, with the same bytes")
+    func largeMessagesTakeTheTwoPassPath() throws {
+        // Around the 1 KiB of room the single pass has, escapes included (each `\u0001` is 6 bytes).
+        for (count, piece) in [(200, "a"), (1_000, "a"), (1_020, "b"), (1_100, "c"), (170, "\u{1}"), (200, "\u{1}"), (40_000, "é")] {
+            let text = String(repeating: piece, count: count)
+            var payloadWriter = JSONWriter()
+            payloadWriter.beginObject()
+            payloadWriter.key("text")
+            payloadWriter.string(text)
+            payloadWriter.endObject()
+            var envelope = JSONWriter()
+            ServerFrame.encodeResponse(id: 9, status: .ok, payload: payloadWriter.bytes, into: &envelope)
+            var expected = ByteBuffer()
+            WireProtocol.writeFrame(envelope.bytes, into: &expected)
+            var written = ByteBuffer(bytes: [1, 2, 3])  // something before it stays as it is
+            ResponseFrameWriter.writeOK(id: 9, metadata: [:], message: TextMessage(text: text), into: &written)
+            #expect(written.readBytes(length: 3) == [1, 2, 3])
+            #expect(written == expected, "\(count) × \(piece.debugDescription)")
+        }
+    }
+
+    @Test("request ids: a generated one is written as its text, a given one escaped where JSON needs it")
+    func requestIDs() throws {
+        #expect(RequestID(prefix: 0, sequence: 1).text == "000000-1")
+        #expect(RequestID(prefix: 35, sequence: 36).text == "00000z-10")
+        #expect(RequestID(prefix: RequestID.prefixLimit - 1, sequence: RequestID.sequenceLimit - 1).text == "zzzzzz-zzzzzzzz")
+        #expect(RequestID(prefix: 7, sequence: RequestID.sequenceLimit).text == "000007-0", "the sequence wraps")
+        for (requestID, expectedText) in [
+            (RequestID(prefix: 36 * 36, sequence: 1_295), "000100-zz"), (RequestID(given: "abc-1"), "abc-1"),
+            (RequestID(given: #"q"u\o"#), #"q"u\o"#),
+        ] {
+            var written = ByteBuffer()
+            ResponseFrameWriter.writeOK(id: 1, requestID: requestID, metadata: [:], message: TextMessage(text: "x"), into: &written)
+            _ = written.readInteger(as: UInt32.self)
+            let object = try JSONParser().parse(Array(written.readableBytesView)).objectValue
+            #expect(object?["metadata"]?.objectValue?["x-request-id"] == .string(expectedText))
+            #expect(object?["payload"]?.objectValue?["text"] == .string("x"))
         }
     }
 }

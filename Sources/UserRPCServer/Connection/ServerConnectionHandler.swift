@@ -25,11 +25,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private let router: RPCRouter
+    /// Runs first on every call (a concrete type, called directly).
+    private let requestIDs: RequestIDInterceptor
+    /// The other interceptors, in order.
     private let interceptors: [any ServerInterceptor]
     private let metrics: ServerMetrics
     private let configuration: UserRPCServerConfiguration
-    private var machine: ServerConnectionStateMachine
     private let logger: Logger
+    /// The same, shared by reference with the calls' contexts.
+    private let callLogger: ServerContext.SharedLogger
     /// Number literals of any length are read (as text, so length costs nothing more): a huge number
     /// where an integer is expected is then INVALID_ARGUMENT naming its field, not a refused frame.
     private let parser = JSONParser(limits: .unboundedNumbers)
@@ -37,13 +41,31 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let maxTimeoutMilliseconds: UInt64
 
     private var context: ChannelHandlerContext?
-    /// When the frames being served arrived: one clock reading per read, not one per call.
-    private var servedAt = NIODeadline.uptimeNanoseconds(0)
-    // Event-loop confined and never accessed reentrantly, so the hottest state skips the runtime's
-    // exclusivity checks (as the client's does).
-    /// Bytes received but not yet served.
-    @exclusivity(unchecked) private var inbound: InboundFrames
-    private var inFlight: [UInt64: InFlightCall] = [:]
+    #if DEBUG
+        /// When the frames being served arrived: one clock reading per read, not one per call.
+        private var servedAt = NIODeadline.uptimeNanoseconds(0)
+        /// Bytes received but not yet served.
+        private var inbound: InboundFrames
+        private var inFlight: [UInt64: InFlightCall] = [:]
+        private var output: ByteBuffer
+        /// The frame being served, as the scanner read it (kept here so that it is neither made nor
+        /// copied per frame).
+        private var scanned = ScannedRequest()
+        /// The route of the previous call read by the scanner.
+        private var lastRoute: MethodRoute?
+        private var machine: ServerConnectionStateMachine
+    #else
+        // The state below is touched only on the channel's event loop, by this handler's own methods,
+        // so in release builds the state every call touches skips the runtime's exclusivity checks (a
+        // measurable share of a call's cost, as in the client's handler); debug builds keep them.
+        @exclusivity(unchecked) private var servedAt = NIODeadline.uptimeNanoseconds(0)
+        @exclusivity(unchecked) private var inbound: InboundFrames
+        @exclusivity(unchecked) private var inFlight: [UInt64: InFlightCall] = [:]
+        @exclusivity(unchecked) private var output: ByteBuffer
+        @exclusivity(unchecked) private var scanned = ScannedRequest()
+        @exclusivity(unchecked) private var lastRoute: MethodRoute?
+        @exclusivity(unchecked) private var machine: ServerConnectionStateMachine
+    #endif
     /// Set for the earliest deadline of the calls in flight.
     private var deadlineTimer = EarliestDeadlineTimer()
     private var readTimer: Scheduled<Void>?
@@ -51,17 +73,18 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var stallTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
     private var graceTimer: Scheduled<Void>?
-    @exclusivity(unchecked) private var output: ByteBuffer
     private var flushScheduled = false
     private var activated = false
     /// Bytes handed to the channel so far (with its buffered bytes: what the client has taken).
     private var flushedBytes = 0
 
     init(
-        router: RPCRouter, interceptors: [any ServerInterceptor], metrics: ServerMetrics, configuration: UserRPCServerConfiguration,
+        router: RPCRouter, requestIDs: RequestIDInterceptor, interceptors: [any ServerInterceptor], metrics: ServerMetrics,
+        configuration: UserRPCServerConfiguration,
         logger: Logger, allocator: ByteBufferAllocator
     ) {
         self.router = router
+        self.requestIDs = requestIDs
         self.interceptors = interceptors
         self.metrics = metrics
         self.configuration = configuration
@@ -76,6 +99,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             now: .uptimeNanoseconds(0))
         self.inbound = InboundFrames(maxFrameBytes: configuration.maxFrameBytes)
         self.logger = logger
+        self.callLogger = ServerContext.SharedLogger(logger)
         self.defaultTimeoutMilliseconds = configuration.defaultTimeout.wholeMillisecondsRoundedUp
         self.maxTimeoutMilliseconds = configuration.maxTimeout.wholeMillisecondsRoundedUp
         self.output = allocator.buffer(capacity: 4096)
@@ -184,14 +208,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func serveFrame(_ frame: UnsafeRawBufferPointer) {
         // The common shape of a request, read straight from its bytes (no JSON document).
-        if var scanned = RequestFrameScanner.scan(frame) {
+        if RequestFrameScanner.scan(frame, into: &scanned) {
             let method = UnsafeRawBufferPointer(rebasing: frame[scanned.method])
             let metadata = Self.metadata(scanned.metadata, in: frame)
+            let (id, timeout) = (scanned.id, scanned.timeoutMilliseconds)
             // The scanned members are lent to the route, not copied into the call.
             withUnsafePointer(to: &scanned.payload) { members in
                 serveRequest(
-                    id: scanned.id, route: router.route(utf8: method), methodName: { String(decoding: method, as: UTF8.self) },
-                    timeoutMilliseconds: scanned.timeoutMilliseconds, metadata: metadata, payload: .plain(members, frame: frame))
+                    id: id, route: route(utf8: method), methodName: { String(decoding: method, as: UTF8.self) },
+                    timeoutMilliseconds: timeout, metadata: metadata, payload: .plain(members, frame: frame))
             }
             return
         }
@@ -206,7 +231,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             cancelCall(id: id)
         case .failure(.reject(let id, let status)):
             metrics.rejectedFrame(.invalidEnvelope)
-            var call = ServerContext(callID: id, method: "-", requestMetadata: [:], deadline: .distantFuture, receivedAt: servedAt, logger: logger)
+            var call = ServerContext(
+                callID: id, method: "-", requestMetadata: [:], deadline: .distantFuture, receivedAt: servedAt, logger: callLogger)
             answer(&call, failure: RPCError(status))
         case .failure(.ignore(let reason)):
             metrics.rejectedFrame(.malformedControl)
@@ -216,6 +242,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             logger.info("closing connection after a protocol error", metadata: ["reason": "\(reason)"])
             if let context { perform(machine.protocolError(now: context.eventLoop.now)) }
         }
+    }
+
+    /// The route of the method named by these bytes. A connection usually calls one method after
+    /// another, so the last route found is tried first (one comparison of the name's bytes).
+    private func route(utf8 method: UnsafeRawBufferPointer) -> MethodRoute? {
+        if let lastRoute, lastRoute.hasName(method) { return lastRoute }
+        let route = router.route(utf8: method)
+        if route != nil { lastRoute = route }
+        return route
     }
 
     private static func metadata(_ members: ScannedPayload, in frame: UnsafeRawBufferPointer) -> [String: String] {
@@ -241,13 +276,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let timeout = min(timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
         var call = ServerContext(
             callID: id, method: route?.fullName ?? methodName(), requestMetadata: metadata,
-            deadline: servedAt + .milliseconds(Int64(clamping: timeout)), receivedAt: servedAt, logger: logger)
+            deadline: servedAt + .milliseconds(Int64(clamping: timeout)), receivedAt: servedAt, logger: callLogger)
         if let route { call.routeIndex = route.index }
         guard machine.isAcceptingCalls else {
             return answer(&call, failure: RPCError(code: .unavailable, message: "this connection is closing (goaway); retry on a new connection"))
         }
-        for interceptor in interceptors {
-            if let refusal = interceptor.willRun(&call) { return answer(&call, failure: refusal) }
+        _ = requestIDs.willRun(&call)  // never refuses
+        if !interceptors.isEmpty {
+            for interceptor in interceptors {
+                if let refusal = interceptor.willRun(&call) { return answer(&call, failure: refusal) }
+            }
         }
         if !inFlight.isEmpty, inFlight[id] != nil {
             return answer(&call, failure: RPCError(code: .invalidArgument, message: "call id \(id) is already in flight on this connection"))
@@ -291,7 +329,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard var call = takeInFlight(id)?.context else { return }
         switch result {
         case .success(let message):
-            ResponseFrameWriter.writeOK(id: id, requestID: call.requestID, metadata: call.responseMetadata, message: message, into: &output)
+            ResponseFrameWriter.writeOK(id: id, requestID: call.requestIDValue, metadata: call.responseMetadata, message: message, into: &output)
             if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: .ok) } }
         case .failure(let error):
             answer(&call, failure: error)
@@ -374,7 +412,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 "call_id": "\(call.callID)", "method": "\(call.method)", "code": "\(error.code.rawValue)", "status_message": "\(error.message)",
             ])
         ResponseFrameWriter.writeFailure(
-            id: call.callID, requestID: call.requestID, metadata: call.responseMetadata, status: error.status, into: &output)
+            id: call.callID, requestID: call.requestIDValue, metadata: call.responseMetadata, status: error.status, into: &output)
         if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: error.code) } }
     }
 

@@ -18,17 +18,19 @@ public final class RequestIDInterceptor: ServerInterceptor {
     }
 
     public func willRun(_ context: inout ServerContext) -> RPCError? {
-        let id: String
-        if let given = context.requestMetadata["x-request-id"], Self.isUsable(given) {
-            id = given
-        } else {
-            id = Self.generatedID(prefix: prefix, sequence: counter.wrappingAdd(1, ordering: .relaxed).newValue)
+        // Most calls carry no metadata: then there is nothing to look up (a lookup hashes its key).
+        if !context.requestMetadata.isEmpty {
+            if let given = context.requestMetadata["x-request-id"], Self.isUsable(given) {
+                context.requestIDValue = RequestID(given: given)
+            }
+            if let traceparent = context.requestMetadata["traceparent"], Self.isTraceparent(traceparent) {
+                context.traceparent = traceparent
+            }
         }
-        context.requestID = id  // returned as the response's `x-request-id` metadata
-        if let traceparent = context.requestMetadata["traceparent"], Self.isTraceparent(traceparent) {
-            context.traceparent = traceparent
+        if context.requestIDValue == nil {
+            context.requestIDValue = RequestID(prefix: prefix, sequence: counter.wrappingAdd(1, ordering: .relaxed).newValue)
         }
-        return nil
+        return nil  // the id is returned as the response's `x-request-id` metadata
     }
 
     /// 1 to 128 bytes of printable ASCII without spaces, `"` or `\` (so it is written as it is).
@@ -40,29 +42,7 @@ public final class RequestIDInterceptor: ServerInterceptor {
     /// `prefix-sequence` in base 36: at most 6 + 1 + 8 = 15 bytes, a Swift small string (no heap
     /// allocation); the sequence wraps after 36^8 (2.8 trillion) calls.
     static func generatedID(prefix: UInt64, sequence: UInt64) -> String {
-        let digits: StaticString = "0123456789abcdefghijklmnopqrstuvwxyz"
-        return String(unsafeUninitializedCapacity: 15) { buffer in
-            var count = 0
-            func append(_ value: UInt64, width: Int?) {
-                var value = value
-                var scratch: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
-                var length = 0
-                withUnsafeMutableBytes(of: &scratch) { scratch in
-                    repeat {
-                        scratch[length] = digits.utf8Start[Int(value % 36)]
-                        value /= 36
-                        length += 1
-                    } while (value > 0 || length < (width ?? 1)) && length < 8
-                    for index in 0..<length { buffer[count + index] = scratch[length - 1 - index] }
-                }
-                count += length
-            }
-            append(prefix, width: 6)
-            buffer[count] = UInt8(ascii: "-")
-            count += 1
-            append(sequence % 2_821_109_907_456, width: nil)  // 36^8
-            return count
-        }
+        RequestID(prefix: prefix, sequence: sequence).text
     }
 
     /// `version-traceid-parentid-flags`: 2, 32, 16 and 2 lower-case hex digits (W3C Trace Context).

@@ -49,7 +49,8 @@ public struct RPCRouter: Sendable {
                     switch handler(request, &context) {
                     case .now(.success(let response)):
                         ResponseFrameWriter.writeOK(
-                            id: context.callID, requestID: context.requestID, metadata: context.responseMetadata, message: response, into: &output)
+                            id: context.callID, requestID: context.requestIDValue, metadata: context.responseMetadata, message: response,
+                            into: &output)
                         return .answeredOK
                     case .now(.failure(let error)):
                         return .failed(error)
@@ -114,6 +115,11 @@ final class MethodRoute: @unchecked Sendable {
         self.serveCall = serve
     }
 
+    /// Whether ``fullName`` is exactly these bytes.
+    func hasName(_ name: UnsafeRawBufferPointer) -> Bool {
+        utf8.count == name.count && utf8.withUnsafeBytes { memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }
+    }
+
     /// Reads the request, runs the handler, and writes an OK answer given now into `output`.
     func serve(_ payload: RequestPayload, parser: JSONParser, context: inout ServerContext, output: inout ByteBuffer) -> RouteOutcome {
         serveCall(payload, parser, &context, &output)
@@ -125,7 +131,7 @@ final class MethodRoute: @unchecked Sendable {
     static func readRequest<Request: RPCMessage>(_ type: Request.Type, _ payload: RequestPayload, parser: JSONParser) -> Result<Request, RPCError> {
         switch payload {
         case .plain(let members, let frame):
-            if let request = Request.decode(plain: members.pointee, in: frame, unknownFields: .reject) { return .success(request) }
+            if let request = Request.decode(plain: members, in: frame, unknownFields: .reject) { return .success(request) }
             return readRequestSlowly(type, frame: frame, parser: parser)
         case .json(let object):
             return decode(type, object)
@@ -184,7 +190,7 @@ extension RPCRouter {
     }
 
     private static func same(_ route: MethodRoute, _ name: UnsafeRawBufferPointer) -> Bool {
-        route.utf8.count == name.count && route.utf8.withUnsafeBytes { memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }
+        route.hasName(name)
     }
 
     /// FNV-1a over the bytes (a name that collides with a route's is told apart by the comparison).

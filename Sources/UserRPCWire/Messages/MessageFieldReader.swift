@@ -119,7 +119,8 @@ public struct JSONFieldReader: MessageFieldReader {
 public struct PlainFieldReader: MessageFieldReader {
     // Inlinable, with what its inlinable methods use: on the server's hot path a request message's
     // `init(fields:)` is specialized with this reader and each field's type.
-    @usableFromInline let payload: ScannedPayload
+    /// The scanned members, lent for the reader's life (a scanned payload is not copied per call).
+    @usableFromInline let payload: UnsafePointer<ScannedPayload>
     @usableFromInline let bytes: UnsafeRawBufferPointer
     @usableFromInline var readMembers: UInt16 = 0
     /// Set when the message cannot be read this way.
@@ -127,17 +128,18 @@ public struct PlainFieldReader: MessageFieldReader {
     /// Whether the message cannot be read this way.
     public var gaveUp: Bool { gaveUpReading }
 
-    /// A reader of `payload`'s members, whose ranges are offsets into `bytes`.
+    /// A reader of `payload`'s members, whose ranges are offsets into `bytes`; both must stay valid
+    /// while the reader is used.
     @inlinable
-    public init(_ payload: ScannedPayload, in bytes: UnsafeRawBufferPointer) {
+    public init(_ payload: UnsafePointer<ScannedPayload>, in bytes: UnsafeRawBufferPointer) {
         self.payload = payload
         self.bytes = bytes
     }
 
     @usableFromInline
     mutating func member(_ name: StaticString) -> ScannedPayload.Member? {
-        for index in 0..<payload.count {
-            let member = payload[index]
+        for index in 0..<payload.pointee.count {
+            let member = payload.pointee[index]
             if bytes.bytes(in: member.key, equal: name) {
                 readMembers |= 1 << index
                 return member
@@ -179,7 +181,7 @@ public struct PlainFieldReader: MessageFieldReader {
     @inlinable
     public func accepts(unknownFields: UnknownFieldPolicy) -> Bool {
         guard !gaveUpReading else { return false }
-        return unknownFields == .ignore || readMembers == (1 << payload.count) - 1
+        return unknownFields == .ignore || readMembers == (1 << payload.pointee.count) - 1
     }
 }
 

@@ -10,17 +10,23 @@ import StrictJSON
 /// Writes a message's fields as a JSON object straight into a `ByteBuffer`: the one encoder of every
 /// message, used by the server for its responses and by the client for its requests.
 ///
-/// A message is written in two passes of its own ``RPCMessage/write(fields:)``: the first measures
-/// an upper bound of its length, the second writes it into memory reserved once in the buffer — one
-/// `ByteBuffer` operation per message, not one per field. A writer exists only inside
-/// ``RPCMessage/write(into:)``; do not keep one.
+/// A message is written into memory reserved once in the buffer — one `ByteBuffer` operation per
+/// message, not one per field. A response frame is written in one pass into room for most messages;
+/// a message that does not fit (or any message written by ``RPCMessage/write(into:)``) is written in
+/// two passes of its own ``RPCMessage/write(fields:)``: the first measures an upper bound of its
+/// length, the second writes it. A writer exists only inside those functions; do not keep one.
 public struct MessageFieldWriter {
     // Inlinable, with what its inlinable methods use: a message's `write(fields:)` is specialized
     // with each field's type where it is used (the server's hot path), with no generic dispatch.
     /// Where the message is written; `nil` while measuring.
     @usableFromInline let start: UnsafeMutableRawPointer?
+    /// How many bytes the memory at `start` holds.
+    @usableFromInline let capacity: Int
     /// Bytes written so far, or (measuring) the upper bound so far.
     @usableFromInline var length = 0
+    /// Set when a write might not have fitted in `capacity`: it was not made, and the message must
+    /// be measured and written again.
+    @usableFromInline var overflowed = false
     /// Whether a member has been written in the object being written (the next one needs a comma).
     @usableFromInline var needsComma = false
 
@@ -28,12 +34,14 @@ public struct MessageFieldWriter {
     @usableFromInline
     init(measuring: Void) {
         start = nil
+        capacity = .max
     }
 
-    /// A writer into memory that holds at least what a measuring pass found.
+    /// A writer into memory that holds `capacity` bytes (by default, at least what a measuring pass found).
     @usableFromInline
-    init(writingTo start: UnsafeMutableRawPointer) {
+    init(writingTo start: UnsafeMutableRawPointer, capacity: Int = .max) {
         self.start = start
+        self.capacity = capacity
     }
 
     /// Writes at most `maxBytes` with `body`, which returns how many it wrote; measuring, counts `maxBytes`.
@@ -41,6 +49,10 @@ public struct MessageFieldWriter {
     mutating func emit(maxBytes: Int, _ body: (UnsafeMutableRawPointer) -> Int) {
         guard let start else {
             length += maxBytes
+            return
+        }
+        guard maxBytes <= capacity - length else {
+            overflowed = true
             return
         }
         length += body(start + length)
@@ -105,13 +117,20 @@ public struct MessageFieldWriter {
 
     /// Writes `text` as a quoted, escaped JSON string.
     public mutating func writeString(_ text: String) {
+        let maxBytes = JSONStringText.maxLength(utf8Count: text.utf8.count)
         guard start != nil else {
-            length += JSONStringText.maxLength(utf8Count: text.utf8.count)
+            length += maxBytes
             return
         }
-        var text = text
-        text.withUTF8 { utf8 in
-            emit(maxBytes: 0) { memory in JSONStringText.write(utf8, to: memory) }
+        // A native string lends its UTF-8 as it is (no copy of the string, as `withUTF8` on a `var` makes).
+        let written = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            emit(maxBytes: maxBytes) { memory in JSONStringText.write(utf8, to: memory) }
+        }
+        if written == nil {
+            var text = text
+            text.withUTF8 { utf8 in
+                emit(maxBytes: maxBytes) { memory in JSONStringText.write(utf8, to: memory) }
+            }
         }
     }
 
@@ -196,57 +215,76 @@ public struct MessageFieldWriter {
 
 extension MessageFieldWriter {
     /// `,"metadata":{"x-request-id":"`: a response's metadata when it holds only a request id.
-    @usableFromInline static let requestIDPrefix: StaticString = #","metadata":{"x-request-id":""#
+    @usableFromInline static let requestIDPrefix: StaticString = #","metadata":{"x-request-id":"#
 
-    /// Appends one length-prefixed frame `head` + `id` + `middle` + `tail` + `message` + `}`, the
-    /// message measured first and the whole frame written into memory reserved once in `buffer`: the
-    /// shape of both an OK response and a request.
+    /// Appends one length-prefixed frame `head` + `id` + `middle` + `tail` + `message` + `}`, written
+    /// into memory reserved once in `buffer`: the shape of both an OK response and a request. The
+    /// frame is written in one pass into room for its fixed parts and ``singlePassMessageBytes`` of
+    /// message; a message that might not fit is measured first and written in a second pass.
     @inlinable
     static func appendFrame<Message: RPCMessage>(
-        head: StaticString, id: UInt64, middle: [UInt8]?, requestID: String? = nil, tail: StaticString?, message: Message,
+        head: StaticString, id: UInt64, middle: [UInt8]?, requestID: RequestID? = nil, tail: StaticString?, message: Message,
         into buffer: inout ByteBuffer
     ) {
+        let requestIDBytes = requestID.map { requestIDPrefix.utf8CodeUnitCount + $0.maxQuotedLength + 1 } ?? 0
+        let fixedBytes = 4 + head.utf8CodeUnitCount + 20 + (middle?.count ?? 0) + requestIDBytes + (tail?.utf8CodeUnitCount ?? 0) + 1
+        var fitted = false
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fixedBytes + singlePassMessageBytes) { memory in
+            let written = writeFrame(
+                head: head, id: id, middle: middle, requestID: requestID, tail: tail, message: message, into: memory.baseAddress!,
+                messageCapacity: memory.count - fixedBytes)
+            fitted = written != nil
+            return written ?? 0
+        }
+        guard !fitted else { return }
         var measure = MessageFieldWriter(measuring: ())
         measure.writeMessage(message)
-        var requestID = requestID
-        let requestIDBytes = requestID.map { requestIDPrefix.utf8CodeUnitCount + $0.utf8.count + 2 } ?? 0
-        let bound =
-            4 + head.utf8CodeUnitCount + 20 + (middle?.count ?? 0) + requestIDBytes + (tail?.utf8CodeUnitCount ?? 0) + measure.length + 1
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
-            let base = memory.baseAddress!
-            var offset = 4
-            (base + offset).copyMemory(from: head.utf8Start, byteCount: head.utf8CodeUnitCount)
-            offset += head.utf8CodeUnitCount
-            let digits = DecimalText.digitCount(id)
-            DecimalText.write(id, into: UnsafeMutableRawBufferPointer(start: base + offset, count: digits))
-            offset += digits
-            if let middle {
-                middle.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                offset += middle.count
-            }
-            if requestID != nil {
-                // `,"metadata":{"x-request-id":"…"}`: the id needs no escaping (printable ASCII, no `"` or `\`).
-                (base + offset).copyMemory(from: requestIDPrefix.utf8Start, byteCount: requestIDPrefix.utf8CodeUnitCount)
-                offset += requestIDPrefix.utf8CodeUnitCount
-                requestID!.withUTF8 { utf8 in
-                    (base + offset).copyMemory(from: utf8.baseAddress!, byteCount: utf8.count)
-                    offset += utf8.count
-                }
-                (base + offset).storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
-                (base + offset + 1).storeBytes(of: UInt8(ascii: "}"), as: UInt8.self)
-                offset += 2
-            }
-            if let tail {
-                (base + offset).copyMemory(from: tail.utf8Start, byteCount: tail.utf8CodeUnitCount)
-                offset += tail.utf8CodeUnitCount
-            }
-            var writer = MessageFieldWriter(writingTo: base + offset)
-            writer.writeMessage(message)
-            offset += writer.length
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fixedBytes + measure.length) { memory in
+            writeFrame(
+                head: head, id: id, middle: middle, requestID: requestID, tail: tail, message: message, into: memory.baseAddress!,
+                messageCapacity: measure.length)!
+        }
+    }
+
+    /// Room for a message in a frame's first, single writing pass (most messages fit).
+    @usableFromInline static let singlePassMessageBytes = 1024
+
+    /// Writes the frame at `base`; `nil` when the message might not fit in `messageCapacity` bytes
+    /// (then nothing is to be kept).
+    @inlinable
+    static func writeFrame<Message: RPCMessage>(
+        head: StaticString, id: UInt64, middle: [UInt8]?, requestID: RequestID?, tail: StaticString?, message: Message,
+        into base: UnsafeMutableRawPointer, messageCapacity: Int
+    ) -> Int? {
+        var offset = 4
+        (base + offset).copyMemory(from: head.utf8Start, byteCount: head.utf8CodeUnitCount)
+        offset += head.utf8CodeUnitCount
+        let digits = DecimalText.digitCount(id)
+        DecimalText.write(id, into: UnsafeMutableRawBufferPointer(start: base + offset, count: digits))
+        offset += digits
+        if let middle {
+            middle.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            offset += middle.count
+        }
+        if let requestID {
+            // `,"metadata":{"x-request-id":"…"}`
+            (base + offset).copyMemory(from: requestIDPrefix.utf8Start, byteCount: requestIDPrefix.utf8CodeUnitCount)
+            offset += requestIDPrefix.utf8CodeUnitCount
+            offset += requestID.write(quotedTo: base + offset)
             (base + offset).storeBytes(of: UInt8(ascii: "}"), as: UInt8.self)
             offset += 1
-            base.storeBytes(of: UInt32(offset - 4).bigEndian, as: UInt32.self)
-            return offset
         }
+        if let tail {
+            (base + offset).copyMemory(from: tail.utf8Start, byteCount: tail.utf8CodeUnitCount)
+            offset += tail.utf8CodeUnitCount
+        }
+        var writer = MessageFieldWriter(writingTo: base + offset, capacity: messageCapacity)
+        writer.writeMessage(message)
+        guard !writer.overflowed else { return nil }
+        offset += writer.length
+        (base + offset).storeBytes(of: UInt8(ascii: "}"), as: UInt8.self)
+        offset += 1
+        base.storeBytes(of: UInt32(offset - 4).bigEndian, as: UInt32.self)
+        return offset
     }
 }

@@ -34,6 +34,14 @@ extension RPCMessage {
     /// one ``decode(json:unknownFields:)`` reads from the same bytes.
     @inlinable
     public static func decode(plain payload: ScannedPayload, in bytes: UnsafeRawBufferPointer, unknownFields: UnknownFieldPolicy) -> Self? {
+        withUnsafePointer(to: payload) { decode(plain: $0, in: bytes, unknownFields: unknownFields) }
+    }
+
+    /// The same, from scanned members lent by pointer (the server's hot path: no copy of them).
+    @inlinable
+    public static func decode(plain payload: UnsafePointer<ScannedPayload>, in bytes: UnsafeRawBufferPointer, unknownFields: UnknownFieldPolicy)
+        -> Self?
+    {
         var reader = PlainFieldReader(payload, in: bytes)
         let message = Self(fields: &reader)
         return reader.accepts(unknownFields: unknownFields) ? message : nil
