@@ -79,7 +79,8 @@ public final class UserRPCServer: Service, Sendable {
         guard problems.isEmpty else { throw ServiceRegistrationError(problems: problems) }
         self.configuration = configuration
         self.router = router
-        // Metrics first, so that they see every call, including those the later interceptors refuse.
+        // Metrics first in the list (after the request ids, which never refuse), so that they see
+        // every call, including those the later interceptors refuse.
         // Latency is read on the event loops' clock (a manual one on an `EmbeddedEventLoop`).
         let clockLoop = eventLoopGroup.next()
         var all: [any ServerInterceptor] =

@@ -54,8 +54,8 @@ public struct RequestFrameEncoder: Sendable {
         }
     }
 
-    /// Appends one frame for call `id` with `message` as its payload, encoded in place: the message
-    /// is measured, then the whole frame written into memory reserved once.
+    /// Appends one frame for call `id` with `message` as its payload, encoded in place: the whole
+    /// frame written into memory reserved once (see ``MessageFieldWriter``).
     @inlinable
     public func writeFrame<Message: RPCMessage>(id: UInt64, message: Message, into buffer: inout ByteBuffer) {
         MessageFieldWriter.appendFrame(head: Self.head, id: id, middle: afterID, tail: nil, message: message, into: &buffer)

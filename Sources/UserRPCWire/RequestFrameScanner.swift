@@ -47,19 +47,25 @@ public struct ScannedPayload: Sendable, Equatable {
         /// Whether the value is a string (`false`: unsigned integer digits).
         public var isString: Bool
 
-        /// A member with these byte ranges (offsets below 2^32).
+        /// A member with these byte ranges (offsets below 2^32: larger ones trap).
         public init(key: Range<Int>, value: Range<Int>, isString: Bool) {
-            keyBounds = (UInt32(truncatingIfNeeded: key.lowerBound), UInt32(truncatingIfNeeded: key.upperBound))
-            valueBounds = (UInt32(truncatingIfNeeded: value.lowerBound), UInt32(truncatingIfNeeded: value.upperBound))
+            keyBounds = (UInt32(key.lowerBound), UInt32(key.upperBound))
+            valueBounds = (UInt32(value.lowerBound), UInt32(value.upperBound))
             self.isString = isString
         }
 
         /// The key's bytes, without quotes.
         @inlinable
-        public var key: Range<Int> { Int(keyBounds.start)..<Int(keyBounds.end) }
+        public var key: Range<Int> {
+            get { Int(keyBounds.start)..<Int(keyBounds.end) }
+            set { keyBounds = (UInt32(newValue.lowerBound), UInt32(newValue.upperBound)) }
+        }
         /// A string's bytes without quotes, or an integer's digits.
         @inlinable
-        public var value: Range<Int> { Int(valueBounds.start)..<Int(valueBounds.end) }
+        public var value: Range<Int> {
+            get { Int(valueBounds.start)..<Int(valueBounds.end) }
+            set { valueBounds = (UInt32(newValue.lowerBound), UInt32(newValue.upperBound)) }
+        }
 
         public static func == (lhs: Member, rhs: Member) -> Bool {
             lhs.key == rhs.key && lhs.value == rhs.value && lhs.isString == rhs.isString

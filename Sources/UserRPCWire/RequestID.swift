@@ -4,8 +4,9 @@ import StrictJSON
 /// client's own, or one generated from a per-process prefix and a sequence number
 /// (`k3x9q2-1z`: six base-36 digits, `-`, one to eight base-36 digits).
 ///
-/// A generated id is written into the response digit by digit; its text is made only when asked
-/// for (a log line), so a call that logs nothing makes no string for it.
+/// A generated id is written into an OK response without metadata of its own (the common answer)
+/// digit by digit; its text is made only when asked for (a log line, a failed answer, an answer
+/// with other metadata).
 public struct RequestID: Sendable, Hashable {
     @usableFromInline
     enum Storage: Sendable, Hashable {

@@ -13,8 +13,8 @@ public enum ResponseFrameWriter {
     /// Appends one OK response frame for call `id` with `message` as its payload, and `metadata`
     /// (with `x-request-id: requestID` when given) as its metadata.
     ///
-    /// The message is measured first, then the whole frame is written into memory reserved once in
-    /// the buffer (one `ByteBuffer` operation per answer). A request id alone (the common case) is
+    /// The whole frame is written into memory reserved once in the buffer (one `ByteBuffer`
+    /// operation per answer; see ``MessageFieldWriter``). A request id alone (the common case) is
     /// written in place, without building the metadata object.
     @inlinable
     public static func writeOK<Message: RPCMessage>(

@@ -11,10 +11,11 @@ import StrictJSON
 /// message, used by the server for its responses and by the client for its requests.
 ///
 /// A message is written into memory reserved once in the buffer — one `ByteBuffer` operation per
-/// message, not one per field. A response frame is written in one pass into room for most messages;
-/// a message that does not fit (or any message written by ``RPCMessage/write(into:)``) is written in
-/// two passes of its own ``RPCMessage/write(fields:)``: the first measures an upper bound of its
-/// length, the second writes it. A writer exists only inside those functions; do not keep one.
+/// message, not one per field. A frame (a response or a request) is written in one pass into room
+/// for most messages; a message that might not fit (or any message written by
+/// ``RPCMessage/write(into:)``) is written in two passes of its own ``RPCMessage/write(fields:)``: the
+/// first measures an upper bound of its length, the second writes it. A writer exists only inside
+/// those functions; do not keep one.
 public struct MessageFieldWriter {
     // Inlinable, with what its inlinable methods use: a message's `write(fields:)` is specialized
     // with each field's type where it is used (the server's hot path), with no generic dispatch.
@@ -51,7 +52,7 @@ public struct MessageFieldWriter {
             length += maxBytes
             return
         }
-        guard maxBytes <= capacity - length else {
+        guard !overflowed, maxBytes <= capacity - length else {
             overflowed = true
             return
         }
@@ -214,7 +215,8 @@ public struct MessageFieldWriter {
 }
 
 extension MessageFieldWriter {
-    /// `,"metadata":{"x-request-id":"`: a response's metadata when it holds only a request id.
+    /// `,"metadata":{"x-request-id":`: a response's metadata when it holds only a request id (the id
+    /// follows as a JSON string, then `}`).
     @usableFromInline static let requestIDPrefix: StaticString = #","metadata":{"x-request-id":"#
 
     /// Appends one length-prefixed frame `head` + `id` + `middle` + `tail` + `message` + `}`, written
@@ -240,9 +242,11 @@ extension MessageFieldWriter {
         var measure = MessageFieldWriter(measuring: ())
         measure.writeMessage(message)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fixedBytes + measure.length) { memory in
-            writeFrame(
+            let written = writeFrame(
                 head: head, id: id, middle: middle, requestID: requestID, tail: tail, message: message, into: memory.baseAddress!,
-                messageCapacity: measure.length)!
+                messageCapacity: measure.length)
+            precondition(written != nil, "\(Message.self).write(fields:) wrote more than it measured")
+            return written ?? 0
         }
     }
 
