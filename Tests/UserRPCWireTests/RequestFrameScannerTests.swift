@@ -136,16 +136,7 @@ struct ResponseFrameWriterTests {
         for round in 0..<2_000 {
             let text = (0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
             let id = round % 3 == 0 ? UInt64.max - UInt64(round) : UInt64.random(in: 0...1_000_000, using: &generator)
-            // General path: the payload through JSONWriter, the envelope through ServerFrame.
-            var payloadWriter = JSONWriter()
-            payloadWriter.beginObject()
-            payloadWriter.key("text")
-            payloadWriter.string(text)
-            payloadWriter.endObject()
-            var envelope = JSONWriter()
-            ServerFrame.encodeResponse(id: id, status: .ok, payload: payloadWriter.bytes, into: &envelope)
-            var expected = ByteBuffer()
-            WireProtocol.writeFrame(envelope.bytes, into: &expected)
+            let expected = Self.generalFrame(id: id, text: text)
             // The one writer, with the message's own encoder.
             var written = ByteBuffer()
             ResponseFrameWriter.writeOK(id: id, metadata: [:], message: TextMessage(text: text), into: &written)
@@ -155,20 +146,27 @@ struct ResponseFrameWriterTests {
 }
 
 extension ResponseFrameWriterTests {
+    /// The OK response frame for a `TextMessage` the general way: the payload through `JSONWriter`,
+    /// the envelope through `ServerFrame`.
+    static func generalFrame(id: UInt64, text: String) -> ByteBuffer {
+        var payloadWriter = JSONWriter()
+        payloadWriter.beginObject()
+        payloadWriter.key("text")
+        payloadWriter.string(text)
+        payloadWriter.endObject()
+        var envelope = JSONWriter()
+        ServerFrame.encodeResponse(id: id, status: .ok, payload: payloadWriter.bytes, into: &envelope)
+        var frame = ByteBuffer()
+        WireProtocol.writeFrame(envelope.bytes, into: &frame)
+        return frame
+    }
+
     @Test("a message too large for the single writing pass is measured and written again, with the same bytes")
     func largeMessagesTakeTheTwoPassPath() throws {
         // Around the 1 KiB of room the single pass has, escapes included (each `\u0001` is 6 bytes).
         for (count, piece) in [(200, "a"), (1_000, "a"), (1_020, "b"), (1_100, "c"), (170, "\u{1}"), (200, "\u{1}"), (40_000, "é")] {
             let text = String(repeating: piece, count: count)
-            var payloadWriter = JSONWriter()
-            payloadWriter.beginObject()
-            payloadWriter.key("text")
-            payloadWriter.string(text)
-            payloadWriter.endObject()
-            var envelope = JSONWriter()
-            ServerFrame.encodeResponse(id: 9, status: .ok, payload: payloadWriter.bytes, into: &envelope)
-            var expected = ByteBuffer()
-            WireProtocol.writeFrame(envelope.bytes, into: &expected)
+            let expected = Self.generalFrame(id: 9, text: text)
             var written = ByteBuffer(bytes: [1, 2, 3])  // something before it stays as it is
             ResponseFrameWriter.writeOK(id: 9, metadata: [:], message: TextMessage(text: text), into: &written)
             #expect(written.readBytes(length: 3) == [1, 2, 3])
@@ -176,11 +174,15 @@ extension ResponseFrameWriterTests {
         }
     }
 
-    @Test("request ids: a generated one is written as its text, a given one escaped where JSON needs it")
+    @Test(
+        "request ids: generated ones are prefix-sequence in base 36, at most 15 bytes, written as their text; a given one escaped where JSON needs it"
+    )
     func requestIDs() throws {
         #expect(RequestID(prefix: 0, sequence: 1).text == "000000-1")
         #expect(RequestID(prefix: 35, sequence: 36).text == "00000z-10")
-        #expect(RequestID(prefix: RequestID.prefixLimit - 1, sequence: RequestID.sequenceLimit - 1).text == "zzzzzz-zzzzzzzz")
+        let largest = RequestID(prefix: RequestID.prefixLimit - 1, sequence: RequestID.sequenceLimit - 1).text
+        #expect(largest == "zzzzzz-zzzzzzzz")
+        #expect(largest.utf8.count == 15)
         #expect(RequestID(prefix: 7, sequence: RequestID.sequenceLimit).text == "000007-0", "the sequence wraps")
         for (requestID, expectedText) in [
             (RequestID(prefix: 36 * 36, sequence: 1_295), "000100-zz"), (RequestID(given: "abc-1"), "abc-1"),

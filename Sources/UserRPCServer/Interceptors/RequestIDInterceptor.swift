@@ -39,12 +39,6 @@ public final class RequestIDInterceptor: ServerInterceptor {
         return (1...128).contains(utf8.count) && utf8.allSatisfy { (0x21...0x7E).contains($0) && $0 != 0x22 && $0 != 0x5C }
     }
 
-    /// `prefix-sequence` in base 36: at most 6 + 1 + 8 = 15 bytes, a Swift small string (no heap
-    /// allocation); the sequence wraps after 36^8 (2.8 trillion) calls.
-    static func generatedID(prefix: UInt64, sequence: UInt64) -> String {
-        RequestID(prefix: prefix, sequence: sequence).text
-    }
-
     /// `version-traceid-parentid-flags`: 2, 32, 16 and 2 lower-case hex digits (W3C Trace Context).
     static func isTraceparent(_ text: String) -> Bool {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)

@@ -123,15 +123,13 @@ public struct MessageFieldWriter {
             length += maxBytes
             return
         }
-        // A native string lends its UTF-8 as it is (no copy of the string, as `withUTF8` on a `var` makes).
-        let written = text.utf8.withContiguousStorageIfAvailable { utf8 in
+        func write(_ utf8: UnsafeBufferPointer<UInt8>) {
             emit(maxBytes: maxBytes) { memory in JSONStringText.write(utf8, to: memory) }
         }
-        if written == nil {
+        // A native string lends its UTF-8 as it is (no copy of the string, as `withUTF8` on a `var` makes).
+        if text.utf8.withContiguousStorageIfAvailable(write) == nil {
             var text = text
-            text.withUTF8 { utf8 in
-                emit(maxBytes: maxBytes) { memory in JSONStringText.write(utf8, to: memory) }
-            }
+            text.withUTF8(write)
         }
     }
 
