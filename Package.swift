@@ -201,7 +201,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["Golden"]
         ),
         // The server's connection handling on an EmbeddedChannel with a manual clock: no sockets, no waiting.
         .testTarget(

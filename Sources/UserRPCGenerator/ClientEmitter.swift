@@ -1,0 +1,129 @@
+/// Writes a service's typed client: a struct reached from ``UserRPCClient`` (`client.v2`) with, per
+/// method, a call taking the request's fields as labelled parameters, a call taking the request
+/// message, and a pipelined call of many requests.
+struct ClientEmitter {
+    let definition: ServiceDefinition
+    let options: GeneratorOptions
+
+    var clientType: String { options.namespace + "Client" }
+
+    func emit() -> String {
+        let namespace = options.namespace
+        var code = CodeWriter()
+        code.line(options.header)
+        code.line()
+        code.line("import UserRPCWire")
+        code.line("import \(options.messagesModule)")
+        if usesFoundation {
+            code.line()
+            code.line("#if canImport(FoundationEssentials)")
+            code.line("    import FoundationEssentials")
+            code.line("#else")
+            code.line("    import Foundation")
+            code.line("#endif")
+        }
+        code.line()
+        code.block("extension UserRPCClient") { code in
+            code.doc("The methods of `\(definition.fullServiceName)` by name: `client.\(options.clientAccessor).\(definition.methods[0].swiftName)(…)`.")
+            code.line("public var \(options.clientAccessor): \(clientType) { \(clientType)(client: self) }")
+        }
+        code.line()
+        code.doc(
+            """
+            `\(definition.fullServiceName)` through a ``UserRPCClient``. For each method: a call with the
+            request's fields as parameters, a call with the request message, and a pipelined call of many
+            requests on one connection (``UserRPCClient/callPipelined(_:_:options:)``), all with the
+            descriptors of ``\(namespace)``.
+            """)
+        code.block("public struct \(clientType): Sendable") { code in
+            code.doc("The client the calls go through.")
+            code.line("public let client: UserRPCClient")
+            code.line()
+            code.doc("The methods of `\(definition.fullServiceName)`, called through `client`.")
+            code.block("public init(client: UserRPCClient)") { code in
+                code.line("self.client = client")
+            }
+            for method in definition.methods {
+                code.line()
+                emit(method, into: &code, receiver: "client.")
+            }
+        }
+        if options.clientTopLevel {
+            code.line()
+            code.line("// The fields form of each method on the client itself, as it has always offered them.")
+            code.block("extension UserRPCClient") { code in
+                for (index, method) in definition.methods.enumerated() {
+                    if index > 0 { code.line() }
+                    emitFieldsForm(method, into: &code, receiver: "")
+                }
+            }
+        }
+        return code.text
+    }
+
+    private var usesFoundation: Bool {
+        definition.methods.contains { method in
+            message(method.request).fields.contains { $0.type == .uuid || $0.type == .dateTime }
+        }
+    }
+
+    private func message(_ name: String) -> ServiceDefinition.Message {
+        definition.messages.first { $0.name == name }!
+    }
+
+    private func emit(_ method: ServiceDefinition.Method, into code: inout CodeWriter, receiver: String) {
+        let namespace = options.namespace
+        let request = "\(namespace).\(method.request)"
+        let response = "\(namespace).\(method.response)"
+        emitFieldsForm(method, into: &code, receiver: receiver)
+        code.line()
+        code.doc("`\(method.name)` with its request message.")
+        if message(method.response).fields.isEmpty { code.line("@discardableResult") }
+        code.line(
+            "public nonisolated(nonsending) func \(method.swiftName)(_ request: \(request), options: CallOptions = CallOptions()) async throws(UserRPCError) -> \(response) {"
+        )
+        code.line("    try await \(receiver)call(\(namespace).\(method.swiftName), request, options: options)")
+        code.line("}")
+        code.line()
+        code.doc("`\(method.name)` for each of `requests`, pipelined on one connection: one answer per request, in their order.")
+        code.line(
+            "public nonisolated(nonsending) func \(method.swiftName)(pipelining requests: [\(request)], options: CallOptions = CallOptions()) async -> [PipelinedAnswer<\(response)>] {"
+        )
+        code.line("    await \(receiver)callPipelined(\(namespace).\(method.swiftName), requests, options: options)")
+        code.line("}")
+    }
+
+    /// A field's type as code outside the namespace names it.
+    private func qualifiedType(_ field: ServiceDefinition.Field, in message: String) -> String {
+        switch field.type {
+        case .enumeration: "\(options.namespace).\(message).\(MessagesEmitter.swiftType(field))"
+        case .messages(let element): "[\(options.namespace).\(element)]"
+        default: MessagesEmitter.swiftType(field)
+        }
+    }
+
+    private func emitFieldsForm(_ method: ServiceDefinition.Method, into code: inout CodeWriter, receiver: String) {
+        let namespace = options.namespace
+        let fields = message(method.request).fields
+        var doc = "`\(method.name)`: \(SwiftNames.docText(method.description))"
+        if !fields.isEmpty {
+            doc += "\n\n- Parameters:"
+            for field in fields {
+                doc += "\n  - \(field.swiftName): " + (field.description.map(SwiftNames.docText) ?? "`\(field.name)`.")
+            }
+            doc += "\n  - options: the call's deadline and metadata."
+        }
+        code.doc(doc)
+        if message(method.response).fields.isEmpty { code.line("@discardableResult") }
+        let parameters =
+            fields.map { "\($0.swiftName): \(qualifiedType($0, in: method.request))\($0.isRequired ? "" : "? = nil")" } + [
+                "options: CallOptions = CallOptions()"
+            ]
+        let arguments = fields.map { "\($0.swiftName): \($0.swiftName)" }.joined(separator: ", ")
+        code.line(
+            "public nonisolated(nonsending) func \(method.swiftName)(\(parameters.joined(separator: ", "))) async throws(UserRPCError) -> \(namespace).\(method.response) {"
+        )
+        code.line("    try await \(receiver)call(\(namespace).\(method.swiftName), \(namespace).\(method.request)(\(arguments)), options: options)")
+        code.line("}")
+    }
+}

@@ -1,0 +1,169 @@
+import StrictJSON
+
+/// A service schema (`Schemas/<package>.json`) read into what the emitters need: its methods, its
+/// messages with their fields in schema order, and the names the Swift code gives them.
+struct ServiceDefinition {
+    /// A method of the service.
+    struct Method {
+        /// `RegisterUser`.
+        var name: String
+        /// `user.v2.UserService/RegisterUser`.
+        var fullName: String
+        var request: String
+        var response: String
+        /// The schema's idempotency level (`NO_SIDE_EFFECTS`), or `nil` when it has none.
+        var idempotency: String?
+        var description: String
+
+        /// `registerUser`: the descriptor's and the client function's name.
+        var swiftName: String { SwiftNames.lowerCamel(name) }
+    }
+
+    /// A message: an object with fields.
+    struct Message {
+        var name: String
+        var fields: [Field]
+    }
+
+    /// A field of a message, in schema order.
+    struct Field {
+        /// The name on the wire (`page_token`).
+        var name: String
+        var type: FieldType
+        var isRequired: Bool
+        var description: String?
+
+        /// The Swift property's name (`pageToken`).
+        var swiftName: String { SwiftNames.lowerCamel(name) }
+    }
+
+    /// The JSON Schema shapes the generator knows; anything else is a generation error.
+    enum FieldType: Equatable {
+        case string
+        case uuid
+        case dateTime
+        /// `Int` when bounded above, `UInt64` when at least 0 with no upper bound.
+        case integer(unsigned: Bool)
+        case boolean
+        /// A string with an `enum`: a nested Swift enum named after the field.
+        case enumeration(cases: [String])
+        /// An array of another message of the schema (`items: {"$ref": "#/messages/User"}`).
+        case messages(String)
+    }
+
+    /// `user.v2`.
+    var package: String
+    /// `UserService`.
+    var service: String
+    var methods: [Method]
+    var messages: [Message]
+    /// The schema file's text, byte for byte.
+    var text: String
+
+    /// `user.v2.UserService`.
+    var fullServiceName: String { package + "." + service }
+
+    /// Reads the schema document `text`; `path` names it in errors.
+    init(text: String, path: String) throws(GeneratorError) {
+        let root: JSONObject
+        do {
+            guard case .object(let object) = try JSONParser().parse(Array(text.utf8)) else {
+                throw GeneratorError("\(path): the schema is not a JSON object")
+            }
+            root = object
+        } catch let error as GeneratorError {
+            throw error
+        } catch {
+            throw GeneratorError("\(path): the schema is not valid JSON: \(error)")
+        }
+        func string(_ object: JSONObject, _ key: String, _ context: String) throws(GeneratorError) -> String {
+            guard let value = object[key]?.stringValue else { throw GeneratorError("\(path): \(context) has no string '\(key)'") }
+            return value
+        }
+        self.text = text
+        package = try string(root, "package", "the schema")
+        service = try string(root, "service", "the schema")
+        guard case .array(let methodValues)? = root["methods"] else { throw GeneratorError("\(path): the schema has no 'methods' array") }
+        var methods: [Method] = []
+        for value in methodValues {
+            guard let object = value.objectValue else { throw GeneratorError("\(path): a method is not an object") }
+            let name = try string(object, "name", "a method")
+            let method = Method(
+                name: name, fullName: try string(object, "full_name", name), request: try string(object, "request", name),
+                response: try string(object, "response", name), idempotency: object["idempotency"]?.stringValue,
+                description: object["description"]?.stringValue ?? "")
+            guard method.fullName == "\(package).\(service)/\(name)" else {
+                throw GeneratorError("\(path): \(name)'s full_name is \(method.fullName), not \(package).\(service)/\(name)")
+            }
+            methods.append(method)
+        }
+        self.methods = methods
+        guard let messageObjects = root["messages"]?.objectValue else { throw GeneratorError("\(path): the schema has no 'messages' object") }
+        var messages: [Message] = []
+        for member in messageObjects.members {
+            guard let object = member.value.objectValue else { throw GeneratorError("\(path): message \(member.key) is not an object") }
+            messages.append(try Self.message(member.key, object, path: path))
+        }
+        self.messages = messages
+        let known = Set(messages.map(\.name))
+        for method in methods {
+            for name in [method.request, method.response] where !known.contains(name) {
+                throw GeneratorError("\(path): \(method.name) names the message \(name), which the schema does not define")
+            }
+        }
+        for message in messages {
+            for field in message.fields {
+                if case .messages(let element) = field.type, !known.contains(element) {
+                    throw GeneratorError("\(path): \(message.name).\(field.name) refers to \(element), which the schema does not define")
+                }
+            }
+        }
+    }
+
+    private static func message(_ name: String, _ object: JSONObject, path: String) throws(GeneratorError) -> Message {
+        guard object["type"]?.stringValue == "object" else { throw GeneratorError("\(path): message \(name) is not of type object") }
+        var required: Set<String> = []
+        if case .array(let names)? = object["required"] { required = Set(names.compactMap(\.stringValue)) }
+        var fields: [Field] = []
+        for member in object["properties"]?.objectValue?.members ?? [] {
+            guard let property = member.value.objectValue else { throw GeneratorError("\(path): \(name).\(member.key) is not an object") }
+            let type = try fieldType(property, at: "\(name).\(member.key)", path: path)
+            if case .messages = type, !required.contains(member.key) {
+                throw GeneratorError("\(path): \(name).\(member.key): an array field must be required (send it empty)")
+            }
+            fields.append(Field(name: member.key, type: type, isRequired: required.contains(member.key), description: property["description"]?.stringValue))
+        }
+        return Message(name: name, fields: fields)
+    }
+
+    private static func fieldType(_ property: JSONObject, at place: String, path: String) throws(GeneratorError) -> FieldType {
+        switch property["type"]?.stringValue {
+        case "string":
+            if case .array(let cases)? = property["enum"] { return .enumeration(cases: cases.compactMap(\.stringValue)) }
+            switch property["format"]?.stringValue {
+            case nil: return .string
+            case "uuid": return .uuid
+            case "date-time": return .dateTime
+            case let format?: throw GeneratorError("\(path): \(place): string format '\(format)' is not supported")
+            }
+        case "integer":
+            let minimum = property["minimum"].flatMap(\.intValue)
+            return .integer(unsigned: property["maximum"] == nil && (minimum ?? -1) >= 0)
+        case "boolean":
+            return .boolean
+        case "array":
+            guard let reference = property["items"]?.objectValue?["$ref"]?.stringValue, reference.hasPrefix("#/messages/") else {
+                throw GeneratorError("\(path): \(place): arrays must hold messages ({\"$ref\": \"#/messages/Name\"})")
+            }
+            return .messages(String(reference.dropFirst("#/messages/".count)))
+        case let type:
+            throw GeneratorError("\(path): \(place): type '\(type ?? "none")' is not supported")
+        }
+    }
+}
+
+/// Why a schema could not be turned into code.
+struct GeneratorError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,42 @@
+/// Writes a schema's namespace: the service's name, its embedded schema and one method descriptor
+/// per method (with the schema's idempotency level, which decides what a client may retry).
+struct ServiceEmitter {
+    let definition: ServiceDefinition
+    let options: GeneratorOptions
+
+    func emit() -> String {
+        var code = CodeWriter()
+        code.line(options.header)
+        code.line()
+        code.line("import UserRPCWire")
+        code.line()
+        code.doc(
+            """
+            `\(definition.fullServiceName)` (`Schemas/\(definition.package).json`): its schema, one descriptor per
+            method, and (nested here) its messages.
+            """)
+        code.block("public enum \(options.namespace)") { code in
+            code.doc("`Schemas/\(definition.package).json`, as built into this module.")
+            code.line("public static let schema = ServiceSchema(embedded: schemaText)")
+            code.line()
+            code.doc("The service's full name, as it prefixes method names on the wire.")
+            code.line("public static let name = \"\(definition.fullServiceName)\"")
+            for method in definition.methods {
+                code.line()
+                code.doc("`\(method.name)`: \(SwiftNames.docText(method.description))")
+                var arguments = "service: name, name: \"\(method.name)\""
+                if let idempotency = method.idempotency { arguments += ", idempotency: .\(SwiftNames.lowerCamel(idempotency))" }
+                code.line("public static let \(method.swiftName) = MethodDescriptor<\(method.request), \(method.response)>(\(arguments))")
+            }
+            code.line()
+            code.doc("The text of `Schemas/\(definition.package).json`, byte for byte.")
+            code.line("static let schemaText: String = #\"\"\"")
+            // The schema as it is; the string ends with the file's last newline (a blank line before
+            // the closing delimiter keeps it). `swift format` indents the lines, and a multi-line
+            // string drops exactly that indentation again.
+            code.verbatim(definition.text.hasSuffix("\n") ? definition.text + "\n" : definition.text + "\n")
+            code.line("\"\"\"#")
+        }
+        return code.text
+    }
+}
