@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "user-rpc-server", targets: ["UserRPCServerMain"]),
         .executable(name: "user-rpc", targets: ["UserRPCCLI"]),
+        .executable(name: "user-rpc-generate", targets: ["UserRPCGenerator"]),
         .library(name: "UserRPCClient", targets: ["UserRPCClient"]),
         .library(name: "UserRPCServer", targets: ["UserRPCServer"]),
         .library(name: "UserService", targets: ["UserService"]),
@@ -30,6 +31,9 @@ let package = Package(
     targets: [
         // Strict JSON: a parser that rejects what it does not understand, and a writer. No dependencies.
         .target(name: "StrictJSON"),
+        // The code generator: Schemas/<package>.json -> messages, descriptors, embedded schema, service
+        // protocol and typed client (scripts/generate.sh runs it; its output is committed and checked).
+        .executableTarget(name: "UserRPCGenerator", dependencies: ["StrictJSON"]),
         // The versioned `user.v1` messages (the service boundary) and the embedded copy of the schema.
         .target(name: "UserV1", dependencies: ["UserRPCWire"]),
         // The versioned `user.v2` messages (users that change and leave), beside user.v1.

@@ -24,6 +24,9 @@ swift format lint --strict --recursive Package.swift Sources Tests Benchmarks/Pa
 echo "== every target declares the modules it imports"
 ./scripts/check-imports.sh
 
+echo "== the generated code is what the schemas generate (scripts/generate.sh)"
+./scripts/generate.sh --check
+
 echo "== build (all products and tests)"
 swift build --build-tests
 

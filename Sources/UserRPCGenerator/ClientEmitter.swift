@@ -24,7 +24,8 @@ struct ClientEmitter {
         }
         code.line()
         code.block("extension UserRPCClient") { code in
-            code.doc("The methods of `\(definition.fullServiceName)` by name: `client.\(options.clientAccessor).\(definition.methods[0].swiftName)(…)`.")
+            code.doc(
+                "The methods of `\(definition.fullServiceName)` by name: `client.\(options.clientAccessor).\(definition.methods[0].swiftName)(…)`.")
             code.line("public var \(options.clientAccessor): \(clientType) { \(clientType)(client: self) }")
         }
         code.line()
@@ -87,7 +88,7 @@ struct ClientEmitter {
         code.line()
         code.doc("`\(method.name)` for each of `requests`, pipelined on one connection: one answer per request, in their order.")
         code.line(
-            "public nonisolated(nonsending) func \(method.swiftName)(pipelining requests: [\(request)], options: CallOptions = CallOptions()) async -> [PipelinedAnswer<\(response)>] {"
+            "public nonisolated(nonsending) func \(method.swiftName)(pipelining requests: [\(request)], options: CallOptions = CallOptions()) async -> [UserRPCClient.PipelinedAnswer<\(response)>] {"
         )
         code.line("    await \(receiver)callPipelined(\(namespace).\(method.swiftName), requests, options: options)")
         code.line("}")

@@ -8,12 +8,31 @@ struct CodeWriter {
         text += line.isEmpty ? "\n" : String(repeating: "    ", count: depth) + line + "\n"
     }
 
-    /// `/// text` lines at the current depth, one per paragraph line.
+    /// `/// text` lines at the current depth: each line of `text`, wrapped at word boundaries to
+    /// ``docWidth`` columns (a list item's continuation lines indented under its text).
     mutating func doc(_ text: String) {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            self.line(line.isEmpty ? "///" : "/// " + line)
+            guard !line.isEmpty else {
+                self.line("///")
+                continue
+            }
+            let indent = String(line.prefix { $0 == " " }) + (line.drop { $0 == " " }.hasPrefix("- ") ? "  " : "")
+            let width = Self.docWidth - depth * 4 - 4
+            var current = ""
+            for word in line.split(separator: " ") {
+                if !current.isEmpty, current.count + 1 + word.count > width {
+                    self.line("/// " + current)
+                    current = indent + word
+                } else {
+                    current = current.isEmpty ? String(line.prefix { $0 == " " }) + word : current + " " + word
+                }
+            }
+            self.line("/// " + current)
         }
     }
+
+    /// The column at which doc comments wrap.
+    static let docWidth = 110
 
     /// `opening {`, the body one level deeper, then `}`.
     mutating func block(_ opening: String, _ body: (inout CodeWriter) -> Void) {

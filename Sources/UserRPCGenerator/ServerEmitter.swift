@@ -44,7 +44,9 @@ struct ServerEmitter {
             code.doc("Registers each method of `\(definition.fullServiceName)` with its function.")
             code.block("public func registerMethods(with router: inout RPCRouter)") { code in
                 for method in definition.methods {
-                    code.line("router.register(\(namespace).\(method.swiftName)) { [self] request, context in \(method.swiftName)(request, context: &context) }")
+                    code.line(
+                        "router.register(\(namespace).\(method.swiftName)) { [self] request, context in \(method.swiftName)(request, context: &context) }"
+                    )
                 }
             }
         }

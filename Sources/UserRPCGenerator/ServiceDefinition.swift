@@ -131,7 +131,8 @@ struct ServiceDefinition {
             if case .messages = type, !required.contains(member.key) {
                 throw GeneratorError("\(path): \(name).\(member.key): an array field must be required (send it empty)")
             }
-            fields.append(Field(name: member.key, type: type, isRequired: required.contains(member.key), description: property["description"]?.stringValue))
+            fields.append(
+                Field(name: member.key, type: type, isRequired: required.contains(member.key), description: property["description"]?.stringValue))
         }
         return Message(name: name, fields: fields)
     }

@@ -34,8 +34,7 @@ struct ServiceEmitter {
             // The schema as it is; the string ends with the file's last newline (a blank line before
             // the closing delimiter keeps it). `swift format` indents the lines, and a multi-line
             // string drops exactly that indentation again.
-            code.verbatim(definition.text.hasSuffix("\n") ? definition.text + "\n" : definition.text + "\n")
-            code.line("\"\"\"#")
+            code.verbatim(definition.text + "\n" + "\"\"\"#\n")
         }
         return code.text
     }

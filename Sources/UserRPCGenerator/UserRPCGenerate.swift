@@ -71,7 +71,10 @@ enum UserRPCGenerate {
             let definition = try ServiceDefinition(text: String(decoding: data, as: UTF8.self), path: options.schema)
             let sources = options.root + "/Sources/"
             var files = [
-                (sources + "\(options.messagesModule)/Generated/\(options.namespace).swift", ServiceEmitter(definition: definition, options: options).emit()),
+                (
+                    sources + "\(options.messagesModule)/Generated/\(options.namespace).swift",
+                    ServiceEmitter(definition: definition, options: options).emit()
+                ),
                 (
                     sources + "\(options.messagesModule)/Generated/\(options.namespace)+Messages.swift",
                     MessagesEmitter(definition: definition, options: options).emit()
@@ -86,7 +89,10 @@ enum UserRPCGenerate {
             }
             if !options.clientAccessor.isEmpty {
                 files.append(
-                    (sources + "UserRPCClient/Generated/\(options.namespace)Client.swift", ClientEmitter(definition: definition, options: options).emit()))
+                    (
+                        sources + "UserRPCClient/Generated/\(options.namespace)Client.swift",
+                        ClientEmitter(definition: definition, options: options).emit()
+                    ))
             }
             for (file, text) in files {
                 try FileManager.default.createDirectory(

@@ -3,31 +3,28 @@ import UserRPCServer
 import UserRPCWire
 import UserV1
 
-/// Serves `user.v1.UserService` (`Schemas/user.v1.json`) from the domain's ``UserOperations``: one
-/// handler per method, each turning the request message into an operation and the domain's answer
-/// into the version 1 response message.
-public struct UserServiceV1Provider: RPCService {
+/// Serves `user.v1.UserService` (`Schemas/user.v1.json`, the generated
+/// ``UserServiceV1/ServiceProtocol``) from the domain's ``UserOperations``: each method turns its
+/// request into an operation and the domain's answer into the version 1 message.
+public struct UserServiceV1Provider: UserServiceV1.ServiceProtocol {
     public let operations: UserOperations
 
     public init(operations: UserOperations) {
         self.operations = operations
     }
 
-    public var schema: ServiceSchema { UserServiceV1.schema }
+    public func registerUser(_ request: RegisterUserRequest, context: inout ServerContext) -> ServerAnswer<UserV1.User> {
+        operations.register(username: request.username, email: request.email, idempotencyKey: context.requestMetadata["idempotency-key"])
+            .answer(UserV1.User.init)
+    }
 
-    public func registerMethods(with router: inout RPCRouter) {
-        let operations = self.operations
-        router.register(UserServiceV1.registerUser) { request, context in
-            operations.register(username: request.username, email: request.email, idempotencyKey: context.requestMetadata["idempotency-key"])
-                .answer(UserV1.User.init)
-        }
-        router.register(UserServiceV1.getUser) { request, _ in
-            operations.user(id: request.id).answer(UserV1.User.init)
-        }
-        router.register(UserServiceV1.searchUsers) { request, _ in
-            operations.search(username: request.username, email: request.email, limit: request.limit, pageToken: request.pageToken)
-                .answer(SearchUsersResponse.init)
-        }
+    public func getUser(_ request: GetUserRequest, context: inout ServerContext) -> ServerAnswer<UserV1.User> {
+        operations.user(id: request.id).answer(UserV1.User.init)
+    }
+
+    public func searchUsers(_ request: SearchUsersRequest, context: inout ServerContext) -> ServerAnswer<SearchUsersResponse> {
+        operations.search(username: request.username, email: request.email, limit: request.limit, pageToken: request.pageToken)
+            .answer(SearchUsersResponse.init)
     }
 }
 

@@ -3,37 +3,41 @@ import UserRPCServer
 import UserRPCWire
 import UserV2
 
-/// Serves `user.v2.UserService` (`Schemas/user.v2.json`) from the same ``UserOperations`` as
-/// version 1: the same users, presented with their version and last change, and two more methods.
-public struct UserServiceV2Provider: RPCService {
+/// Serves `user.v2.UserService` (`Schemas/user.v2.json`, the generated
+/// ``UserServiceV2/ServiceProtocol``) from the same ``UserOperations`` as version 1: the same
+/// users, presented with their version and last change, and two more methods.
+public struct UserServiceV2Provider: UserServiceV2.ServiceProtocol {
     public let operations: UserOperations
 
     public init(operations: UserOperations) {
         self.operations = operations
     }
 
-    public var schema: ServiceSchema { UserServiceV2.schema }
+    public func registerUser(_ request: UserServiceV2.RegisterUserRequest, context: inout ServerContext) -> ServerAnswer<UserServiceV2.User> {
+        operations.register(username: request.username, email: request.email, idempotencyKey: context.requestMetadata["idempotency-key"])
+            .answer(UserServiceV2.User.init)
+    }
 
-    public func registerMethods(with router: inout RPCRouter) {
-        let operations = self.operations
-        router.register(UserServiceV2.registerUser) { request, context in
-            operations.register(username: request.username, email: request.email, idempotencyKey: context.requestMetadata["idempotency-key"])
-                .answer(UserServiceV2.User.init)
-        }
-        router.register(UserServiceV2.getUser) { request, _ in
-            operations.user(id: request.id).answer(UserServiceV2.User.init)
-        }
-        router.register(UserServiceV2.searchUsers) { request, _ in
-            operations.search(username: request.username, email: request.email, limit: request.limit, pageToken: request.pageToken)
-                .answer(UserServiceV2.SearchUsersResponse.init)
-        }
-        router.register(UserServiceV2.updateUser) { request, _ in
-            operations.update(id: request.id, username: request.username, email: request.email, expectedVersion: request.expectedVersion)
-                .answer(UserServiceV2.User.init)
-        }
-        router.register(UserServiceV2.deleteUser) { request, _ in
-            operations.delete(id: request.id, expectedVersion: request.expectedVersion).answer { _ in UserServiceV2.DeleteUserResponse() }
-        }
+    public func getUser(_ request: UserServiceV2.GetUserRequest, context: inout ServerContext) -> ServerAnswer<UserServiceV2.User> {
+        operations.user(id: request.id).answer(UserServiceV2.User.init)
+    }
+
+    public func searchUsers(_ request: UserServiceV2.SearchUsersRequest, context: inout ServerContext) -> ServerAnswer<
+        UserServiceV2.SearchUsersResponse
+    > {
+        operations.search(username: request.username, email: request.email, limit: request.limit, pageToken: request.pageToken)
+            .answer(UserServiceV2.SearchUsersResponse.init)
+    }
+
+    public func updateUser(_ request: UserServiceV2.UpdateUserRequest, context: inout ServerContext) -> ServerAnswer<UserServiceV2.User> {
+        operations.update(id: request.id, username: request.username, email: request.email, expectedVersion: request.expectedVersion)
+            .answer(UserServiceV2.User.init)
+    }
+
+    public func deleteUser(_ request: UserServiceV2.DeleteUserRequest, context: inout ServerContext) -> ServerAnswer<
+        UserServiceV2.DeleteUserResponse
+    > {
+        operations.delete(id: request.id, expectedVersion: request.expectedVersion).answer { _ in UserServiceV2.DeleteUserResponse() }
     }
 }
 

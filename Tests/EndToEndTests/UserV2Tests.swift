@@ -137,8 +137,8 @@ struct UserV2Tests {
                 return .failure(error)
             }
         }()
-        async let delete: Void? = try? await client.v2.deleteUser(id: victim.id)
-        let (updated, deleted): (Result<UserServiceV2.User, UserRPCError>, Void?) = await (update, delete)
+        async let delete: UserServiceV2.DeleteUserResponse? = try? await client.v2.deleteUser(id: victim.id)
+        let (updated, deleted): (Result<UserServiceV2.User, UserRPCError>, UserServiceV2.DeleteUserResponse?) = await (update, delete)
         #expect(deleted != nil)
         if case .failure(let error) = updated { #expect(error.code == .notFound) }
         #expect(await #expect(throws: UserRPCError.self) { try await client.v2.getUser(id: victim.id) }?.code == .notFound)

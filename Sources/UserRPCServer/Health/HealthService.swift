@@ -26,7 +26,7 @@ public struct HealthProbe: Sendable {
 /// The answer is NOT_SERVING from the moment a graceful shutdown begins, and while a required
 /// probe fails; UNKNOWN_SERVICE for a service the server does not host; otherwise SERVING, with a
 /// detail naming any optional dependency that is down.
-public final class HealthService: RPCService {
+public final class HealthService: HealthServiceV1.ServiceProtocol {
     private struct State {
         var shuttingDown = false
         var hostedServices: Set<String> = []
@@ -41,8 +41,6 @@ public final class HealthService: RPCService {
         self.probes = probes
     }
 
-    public var schema: ServiceSchema { HealthServiceV1.schema }
-
     /// Whether a graceful shutdown has begun (every check then answers NOT_SERVING).
     public var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
 
@@ -56,11 +54,10 @@ public final class HealthService: RPCService {
         state.withLockedValue { $0.hostedServices = Set(names) }
     }
 
-    public func registerMethods(with router: inout RPCRouter) {
-        router.register(HealthServiceV1.check) { [self] request, _ in answer(request) }
-    }
-
-    private func answer(_ request: HealthCheckRequest) -> ServerAnswer<HealthCheckResponse> {
+    /// `Check`: NOT_SERVING from the start of a shutdown and while a required probe fails,
+    /// UNKNOWN_SERVICE for a service not hosted, otherwise SERVING (with a detail for each failing
+    /// optional probe).
+    public func check(_ request: HealthCheckRequest, context: inout ServerContext) -> ServerAnswer<HealthCheckResponse> {
         let (shuttingDown, hosted) = state.withLockedValue { ($0.shuttingDown, $0.hostedServices) }
         if let service = request.service, !service.isEmpty, !hosted.contains(service) {
             return .ok(HealthCheckResponse(status: .unknownService, detail: "this server does not host '\(RPCError.echo(service))'"))
