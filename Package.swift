@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Strict JSON: a parser that rejects what it does not understand, and a writer. No dependencies.
@@ -43,8 +44,8 @@ let package = Package(
         // The `reflection.v1` messages: the service that lists a server's services and their schemas.
         .target(name: "ReflectionV1", dependencies: ["UserRPCWire"]),
         // The domain: entities, validation, errors, logic, ports, repository, the execution policy and
-        // the in-memory adapters. No NIO, no API version.
-        .target(name: "UserCore", dependencies: ["StrictJSON"]),
+        // the in-memory adapters. No NIO, no API version; SHA-256 and HMAC from swift-crypto.
+        .target(name: "UserCore", dependencies: ["StrictJSON", .product(name: "Crypto", package: "swift-crypto")]),
         // PostgreSQL store adapter (libpq) and Redis cache adapter (hiredis), behind UserCore's ports.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
@@ -127,10 +128,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The user services (user.v1, user.v2) over the domain: request messages in, domain operations, response messages out.
+        // The user services (user.v1, user.v2) over the domain: request messages in, domain operations, response
+        // messages out; and the composition root the server binary and the test kit share (UserRPCApplication).
         .target(
             name: "UserService",
-            dependencies: ["UserCore", "UserV1", "UserV2", "UserRPCServer", "UserRPCWire", "StrictJSON"]
+            dependencies: [
+                "UserCore", "UserV1", "UserV2", "UserRPCServer", "UserRPCWire", "StrictJSON",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
         .executableTarget(
             name: "UserRPCServerMain",

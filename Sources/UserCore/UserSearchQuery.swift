@@ -111,7 +111,7 @@ public struct PageTokens: Sendable {
         guard let data = Data(base64Encoded: base64), data.count > 16 else { return nil }
         let bytes = Array(data)
         let position = Array(bytes[16...])
-        guard SHA256.equal(Array(bytes[..<16]), Array(mac(position, query))),
+        guard Digests.equal(Array(bytes[..<16]), Array(mac(position, query))),
             let text = String(validating: position, as: UTF8.self)
         else { return nil }
         let parts = text.split(separator: "|", omittingEmptySubsequences: false)
@@ -125,6 +125,6 @@ public struct PageTokens: Sendable {
         message += Array((query.email ?? "").utf8) + [0]
         message += Array(String(query.limit).utf8) + [0]
         message += position
-        return SHA256.hmac(key: key, message: message)[..<16]
+        return Digests.hmacSHA256(key: key, message: message)[..<16]
     }
 }

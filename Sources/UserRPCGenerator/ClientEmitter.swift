@@ -94,15 +94,6 @@ struct ClientEmitter {
         code.line("}")
     }
 
-    /// A field's type as code outside the namespace names it.
-    private func qualifiedType(_ field: ServiceDefinition.Field, in message: String) -> String {
-        switch field.type {
-        case .enumeration: "\(options.namespace).\(message).\(MessagesEmitter.swiftType(field))"
-        case .messages(let element): "[\(options.namespace).\(element)]"
-        default: MessagesEmitter.swiftType(field)
-        }
-    }
-
     private func emitFieldsForm(_ method: ServiceDefinition.Method, into code: inout CodeWriter, receiver: String) {
         let namespace = options.namespace
         let fields = message(method.request).fields
@@ -117,7 +108,9 @@ struct ClientEmitter {
         code.doc(doc)
         if message(method.response).fields.isEmpty { code.line("@discardableResult") }
         let parameters =
-            fields.map { "\($0.swiftName): \(qualifiedType($0, in: method.request))\($0.isRequired ? "" : "? = nil")" } + [
+            fields.map {
+                "\($0.swiftName): \(MessagesEmitter.qualifiedType($0, in: method.request, namespace: options.namespace))\($0.isRequired ? "" : "? = nil")"
+            } + [
                 "options: CallOptions = CallOptions()"
             ]
         let arguments = fields.map { "\($0.swiftName): \($0.swiftName)" }.joined(separator: ", ")

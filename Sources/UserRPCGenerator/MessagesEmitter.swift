@@ -166,6 +166,15 @@ struct MessagesEmitter {
         }
     }
 
+    /// A field's type as code outside the namespace names it.
+    static func qualifiedType(_ field: ServiceDefinition.Field, in message: String, namespace: String) -> String {
+        switch field.type {
+        case .enumeration: "\(namespace).\(message).\(swiftType(field))"
+        case .messages(let element): "[\(namespace).\(element)]"
+        default: swiftType(field)
+        }
+    }
+
     private func reader(_ field: ServiceDefinition.Field) -> String {
         if case .messages(let element) = field.type {
             return "fields.messages(\"\(field.name)\", as: \(element).self, required: \(field.isRequired))"

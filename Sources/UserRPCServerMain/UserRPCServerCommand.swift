@@ -367,11 +367,9 @@ struct Serve: AsyncParsableCommand {
                 "auth": "\(configuration.authTokens.isEmpty ? "none" : "bearer tokens (\(configuration.authTokens.count))")",
                 "tls": "\(configuration.tls == nil ? "off" : configuration.tls?.clientCAPath == nil ? "on" : "on, client certificates required")",
             ])
-        let health = HealthService(probes: repository.healthProbes(storeName: postgres == nil ? "embedded store" : "PostgreSQL", cacheName: "Redis"))
-        let services: [any RPCService] = [
-            UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations), health,
-        ]
-        let server = try UserRPCServer(configuration: configuration, services: services, logger: logger, metricsFactory: metricsFactory)
+        let server = try UserRPCApplication.makeServer(
+            configuration: configuration, operations: operations, storeName: postgres == nil ? "embedded store" : "PostgreSQL", logger: logger,
+            metricsFactory: metricsFactory)
         // Bound before the server listens: once the RPC port is logged, the metrics endpoint is up.
         do {
             try await metricsEndpoint?.bind()

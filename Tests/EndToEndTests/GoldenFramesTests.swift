@@ -30,14 +30,14 @@ struct GoldenFramesTests {
         let pinned = Date(timeIntervalSince1970: 1_767_225_600.123)  // 2026-01-01T00:00:00.123Z
         let operations = UserOperations(
             repository: UserRepository(store: InMemoryUserStore()), now: { pinned }, pageTokenKey: [UInt8](repeating: 7, count: 32))
-        let server = try await TestServer.start(services: [
-            UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations), HealthService(probes: []),
-        ])
-        let connection = try await server.rawConnection()
-        var transcript = Transcript(connection: connection)
-        try await Self.runScript(&transcript)
-        await connection.close()
-        try await server.stop()
+        // The services as the server binary makes them (UserRPCApplication), over a pinned clock.
+        let transcript = try await TestServer.start(repository: operations.repository, operations: operations).scoped { server in
+            let connection = try await server.rawConnection()
+            var transcript = Transcript(connection: connection)
+            try await Self.runScript(&transcript)
+            await connection.close()
+            return transcript
+        }
 
         if ProcessInfo.processInfo.environment["GOLDEN_RECORD"] == "1" {
             try (transcript.lines.joined(separator: "\n") + "\n").write(toFile: Self.goldenPath, atomically: true, encoding: .utf8)

@@ -54,11 +54,13 @@ public struct TestServer: Sendable {
         }
     }
 
-    /// Starts a server over `repository` (the embedded store by default), hosting the user services
-    /// and a health service probing the repository's store and cache (or `replacement`, a test's own
-    /// services), and `extraServices`.
+    /// Starts a server over `repository` (the embedded store by default) as the binary makes it
+    /// (``UserRPCApplication``: the user services over `operations`, made from the repository by
+    /// default, and a health service probing the repository's store and cache), or one hosting
+    /// `replacement`, a test's own services; with `extraServices` either way.
     public static func start(
         repository: UserRepository = UserRepository(store: InMemoryUserStore()),
+        operations: UserOperations? = nil,
         extraServices: [any RPCService] = [],
         services replacement: [any RPCService]? = nil,
         interceptors: [any ServerInterceptor] = [],
@@ -76,14 +78,16 @@ public struct TestServer: Sendable {
                 quiet.logLevel = .critical
                 return quiet
             }()
-        let operations = UserOperations(repository: repository)
-        let server = try UserRPCServer(
-            configuration: configuration,
-            services: (replacement ?? [
-                UserServiceV1Provider(operations: operations), UserServiceV2Provider(operations: operations),
-                HealthService(probes: repository.healthProbes(storeName: "store", cacheName: "cache")),
-            ]) + extraServices,
-            interceptors: interceptors, logger: logger)
+        let server: UserRPCServer
+        if let replacement {
+            server = try UserRPCServer(
+                configuration: configuration, services: replacement + extraServices, interceptors: interceptors, logger: logger)
+        } else {
+            server = try UserRPCApplication.makeServer(
+                configuration: configuration, operations: operations ?? UserOperations(repository: repository), storeName: "store",
+                cacheName: "cache",
+                extraServices: extraServices, interceptors: interceptors, logger: logger)
+        }
         let runTask = Task { try await server.run() }
         let address = try await server.listeningAddress
         return TestServer(
@@ -113,6 +117,31 @@ public struct TestServer: Sendable {
     public func waitUntilStopped() async throws {
         try await runTask.value
         await cleanup()
+    }
+}
+
+/// Runs `body` with a server started on `backend` (see ``TestServer/start(backend:configure:)``),
+/// then stops it, whether `body` returns or throws: a failing test never leaks a server.
+public func withTestServer<T>(
+    backend: Backend = .embedded,
+    configure: (inout UserRPCServerConfiguration) -> Void = { _ in },
+    _ body: (TestServer) async throws -> T
+) async throws -> T {
+    try await TestServer.start(backend: backend, configure: configure).scoped(body)
+}
+
+extension TestServer {
+    /// Runs `body` with this server, then stops it, whether `body` returns or throws.
+    public func scoped<T>(_ body: (TestServer) async throws -> T) async throws -> T {
+        let result: T
+        do {
+            result = try await body(self)
+        } catch {
+            try? await stop()
+            throw error
+        }
+        try await stop()
+        return result
     }
 }
 

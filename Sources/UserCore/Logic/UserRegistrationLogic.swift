@@ -39,7 +39,7 @@ public struct UserRegistrationLogic: Sendable {
     /// The id of the user registered with an idempotency key: the first 16 bytes of
     /// SHA-256("user-rpc idempotency-key v1\0" + key) as a version 8 (custom) UUID (RFC 9562).
     public static func userID(idempotencyKey: String) -> UUID {
-        var bytes = SHA256.hash(Array("user-rpc idempotency-key v1\0".utf8) + Array(idempotencyKey.utf8))
+        var bytes = Digests.sha256(Array("user-rpc idempotency-key v1\0".utf8) + Array(idempotencyKey.utf8))
         bytes[6] = (bytes[6] & 0x0F) | 0x80  // version 8
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 9562 variant
         return UUID(

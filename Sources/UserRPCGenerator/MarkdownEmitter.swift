@@ -1,0 +1,29 @@
+import Foundation
+
+/// Writes the rows of the README's table of typed client methods for one schema: each method's
+/// call, what it returns, and what it does (the schema's description).
+struct MarkdownEmitter {
+    let definition: ServiceDefinition
+    let options: GeneratorOptions
+
+    func emit() -> String {
+        var rows = ""
+        for method in definition.methods {
+            let request = definition.messages.first { $0.name == method.request }!
+            let parameters =
+                request.fields.map { field in
+                    let type = MessagesEmitter.qualifiedType(field, in: method.request, namespace: options.namespace)
+                    return field.isRequired ? "\(field.swiftName): \(type)" : "\(field.swiftName): \(type)? = nil"
+                } + ["options:"]
+            var call = "`client.\(options.clientAccessor).\(method.swiftName)(\(parameters.joined(separator: ", ")))`"
+            if options.clientTopLevel { call += " (also `client.\(method.swiftName)(…)`)" }
+            let response = definition.messages.first { $0.name == method.response }!
+            let returns =
+                response.fields.isEmpty
+                ? "`\(options.namespace).\(method.response)` (empty, discardable)" : "`\(options.namespace).\(method.response)`"
+            rows += "| \(call) | \(returns) | \(method.description.replacingOccurrences(of: "|", with: "\\|")) |\n"
+        }
+        return rows
+    }
+
+}
