@@ -29,6 +29,9 @@ struct ServiceEmitter {
                 code.line("public static let \(method.swiftName) = MethodDescriptor<\(method.request), \(method.response)>(\(arguments))")
             }
             code.line()
+            code.doc("Every message of the schema, in schema order.")
+            code.line("public static let messageTypes: [any RPCMessage.Type] = [\(definition.messages.map { "\($0.name).self" }.joined(separator: ", "))]")
+            code.line()
             code.doc("The text of `Schemas/\(definition.package).json`, byte for byte.")
             code.line("static let schemaText: String = #\"\"\"")
             // The schema as it is; the string ends with the file's last newline (a blank line before

@@ -16,6 +16,9 @@ public enum HealthServiceV1 {
     /// shutdown begins. Callable without a bearer token.
     public static let check = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(service: name, name: "Check", idempotency: .noSideEffects)
 
+    /// Every message of the schema, in schema order.
+    public static let messageTypes: [any RPCMessage.Type] = [HealthCheckRequest.self, HealthCheckResponse.self]
+
     /// The text of `Schemas/health.v1.json`, byte for byte.
     static let schemaText: String = #"""
         {

@@ -20,6 +20,11 @@ public enum ReflectionServiceV1 {
     public static let describeService = MethodDescriptor<DescribeServiceRequest, DescribeServiceResponse>(
         service: name, name: "DescribeService", idempotency: .noSideEffects)
 
+    /// Every message of the schema, in schema order.
+    public static let messageTypes: [any RPCMessage.Type] = [
+        ListServicesRequest.self, ListServicesResponse.self, ServiceEntry.self, DescribeServiceRequest.self, DescribeServiceResponse.self,
+    ]
+
     /// The text of `Schemas/reflection.v1.json`, byte for byte.
     static let schemaText: String = #"""
         {

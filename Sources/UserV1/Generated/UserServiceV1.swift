@@ -23,6 +23,11 @@ public enum UserServiceV1 {
     public static let searchUsers = MethodDescriptor<SearchUsersRequest, SearchUsersResponse>(
         service: name, name: "SearchUsers", idempotency: .noSideEffects)
 
+    /// Every message of the schema, in schema order.
+    public static let messageTypes: [any RPCMessage.Type] = [
+        RegisterUserRequest.self, GetUserRequest.self, SearchUsersRequest.self, User.self, SearchUsersResponse.self,
+    ]
+
     /// The text of `Schemas/user.v1.json`, byte for byte.
     static let schemaText: String = #"""
         {

@@ -33,6 +33,12 @@ public enum UserServiceV2 {
     /// with details.current_version). Its username and email are free at once.
     public static let deleteUser = MethodDescriptor<DeleteUserRequest, DeleteUserResponse>(service: name, name: "DeleteUser")
 
+    /// Every message of the schema, in schema order.
+    public static let messageTypes: [any RPCMessage.Type] = [
+        RegisterUserRequest.self, GetUserRequest.self, SearchUsersRequest.self, UpdateUserRequest.self, DeleteUserRequest.self,
+        DeleteUserResponse.self, User.self, SearchUsersResponse.self,
+    ]
+
     /// The text of `Schemas/user.v2.json`, byte for byte.
     static let schemaText: String = #"""
         {
