@@ -30,7 +30,8 @@ struct ServiceEmitter {
             }
             code.line()
             code.doc("Every message of the schema, in schema order.")
-            code.line("public static let messageTypes: [any RPCMessage.Type] = [\(definition.messages.map { "\($0.name).self" }.joined(separator: ", "))]")
+            code.line(
+                "public static let messageTypes: [any RPCMessage.Type] = [\(definition.messages.map { "\($0.name).self" }.joined(separator: ", "))]")
             code.line()
             code.doc("The text of `Schemas/\(definition.package).json`, byte for byte.")
             code.line("static let schemaText: String = #\"\"\"")
