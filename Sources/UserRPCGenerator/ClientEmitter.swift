@@ -10,19 +10,7 @@ struct ClientEmitter {
     func emit() -> String {
         let namespace = options.namespace
         var code = CodeWriter()
-        code.line(options.header)
-        code.line()
-        code.line("import UserRPCWire")
-        code.line("import \(options.messagesModule)")
-        if usesFoundation {
-            code.line()
-            code.line("#if canImport(FoundationEssentials)")
-            code.line("    import FoundationEssentials")
-            code.line("#else")
-            code.line("    import Foundation")
-            code.line("#endif")
-        }
-        code.line()
+        code.fileHeader(options.header, imports: ["UserRPCWire", options.messagesModule], foundation: usesFoundation)
         code.block("extension UserRPCClient") { code in
             code.doc(
                 "The methods of `\(definition.fullServiceName)` by name: `client.\(options.clientAccessor).\(definition.methods[0].swiftName)(…)`.")

@@ -43,6 +43,31 @@ struct CodeWriter {
         line("}")
     }
 
+    /// `opening {}` when `lines` is empty, otherwise a block of them.
+    mutating func block(_ opening: String, lines: [String]) {
+        guard !lines.isEmpty else { return line(opening + " {}") }
+        block(opening) { code in
+            for line in lines { code.line(line) }
+        }
+    }
+
+    /// A generated file's first lines: the header comment, the imports (sorted), and Foundation
+    /// (FoundationEssentials where it exists) when the code uses `UUID` or `Date`.
+    mutating func fileHeader(_ header: String, imports: [String], foundation: Bool) {
+        line(header)
+        line()
+        for module in imports.sorted() { line("import \(module)") }
+        if foundation {
+            line()
+            line("#if canImport(FoundationEssentials)")
+            line("    import FoundationEssentials")
+            line("#else")
+            line("    import Foundation")
+            line("#endif")
+        }
+        line()
+    }
+
     /// Text as it is, without indentation (a raw string's contents).
     mutating func verbatim(_ text: String) {
         self.text += text

@@ -6,21 +6,8 @@ struct MessagesEmitter {
 
     func emit() -> String {
         var code = CodeWriter()
-        code.line(options.header)
-        code.line()
-        if definition.messages.contains(where: { $0.fields.contains { if case .enumeration = $0.type { true } else { false } } }) {
-            code.line("import StrictJSON")
-        }
-        code.line("import UserRPCWire")
-        if usesFoundation {
-            code.line()
-            code.line("#if canImport(FoundationEssentials)")
-            code.line("    import FoundationEssentials")
-            code.line("#else")
-            code.line("    import Foundation")
-            code.line("#endif")
-        }
-        code.line()
+        let usesEnumerations = definition.messages.contains { $0.fields.contains { if case .enumeration = $0.type { true } else { false } } }
+        code.fileHeader(options.header, imports: ["UserRPCWire"] + (usesEnumerations ? ["StrictJSON"] : []), foundation: usesFoundation)
         code.block("extension \(options.namespace)") { code in
             for (index, message) in definition.messages.enumerated() {
                 if index > 0 { code.line() }
@@ -56,39 +43,16 @@ struct MessagesEmitter {
             code.line()
             code.doc("A message with these fields.")
             let parameters = message.fields.map { "\($0.swiftName): \(swiftType($0, optional: !$0.isRequired))\($0.isRequired ? "" : " = nil")" }
-            if message.fields.isEmpty {
-                code.line("public init() {}")
-            } else {
-                code.block("public init(\(parameters.joined(separator: ", ")))") { code in
-                    for field in message.fields { code.line("self.\(field.swiftName) = \(field.swiftName)") }
-                }
-            }
+            code.block(
+                "public init(\(parameters.joined(separator: ", ")))", lines: message.fields.map { "self.\($0.swiftName) = \($0.swiftName)" })
             code.line()
             code.doc("Reads the message's fields (see ``RPCMessage/init(fields:)``).")
             code.line("@inlinable")
-            if message.fields.isEmpty {
-                code.line("public init(fields: inout some MessageFieldReader) {}")
-            } else {
-                code.block("public init(fields: inout some MessageFieldReader)") { code in
-                    for field in message.fields { code.line("\(field.swiftName) = \(reader(field))") }
-                }
-            }
+            code.block("public init(fields: inout some MessageFieldReader)", lines: message.fields.map { "\($0.swiftName) = \(reader($0))" })
             code.line()
             code.doc("Writes the message's fields, in schema order.")
             code.line("@inlinable")
-            if message.fields.isEmpty {
-                code.line("public func write(fields: inout MessageFieldWriter) {}")
-            } else {
-                code.block("public func write(fields: inout MessageFieldWriter)") { code in
-                    for field in message.fields {
-                        if case .messages = field.type {
-                            code.line("fields.field(\"\(field.name)\", messages: \(field.swiftName))")
-                        } else {
-                            code.line("fields.field(\"\(field.name)\", \(field.swiftName))")
-                        }
-                    }
-                }
-            }
+            code.block("public func write(fields: inout MessageFieldWriter)", lines: message.fields.map(writer))
             for field in message.fields {
                 if case .enumeration(let cases) = field.type { emitEnumeration(field, cases: cases, into: &code) }
             }
@@ -173,6 +137,11 @@ struct MessagesEmitter {
         case .messages(let element): "[\(namespace).\(element)]"
         default: swiftType(field)
         }
+    }
+
+    private func writer(_ field: ServiceDefinition.Field) -> String {
+        if case .messages = field.type { return "fields.field(\"\(field.name)\", messages: \(field.swiftName))" }
+        return "fields.field(\"\(field.name)\", \(field.swiftName))"
     }
 
     private func reader(_ field: ServiceDefinition.Field) -> String {

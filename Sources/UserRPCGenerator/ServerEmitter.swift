@@ -8,14 +8,8 @@ struct ServerEmitter {
     func emit() -> String {
         let namespace = options.namespace
         var code = CodeWriter()
-        code.line(options.header)
-        code.line()
-        for module in [options.messagesModule, options.serverModule == "UserRPCServer" ? nil : "UserRPCServer", "UserRPCWire"].compactMap({ $0 })
-            .sorted()
-        {
-            code.line("import \(module)")
-        }
-        code.line()
+        let imports = [options.messagesModule, "UserRPCWire"] + (options.serverModule == "UserRPCServer" ? [] : ["UserRPCServer"])
+        code.fileHeader(options.header, imports: imports, foundation: false)
         code.block("extension \(namespace)") { code in
             code.doc(
                 """

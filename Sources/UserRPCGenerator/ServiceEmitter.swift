@@ -6,10 +6,7 @@ struct ServiceEmitter {
 
     func emit() -> String {
         var code = CodeWriter()
-        code.line(options.header)
-        code.line()
-        code.line("import UserRPCWire")
-        code.line()
+        code.fileHeader(options.header, imports: ["UserRPCWire"], foundation: false)
         code.doc(
             """
             `\(definition.fullServiceName)` (`Schemas/\(definition.package).json`): its schema, one descriptor per
