@@ -198,37 +198,28 @@ public final class PostgresUserStore: UserStore {
         return try rows.rows.map(Self.user(from:))
     }
 
-    /// Each change in its own statement (the version test in its WHERE clause).
-    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        changes.map { change in
-            Result { () throws(UserError) in
-                let parameters: [String?] = [
-                    change.id.lowercasedText, change.username, change.email, change.expectedVersion.map { String($0) },
-                    String(RFC3339.milliseconds(change.at)),
-                ]
-                // Not retried on a fresh connection: a change that committed before the connection broke
-                // would be applied twice. The caller sees UNAVAILABLE and may re-read.
-                let rows = try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
-                    try connection.executePrepared("update_user", sql: SQL.update, parameters)
-                }
-                if let row = rows.rows.first { return try Self.user(from: row) }
-                throw try missingOrOtherVersion(change.id, cancellation: cancellation)
-            }
+    /// One statement: the version test in its WHERE clause, uniqueness by the indexes.
+    public func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User {
+        let parameters: [String?] = [
+            current.id.lowercasedText, changed.username, changed.email, String(RFC3339.milliseconds(changed.updatedAt)), String(changed.version),
+            String(current.version),
+        ]
+        // Not retried on a fresh connection: a change that committed before the connection broke
+        // would be refused as another version on the retry. The caller sees UNAVAILABLE and may re-read.
+        let rows = try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
+            try connection.executePrepared("replace_user", sql: SQL.replace, parameters)
         }
+        if let row = rows.rows.first { return try Self.user(from: row) }
+        throw try missingOrOtherVersion(current.id, cancellation: cancellation)
     }
 
-    /// Each deletion in its own statement (the version test in its WHERE clause).
-    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        deletions.map { deletion in
-            Result { () throws(UserError) in
-                let parameters: [String?] = [deletion.id.lowercasedText, deletion.expectedVersion.map { String($0) }]
-                let rows = try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
-                    try connection.executePrepared("delete_user", sql: SQL.delete, parameters)
-                }
-                if let row = rows.rows.first { return try Self.user(from: row) }
-                throw try missingOrOtherVersion(deletion.id, cancellation: cancellation)
-            }
+    /// One statement, the version test in its WHERE clause.
+    public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
+        let parameters: [String?] = [user.id.lowercasedText, String(user.version)]
+        let rows = try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
+            try connection.executePrepared("delete_user", sql: SQL.delete, parameters)
         }
+        if rows.rows.isEmpty { throw try missingOrOtherVersion(user.id, cancellation: cancellation) }
     }
 
     /// Why a change or deletion matched no row: the user does not exist, or has another version.

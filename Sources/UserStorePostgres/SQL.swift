@@ -13,24 +13,18 @@ enum SQL {
                 'epoch'::timestamptz + $4::bigint * interval '1 millisecond', 1)
         """
 
-    /// One statement: the version test is in the WHERE clause, and a change that changes nothing
-    /// keeps the user's version and updated_at. `$2`/`$3`: the new username/email or NULL; `$4`: the
-    /// expected version or NULL; `$5`: the time of the change, in milliseconds. No row: not found, or
-    /// another version (the store then reads which).
-    static let update = """
-        UPDATE users SET
-            username = COALESCE($2::text, username),
-            email = COALESCE($3::text, email),
-            updated_at = CASE WHEN COALESCE($2::text, username) IS DISTINCT FROM username OR COALESCE($3::text, email) IS DISTINCT FROM email
-                THEN 'epoch'::timestamptz + $5::bigint * interval '1 millisecond' ELSE updated_at END,
-            version = version + CASE WHEN COALESCE($2::text, username) IS DISTINCT FROM username OR COALESCE($3::text, email) IS DISTINCT FROM email
-                THEN 1 ELSE 0 END
-        WHERE id = $1::uuid AND ($4::bigint IS NULL OR version = $4::bigint)
+    /// Compare-and-set: the user's new fields (`$2`–`$5`: username, email, updated_at in
+    /// milliseconds, version) only if it is still at version `$6`. No row: not found, or another
+    /// version (the store then reads which). What the change is, is decided before (UserCore).
+    static let replace = """
+        UPDATE users SET username = $2, email = $3, updated_at = 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
+            version = $5::bigint
+        WHERE id = $1::uuid AND version = $6::bigint
         RETURNING \(columns)
         """
 
-    /// One statement, with the version test in the WHERE clause. No row: not found, or another version.
-    static let delete = "DELETE FROM users WHERE id = $1::uuid AND ($2::bigint IS NULL OR version = $2::bigint) RETURNING \(columns)"
+    /// Compare-and-delete: only at version `$2`. No row: not found, or another version.
+    static let delete = "DELETE FROM users WHERE id = $1::uuid AND version = $2::bigint RETURNING id"
 
     static let versionByID = "SELECT version FROM users WHERE id = $1::uuid"
 

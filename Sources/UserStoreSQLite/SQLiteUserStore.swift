@@ -241,42 +241,31 @@ public final class SQLiteUserStore: UserStore {
         return results
     }
 
-    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        changes.map { change in Result { () throws(UserError) in try update(change) } }
-    }
-
-    private func update(_ change: UserChange) throws(UserError) -> User {
-        guard let user = index.user(id: change.id) else { throw .notFound(id: change.id) }
-        if let expected = change.expectedVersion, expected != user.version { throw .versionMismatch(id: user.id, current: user.version) }
-        let changed = change.applied(to: user)
-        guard changed != user else { return user }
-        if changed.usernameKey != user.usernameKey, index.hasUsername(key: changed.usernameKey) { throw .alreadyExists(field: "username") }
-        if changed.emailKey != user.emailKey, index.hasEmail(key: changed.emailKey) { throw .alreadyExists(field: "email") }
+    public func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User {
+        // The writer thread is the only one that changes the index: what it holds is what is committed.
+        guard let stored = index.user(id: current.id) else { throw .notFound(id: current.id) }
+        guard stored.version == current.version else { throw .versionMismatch(id: current.id, current: stored.version) }
+        if changed.usernameKey != stored.usernameKey, index.hasUsername(key: changed.usernameKey) { throw .alreadyExists(field: "username") }
+        if changed.emailKey != stored.emailKey, index.hasEmail(key: changed.emailKey) { throw .alreadyExists(field: "email") }
         try transaction { connection throws(SQLiteError) in
             try connection.run(
                 SQL.update,
                 [
                     .text(changed.username), .text(changed.email), .text(changed.usernameKey), .text(changed.emailKey.text),
-                    .integer(RFC3339.milliseconds(changed.updatedAt)), .integer(Int64(changed.version)), .text(user.id.lowercasedText),
-                    .integer(Int64(user.version)),
+                    .integer(RFC3339.milliseconds(changed.updatedAt)), .integer(Int64(changed.version)), .text(stored.id.lowercasedText),
+                    .integer(Int64(stored.version)),
                 ])
         }
-        return try index.update(change)
+        return try index.replace(stored, with: changed)
     }
 
-    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        deletions.map { deletion in
-            Result { () throws(UserError) in
-                guard let user = index.user(id: deletion.id) else { throw .notFound(id: deletion.id) }
-                if let expected = deletion.expectedVersion, expected != user.version {
-                    throw .versionMismatch(id: user.id, current: user.version)
-                }
-                try transaction { connection throws(SQLiteError) in
-                    try connection.run(SQL.delete, [.text(user.id.lowercasedText)])
-                }
-                return try index.delete(UserDeletion(id: user.id, expectedVersion: nil))
-            }
+    public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
+        guard let stored = index.user(id: user.id) else { throw .notFound(id: user.id) }
+        guard stored.version == user.version else { throw .versionMismatch(id: user.id, current: stored.version) }
+        try transaction { connection throws(SQLiteError) in
+            try connection.run(SQL.delete, [.text(stored.id.lowercasedText)])
         }
+        try index.delete(stored)
     }
 
     /// Runs `body` in a transaction committed to disk; a failure rolls it back.

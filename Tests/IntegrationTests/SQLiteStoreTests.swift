@@ -63,20 +63,19 @@ struct SQLiteStoreTests {
         let grace = Self.user("grace", "grace@example.com")
         _ = store.insert([ada, grace], cancellation: nil)
         let later = Date(timeIntervalSince1970: 1_700_000_100)
-        let changed = try store.update([UserChange(id: ada.id, username: "Countess", email: nil, expectedVersion: 1, at: later)], cancellation: nil)[
-            0
-        ]
-        .get()
+        func change(_ user: User, username: String? = nil, email: String? = nil) -> User {
+            UserChange(id: user.id, username: username, email: email, expectedVersion: nil, at: later).applied(to: user)
+        }
+        let changed = try store.replace(ada, with: change(ada, username: "Countess"), cancellation: nil)
         #expect(changed.version == 2 && changed.username == "Countess" && changed.updatedAt == later)
+        // Compare-and-set: a write from the version it was read at, now gone, is refused with the current one.
         #expect(
-            Self.code(
-                store.update([UserChange(id: ada.id, username: nil, email: "x@example.com", expectedVersion: 1, at: later)], cancellation: nil)[0])
+            Self.code(Result { () throws(UserError) in try store.replace(ada, with: change(ada, email: "x@example.com"), cancellation: nil) })
                 == "version:2")
         #expect(
-            Self.code(
-                store.update([UserChange(id: grace.id, username: "COUNTESS", email: nil, expectedVersion: nil, at: later)], cancellation: nil)[0])
+            Self.code(Result { () throws(UserError) in try store.replace(grace, with: change(grace, username: "COUNTESS"), cancellation: nil) })
                 == "exists:username")
-        _ = try store.delete([UserDeletion(id: grace.id, expectedVersion: nil)], cancellation: nil)[0].get()
+        try store.delete(grace, cancellation: nil)
         await store.shutdown()
 
         let reopened = try SQLiteUserStore(configuration: directory.configuration)

@@ -66,12 +66,12 @@ public final class GatedUserStore: UserStore {
         try inner.search(query, cancellation: cancellation)
     }
 
-    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<UserCore.User, UserError>] {
-        inner.update(changes, cancellation: cancellation)
+    public func replace(_ current: UserCore.User, with changed: UserCore.User, cancellation: CallCancellation?) throws(UserError) -> UserCore.User {
+        try inner.replace(current, with: changed, cancellation: cancellation)
     }
 
-    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<UserCore.User, UserError>] {
-        inner.delete(deletions, cancellation: cancellation)
+    public func delete(_ user: UserCore.User, cancellation: CallCancellation?) throws(UserError) {
+        try inner.delete(user, cancellation: cancellation)
     }
 }
 

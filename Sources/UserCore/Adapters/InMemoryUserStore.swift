@@ -118,28 +118,23 @@ public final class InMemoryUserStore: UserStore {
         }
     }
 
-    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        changes.map { change in Result { () throws(UserError) in try update(change) } }
+    public func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User {
+        try replace(current, with: changed)
     }
 
-    /// Applies one change (see ``UserStore/update(_:cancellation:)``).
-    public func update(_ change: UserChange) throws(UserError) -> User {
+    /// Compare-and-set (see ``UserStore/replace(_:with:cancellation:)``).
+    public func replace(_ current: User, with changed: User) throws(UserError) -> User {
         try state.write { (state: inout State) throws(UserError) in
-            guard let user = state.byID[change.id] else { throw .notFound(id: change.id) }
-            if let expected = change.expectedVersion, expected != user.version {
-                throw .versionMismatch(id: user.id, current: user.version)
-            }
-            let changed = change.applied(to: user)
-            guard changed != user else { return user }
-            let old = UserSearchCursor(user)
+            let stored = try Self.stored(current, in: state)
+            let old = UserSearchCursor(stored)
             let new = UserSearchCursor(changed)
             if new.usernameKey != old.usernameKey, state.usernameKeys.contains(new.usernameKey) { throw .alreadyExists(field: "username") }
-            if changed.emailKey != user.emailKey, state.emailKeys[changed.emailKey] != nil { throw .alreadyExists(field: "email") }
-            state.byID[user.id] = changed
+            if changed.emailKey != stored.emailKey, state.emailKeys[changed.emailKey] != nil { throw .alreadyExists(field: "email") }
+            state.byID[stored.id] = changed
             state.usernameKeys.remove(old.usernameKey)
             state.usernameKeys.insert(new.usernameKey)
-            state.emailKeys[user.emailKey] = nil
-            state.emailKeys[changed.emailKey] = user.id
+            state.emailKeys[stored.emailKey] = nil
+            state.emailKeys[changed.emailKey] = stored.id
             if new != old {
                 state.ordered.remove(old)
                 state.ordered.insert(new)
@@ -148,24 +143,27 @@ public final class InMemoryUserStore: UserStore {
         }
     }
 
-    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        deletions.map { deletion in Result { () throws(UserError) in try delete(deletion) } }
+    public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
+        try delete(user)
     }
 
-    /// Deletes one user (see ``UserStore/delete(_:cancellation:)``).
-    public func delete(_ deletion: UserDeletion) throws(UserError) -> User {
+    /// Compare-and-delete (see ``UserStore/delete(_:cancellation:)``).
+    public func delete(_ user: User) throws(UserError) {
         try state.write { (state: inout State) throws(UserError) in
-            guard let user = state.byID[deletion.id] else { throw .notFound(id: deletion.id) }
-            if let expected = deletion.expectedVersion, expected != user.version {
-                throw .versionMismatch(id: user.id, current: user.version)
-            }
-            let cursor = UserSearchCursor(user)
-            state.byID[user.id] = nil
+            let stored = try Self.stored(user, in: state)
+            let cursor = UserSearchCursor(stored)
+            state.byID[stored.id] = nil
             state.usernameKeys.remove(cursor.usernameKey)
-            state.emailKeys[user.emailKey] = nil
+            state.emailKeys[stored.emailKey] = nil
             state.ordered.remove(cursor)
-            return user
         }
+    }
+
+    /// The stored user `user` was read as, if it is still at `user`'s version.
+    private static func stored(_ user: User, in state: State) throws(UserError) -> User {
+        guard let stored = state.byID[user.id] else { throw .notFound(id: user.id) }
+        guard stored.version == user.version else { throw .versionMismatch(id: user.id, current: stored.version) }
+        return stored
     }
 
     /// Whether a user has this lower-cased username.

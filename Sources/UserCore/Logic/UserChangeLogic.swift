@@ -6,8 +6,9 @@ import StrictJSON
     import Foundation
 #endif
 
-/// Changes and deletes users: validates what a call asks for, then applies it in the store (with its
-/// version test) and in the cache. Written for batches; a single call is a batch of one.
+/// Changes and deletes users: validates what a call asks for, decides what the change does (the
+/// version and update rules, here only), then writes it by the store's compare-and-set and rewrites
+/// the cache.
 public struct UserChangeLogic: Sendable {
     public let repository: UserRepository
     private let now: @Sendable () -> Date
@@ -35,14 +36,52 @@ public struct UserChangeLogic: Sendable {
             id: id, username: username, email: email, expectedVersion: expectedVersion, at: RFC3339.truncatedToMilliseconds(now()))
     }
 
-    /// Applies changes made by ``makeChange(id:username:email:expectedVersion:)``: for each, in order,
-    /// the user as it is now, or why the change was refused.
-    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        repository.update(changes, cancellation: cancellation)
+    /// Applies a change made by ``makeChange(id:username:email:expectedVersion:)``: the user as it
+    /// is now, or why the change was refused. The rules live here, once for every store: an unknown
+    /// id is NOT_FOUND; with `expectedVersion`, a user at another version is ABORTED; a change that
+    /// changes nothing answers the user as it is (``UserChange/applied(to:)``); anything else is
+    /// written by the store's compare-and-set. Without `expectedVersion` the last writer wins: a
+    /// write that lost a race to another is applied again to what that one wrote.
+    public func update(_ change: UserChange, cancellation: CallCancellation?) throws(UserError) -> User {
+        var attempt = 0
+        while true {
+            let user = try current(change.id, expectedVersion: change.expectedVersion, cancellation: cancellation)
+            let changed = change.applied(to: user)
+            if changed == user { return user }
+            do {
+                return try repository.replace(user, with: changed, cancellation: cancellation)
+            } catch .versionMismatch(let id, let current) {
+                attempt += 1
+                guard change.expectedVersion == nil, attempt < Self.maximumAttempts else { throw .versionMismatch(id: id, current: current) }
+            }
+        }
     }
 
-    /// Deletes users: for each, in order, the user as it was, or why it was not deleted.
-    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        repository.delete(deletions, cancellation: cancellation)
+    /// Deletes a user: the user as it was, or why it was not deleted (NOT_FOUND; ABORTED when
+    /// `expectedVersion` is given and the user is at another). Without `expectedVersion` a deletion
+    /// that lost a race to a change deletes what the change wrote.
+    public func delete(_ deletion: UserDeletion, cancellation: CallCancellation?) throws(UserError) -> User {
+        var attempt = 0
+        while true {
+            let user = try current(deletion.id, expectedVersion: deletion.expectedVersion, cancellation: cancellation)
+            do {
+                try repository.delete(user, cancellation: cancellation)
+                return user
+            } catch .versionMismatch(let id, let current) {
+                attempt += 1
+                guard deletion.expectedVersion == nil, attempt < Self.maximumAttempts else { throw .versionMismatch(id: id, current: current) }
+            }
+        }
+    }
+
+    /// How often a change without an expected version is tried against concurrent changes of the
+    /// same user before it is answered ABORTED (a retry is then the caller's).
+    static let maximumAttempts = 16
+
+    /// The user as the store has it now, if it is at `expectedVersion` (when given).
+    private func current(_ id: UUID, expectedVersion: UInt64?, cancellation: CallCancellation?) throws(UserError) -> User {
+        guard let user = try repository.store.user(id: id, cancellation: cancellation) else { throw .notFound(id: id) }
+        if let expectedVersion, expectedVersion != user.version { throw .versionMismatch(id: id, current: user.version) }
+        return user
     }
 }

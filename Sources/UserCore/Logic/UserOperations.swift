@@ -96,14 +96,18 @@ public final class UserOperations: Sendable {
             return .done(.failure(error))
         }
         let changes = self.changes
-        return run(on: repository.writeExecution) { cancellation in changes.update([change], cancellation: cancellation)[0] }
+        return run(on: repository.writeExecution) { cancellation in
+            Result { () throws(UserError) in try changes.update(change, cancellation: cancellation) }
+        }
     }
 
     /// Deletes a user (only if its version is `expectedVersion`, when given); answers the user as it was.
     public func delete(id: UUID, expectedVersion: UInt64?) -> StorageOutcome<User> {
         let changes = self.changes
         let deletion = UserDeletion(id: id, expectedVersion: expectedVersion)
-        return run(on: repository.writeExecution) { cancellation in changes.delete([deletion], cancellation: cancellation)[0] }
+        return run(on: repository.writeExecution) { cancellation in
+            Result { () throws(UserError) in try changes.delete(deletion, cancellation: cancellation) }
+        }
     }
 
     /// Runs one call's work by the execution policy: at once when nothing blocks, otherwise alone on

@@ -71,25 +71,19 @@ public struct UserRepository: Sendable {
         return { cache.fill(fill) }
     }
 
-    /// Applies changes in the store, then rewrites the cache entries of the users that changed
-    /// before the calls are answered: no reader of the cache sees them unchanged afterwards.
-    public func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        let results = store.update(changes, cancellation: cancellation)
-        if let cache {
-            let changed = results.compactMap { try? $0.get() }
-            if !changed.isEmpty { cache.store(changed) }
-        }
-        return results
+    /// Replaces `current` with `changed` in the store (compare-and-set by version), then rewrites
+    /// its cache entry before the call is answered: no reader of the cache sees it unchanged afterwards.
+    public func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User {
+        let stored = try store.replace(current, with: changed, cancellation: cancellation)
+        cache?.store([stored])
+        return stored
     }
 
-    /// Deletes users in the store, then marks them deleted in the cache before the calls are answered.
-    public func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>] {
-        let results = store.delete(deletions, cancellation: cancellation)
-        if let cache {
-            let deleted = results.compactMap { try? $0.get() }
-            if !deleted.isEmpty { cache.storeDeleted(deleted) }
-        }
-        return results
+    /// Deletes `user` in the store (if still at its version), then marks it deleted in the cache
+    /// before the call is answered.
+    public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
+        try store.delete(user, cancellation: cancellation)
+        cache?.storeDeleted([user])
     }
 
     /// Searches go to the store: pages are not cached.

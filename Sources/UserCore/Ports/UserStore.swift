@@ -26,15 +26,19 @@ public protocol UserStore: Sendable {
     func user(id: UUID, cancellation: CallCancellation?) throws(UserError) -> User?
     /// Up to `query.limit + 1` matching users after `query.after`, ordered by (lower(username), id).
     func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User]
-    /// Applies each change on its own, atomically with its version test and uniqueness check: for
-    /// each, the user as it is after the change (unchanged, same version, when it changes nothing),
-    /// or ``UserError/notFound(id:)``, ``UserError/versionMismatch(id:current:)``,
-    /// ``UserError/alreadyExists(field:)``.
-    func update(_ changes: [UserChange], cancellation: CallCancellation?) -> [Result<User, UserError>]
-    /// Deletes each user on its own, atomically with its version test: for each, the user as it was,
-    /// or ``UserError/notFound(id:)``, ``UserError/versionMismatch(id:current:)``. A deleted user's
-    /// username and email are free at once.
-    func delete(_ deletions: [UserDeletion], cancellation: CallCancellation?) -> [Result<User, UserError>]
+    /// Compare-and-set: replaces `current` (the user as read from this store) with `changed` (the
+    /// same id), atomically, only if the stored user is still at `current.version`, and checking
+    /// that `changed`'s username and email are free. Returns `changed`; throws
+    /// ``UserError/versionMismatch(id:current:)`` when the stored user has moved on,
+    /// ``UserError/notFound(id:)`` when it is gone, ``UserError/alreadyExists(field:)``.
+    ///
+    /// The store decides nothing else: what a change does to a user, and when a version is tested,
+    /// is the domain's (``UserChangeLogic``), written once for every store.
+    func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User
+    /// Compare-and-delete: deletes `user` only if the stored user is still at `user.version`;
+    /// throws ``UserError/versionMismatch(id:current:)`` or ``UserError/notFound(id:)`` otherwise. A
+    /// deleted user's username and email are free at once.
+    func delete(_ user: User, cancellation: CallCancellation?) throws(UserError)
     /// Checks that the store can serve calls now (a health probe), where reads run: throws what a
     /// call would meet (``UserError/unavailable(_:)`` when the database cannot be reached). By
     /// default a search for one user.
