@@ -54,62 +54,63 @@ struct CLIEndToEndTests {
 
     @Test("user.v2 from the command line: --service or a full name; short names stay v1; list and describe show both")
     func versionTwo() async throws {
-        let server = try await TestServer.start()
-        let registered = try await run(
-            ["call", "RegisterUser", "--service", "user.v2", "--username", "cli", "--email", "cli@example.com"], port: server.port)
-        #expect(registered.status == 0, "\(registered.stderr)")
-        #expect(registered.json?["version"] == 1)
-        let id = try #require(registered.json?["id"]?.stringValue)
-        // A short name without --service is v1: no version in the answer.
-        let v1 = try await run(["call", "GetUser", "--id", id], port: server.port)
-        #expect(v1.json?.keys == ["id", "username", "email", "created_at"])
-        let updated = try await run(
-            ["call", "UpdateUser", "--service", "user.v2", "--id", id, "--email", "new@example.com", "--expected-version", "1"], port: server.port)
-        #expect(updated.json?["version"] == 2)
-        let stale = try await run(
-            ["call", "UpdateUser", "--service", "user.v2", "--id", id, "--username", "x1y", "--expected-version", "1"], port: server.port)
-        #expect(stale.status == 110, "ABORTED is 100 + 10")
-        #expect(stale.stderr.contains("\"current_version\": 2"))
-        // A short name that only v2 has needs no --service.
-        let onlyV2 = try await run(["call", "UpdateUser", "--id", id, "--email", "e@example.com"], port: server.port)
-        #expect(onlyV2.json?["version"] == 3, "\(onlyV2.stderr)")
-        let unknownService = try await run(["call", "GetUser", "--service", "user.v9", "--id", id], port: server.port)
-        #expect(unknownService.status == 64)
-        let deleted = try await run(["call", "user.v2.UserService/DeleteUser", "--id", id], port: server.port)
-        #expect(deleted.status == 0 && deleted.json == JSONObject())
-        let list = try await run(["list"], port: server.port)
-        #expect(list.stdout.contains("user.v1.UserService/GetUser") && list.stdout.contains("user.v2.UserService/DeleteUser"))
-        let describe = try await run(["describe", "User", "--service", "user.v2"], port: server.port)
-        #expect(describe.stdout.contains("updated_at") && describe.stdout.contains("version"))
-        try await server.stop()
+        try await TestServer.start().scoped { server in
+            let registered = try await run(
+                ["call", "RegisterUser", "--service", "user.v2", "--username", "cli", "--email", "cli@example.com"], port: server.port)
+            #expect(registered.status == 0, "\(registered.stderr)")
+            #expect(registered.json?["version"] == 1)
+            let id = try #require(registered.json?["id"]?.stringValue)
+            // A short name without --service is v1: no version in the answer.
+            let v1 = try await run(["call", "GetUser", "--id", id], port: server.port)
+            #expect(v1.json?.keys == ["id", "username", "email", "created_at"])
+            let updated = try await run(
+                ["call", "UpdateUser", "--service", "user.v2", "--id", id, "--email", "new@example.com", "--expected-version", "1"], port: server.port
+            )
+            #expect(updated.json?["version"] == 2)
+            let stale = try await run(
+                ["call", "UpdateUser", "--service", "user.v2", "--id", id, "--username", "x1y", "--expected-version", "1"], port: server.port)
+            #expect(stale.status == 110, "ABORTED is 100 + 10")
+            #expect(stale.stderr.contains("\"current_version\": 2"))
+            // A short name that only v2 has needs no --service.
+            let onlyV2 = try await run(["call", "UpdateUser", "--id", id, "--email", "e@example.com"], port: server.port)
+            #expect(onlyV2.json?["version"] == 3, "\(onlyV2.stderr)")
+            let unknownService = try await run(["call", "GetUser", "--service", "user.v9", "--id", id], port: server.port)
+            #expect(unknownService.status == 64)
+            let deleted = try await run(["call", "user.v2.UserService/DeleteUser", "--id", id], port: server.port)
+            #expect(deleted.status == 0 && deleted.json == JSONObject())
+            let list = try await run(["list"], port: server.port)
+            #expect(list.stdout.contains("user.v1.UserService/GetUser") && list.stdout.contains("user.v2.UserService/DeleteUser"))
+            let describe = try await run(["describe", "User", "--service", "user.v2"], port: server.port)
+            #expect(describe.stdout.contains("updated_at") && describe.stdout.contains("version"))
+        }
     }
 
     @Test("call RegisterUser, GetUser and SearchUsers with schema-derived flags", arguments: Backend.allCases)
     func calls(backend: Backend) async throws {
-        let server = try await TestServer.start(backend: backend)
-        let registered = try await run(["call", "RegisterUser", "--username", "ada", "--email", "ada@example.com"], port: server.port)
-        #expect(registered.status == 0, "\(registered.stderr)")
-        let id = try #require(registered.json?["id"]?.stringValue)
-        #expect(registered.stdout.contains("\n  \"username\": \"ada\""), "pretty-printed")
+        try await TestServer.start(backend: backend).scoped { server in
+            let registered = try await run(["call", "RegisterUser", "--username", "ada", "--email", "ada@example.com"], port: server.port)
+            #expect(registered.status == 0, "\(registered.stderr)")
+            let id = try #require(registered.json?["id"]?.stringValue)
+            #expect(registered.stdout.contains("\n  \"username\": \"ada\""), "pretty-printed")
 
-        let fetched = try await run(["call", "GetUser", "--id", id], port: server.port)
-        #expect(fetched.status == 0)
-        #expect(fetched.json?["email"] == .string("ada@example.com"))
+            let fetched = try await run(["call", "GetUser", "--id", id], port: server.port)
+            #expect(fetched.status == 0)
+            #expect(fetched.json?["email"] == .string("ada@example.com"))
 
-        let searched = try await run(["call", "SearchUsers", "--username", "A", "--limit=5"], port: server.port)
-        #expect(searched.status == 0)
-        guard case .array(let users)? = searched.json?["users"] else {
-            Issue.record("no users in \(searched.stdout)")
-            return
+            let searched = try await run(["call", "SearchUsers", "--username", "A", "--limit=5"], port: server.port)
+            #expect(searched.status == 0)
+            guard case .array(let users)? = searched.json?["users"] else {
+                Issue.record("no users in \(searched.stdout)")
+                return
+            }
+            #expect(users.count == 1)
+
+            let full = try await run(
+                ["call", "user.v1.UserService/GetUser", "--json", #"{"id":"\#(id)"}"#, "--timeout", "5s", "-H", "x-trace:abc"], port: server.port)
+            #expect(full.status == 0)
+            let piped = try await run(["call", "GetUser", "--json", "-"], port: server.port, stdin: #"{"id":"\#(id)"}"#)
+            #expect(piped.json?["id"] == .string(id))
         }
-        #expect(users.count == 1)
-
-        let full = try await run(
-            ["call", "user.v1.UserService/GetUser", "--json", #"{"id":"\#(id)"}"#, "--timeout", "5s", "-H", "x-trace:abc"], port: server.port)
-        #expect(full.status == 0)
-        let piped = try await run(["call", "GetUser", "--json", "-"], port: server.port, stdin: #"{"id":"\#(id)"}"#)
-        #expect(piped.json?["id"] == .string(id))
-        try await server.stop()
     }
 
     @Test("errors go to stderr with the code, and the exit status is 100 + the gRPC code", arguments: Backend.allCases)
@@ -141,44 +142,44 @@ struct CLIEndToEndTests {
 
     @Test("bench: closed loop, pipelined and open loop runs report calls, percentiles, statuses and own CPU")
     func bench() async throws {
-        let server = try await TestServer.start(backend: .embedded)
-        for extra in [[String](), ["--pipeline", "4"], ["--pipeline", "4", "--threads", "1"]] {
-            let run = try await run(
-                ["bench", "GetUser", "--prepare", "20", "--concurrency", "8", "--connections", "2", "--requests", "400", "--format", "json"]
-                    + extra, port: server.port)
-            #expect(run.status == 0, "\(run.stderr)")
-            let report = try #require(run.json, "\(run.stdout)")
-            #expect(report["calls"] == .number("400"), "\(extra)")
-            #expect(report["status"]?.objectValue?["OK"] == .number("400"), "\(extra)")
-            let latency = try #require(report["latency_us"]?.objectValue)
-            #expect(["p50", "p90", "p99", "p99.9", "max"].allSatisfy { latency[$0] != nil })
-            #expect(report["bench_cpu_us_per_call"] != nil)
+        try await TestServer.start(backend: .embedded).scoped { server in
+            for extra in [[String](), ["--pipeline", "4"], ["--pipeline", "4", "--threads", "1"]] {
+                let run = try await run(
+                    ["bench", "GetUser", "--prepare", "20", "--concurrency", "8", "--connections", "2", "--requests", "400", "--format", "json"]
+                        + extra, port: server.port)
+                #expect(run.status == 0, "\(run.stderr)")
+                let report = try #require(run.json, "\(run.stdout)")
+                #expect(report["calls"] == .number("400"), "\(extra)")
+                #expect(report["status"]?.objectValue?["OK"] == .number("400"), "\(extra)")
+                let latency = try #require(report["latency_us"]?.objectValue)
+                #expect(["p50", "p90", "p99", "p99.9", "max"].allSatisfy { latency[$0] != nil })
+                #expect(report["bench_cpu_us_per_call"] != nil)
+            }
+            // Open loop at a fixed rate, bounded by time: never more calls than the schedule allows.
+            let open = try await run(
+                ["bench", "GetUser", "--id", "00000000-0000-7000-8000-000000000000", "--rate", "200", "--duration", "1s", "--format", "json"],
+                port: server.port)
+            #expect(open.status == 0, "\(open.stderr)")
+            guard case .number(let callsText)? = open.json?["calls"], let calls = Int(callsText) else {
+                Issue.record("no call count in \(open.stdout)")
+                return
+            }
+            #expect((1...201).contains(calls), "\(open.stdout)")
+            #expect(open.json?["status"]?.objectValue?["NOT_FOUND"] == .number(String(calls)))
+            // SearchUsers and RegisterUser are read as their own response types.
+            for (method, fields) in [("SearchUsers", ["--username", "p"]), ("RegisterUser", [])] {
+                let typed = try await run(
+                    ["bench", method, "--concurrency", "4", "--requests", "40", "--pipeline", "2", "--format", "json"] + fields, port: server.port)
+                #expect(typed.status == 0, "\(typed.stderr)")
+                #expect(typed.json?["status"]?.objectValue?["OK"] == .number("40"), "\(method): \(typed.stdout)")
+            }
+            // Usage errors exit 64.
+            let bad = try await run(["bench", "GetUser", "--concurrency", "8", "--pipeline", "3"], port: server.port)
+            #expect(bad.status == 64)
+            #expect(bad.stderr.contains("multiple of --pipeline"))
+            let badThreads = try await run(["bench", "GetUser", "--threads", "0"], port: server.port)
+            #expect(badThreads.status == 64)
         }
-        // Open loop at a fixed rate, bounded by time: never more calls than the schedule allows.
-        let open = try await run(
-            ["bench", "GetUser", "--id", "00000000-0000-7000-8000-000000000000", "--rate", "200", "--duration", "1s", "--format", "json"],
-            port: server.port)
-        #expect(open.status == 0, "\(open.stderr)")
-        guard case .number(let callsText)? = open.json?["calls"], let calls = Int(callsText) else {
-            Issue.record("no call count in \(open.stdout)")
-            return
-        }
-        #expect((1...201).contains(calls), "\(open.stdout)")
-        #expect(open.json?["status"]?.objectValue?["NOT_FOUND"] == .number(String(calls)))
-        // SearchUsers and RegisterUser are read as their own response types.
-        for (method, fields) in [("SearchUsers", ["--username", "p"]), ("RegisterUser", [])] {
-            let typed = try await run(
-                ["bench", method, "--concurrency", "4", "--requests", "40", "--pipeline", "2", "--format", "json"] + fields, port: server.port)
-            #expect(typed.status == 0, "\(typed.stderr)")
-            #expect(typed.json?["status"]?.objectValue?["OK"] == .number("40"), "\(method): \(typed.stdout)")
-        }
-        // Usage errors exit 64.
-        let bad = try await run(["bench", "GetUser", "--concurrency", "8", "--pipeline", "3"], port: server.port)
-        #expect(bad.status == 64)
-        #expect(bad.stderr.contains("multiple of --pipeline"))
-        let badThreads = try await run(["bench", "GetUser", "--threads", "0"], port: server.port)
-        #expect(badThreads.status == 64)
-        try await server.stop()
     }
 
     @Test("health: exit 0 only when SERVING; 2 for an unknown service; 114 when nothing listens; health.v1 is listed")
@@ -199,21 +200,22 @@ struct CLIEndToEndTests {
 
     @Test("--address takes several servers: calls reach a live one when another is down; a bad entry is a usage error")
     func severalAddresses() async throws {
-        let server = try await TestServer.start()
-        // A port nothing listens on, on a loopback address no other test uses.
-        let gone = try await TestServer.start { $0.host = "127.0.0.39" }
-        let deadPort = gone.port
-        try await gone.stop()
-        let fleet = "127.0.0.39:\(deadPort), 127.0.0.1:\(server.port)"
-        let registered = try await run(["call", "RegisterUser", "--address", fleet, "--username", "fleet", "--email", "fleet@example.com"], port: 1)
-        #expect(registered.status == 0, "\(registered.stderr)")
-        let id = try #require(registered.json?["id"]?.stringValue)
-        for _ in 0..<3 {
-            #expect(try await run(["call", "GetUser", "--address", fleet, "--id", id], port: 1).status == 0)
+        try await TestServer.start().scoped { server in
+            // A port nothing listens on, on a loopback address no other test uses.
+            let gone = try await TestServer.start { $0.host = "127.0.0.39" }
+            let deadPort = gone.port
+            try await gone.stop()
+            let fleet = "127.0.0.39:\(deadPort), 127.0.0.1:\(server.port)"
+            let registered = try await run(
+                ["call", "RegisterUser", "--address", fleet, "--username", "fleet", "--email", "fleet@example.com"], port: 1)
+            #expect(registered.status == 0, "\(registered.stderr)")
+            let id = try #require(registered.json?["id"]?.stringValue)
+            for _ in 0..<3 {
+                #expect(try await run(["call", "GetUser", "--address", fleet, "--id", id], port: 1).status == 0)
+            }
+            let bad = try await run(["call", "GetUser", "--address", "127.0.0.1:\(server.port),nowhere", "--id", id], port: 1)
+            #expect(bad.status == 64 && bad.stderr.contains("address 'nowhere' is not host:port"), "\(bad.stderr)")
         }
-        let bad = try await run(["call", "GetUser", "--address", "127.0.0.1:\(server.port),nowhere", "--id", id], port: 1)
-        #expect(bad.status == 64 && bad.stderr.contains("address 'nowhere' is not host:port"), "\(bad.stderr)")
-        try await server.stop()
     }
 
     @Test("with reflection the CLI lists, describes and calls a service it was not built with, its flags from the server's schema")

@@ -89,70 +89,70 @@ struct ClientFleetTests {
     @Test("reads are retried after UNAVAILABLE; RegisterUser only with an idempotency key, and then registers once")
     func retriesOnlyWhatIsSafe() async throws {
         let counter = CallCounter()
-        let server = try await TestServer.start(interceptors: [counter])
-        let client = Self.client([server.port])
+        try await TestServer.start(interceptors: [counter]).scoped { server in
+            let client = Self.client([server.port])
 
-        counter.refuse(next: 2)
-        await #expect {
-            _ = try await client.registerUser(username: "unkeyed", email: "unkeyed@example.com")
-        } throws: { ($0 as? UserRPCError)?.code == .unavailable }
-        #expect(counter.seen == ["RegisterUser"], "sent once: without a key it may not be repeated")
+            counter.refuse(next: 2)
+            await #expect {
+                _ = try await client.registerUser(username: "unkeyed", email: "unkeyed@example.com")
+            } throws: { ($0 as? UserRPCError)?.code == .unavailable }
+            #expect(counter.seen == ["RegisterUser"], "sent once: without a key it may not be repeated")
 
-        let key = UUID().uuidString
-        let user = try await client.registerUser(username: "keyed", email: "keyed@example.com", options: CallOptions(idempotencyKey: key))
-        #expect(counter.seen.filter { $0 == "RegisterUser" }.count == 3, "refused once more, then answered")
+            let key = UUID().uuidString
+            let user = try await client.registerUser(username: "keyed", email: "keyed@example.com", options: CallOptions(idempotencyKey: key))
+            #expect(counter.seen.filter { $0 == "RegisterUser" }.count == 3, "refused once more, then answered")
 
-        counter.refuse(next: 3)
-        #expect(try await client.getUser(id: user.id) == user)
-        #expect(try await client.searchUsers(username: "keyed").users == [user])
-        #expect(counter.seen.suffix(5) == ["GetUser", "GetUser", "GetUser", "GetUser", "SearchUsers"])
+            counter.refuse(next: 3)
+            #expect(try await client.getUser(id: user.id) == user)
+            #expect(try await client.searchUsers(username: "keyed").users == [user])
+            #expect(counter.seen.suffix(5) == ["GetUser", "GetUser", "GetUser", "GetUser", "SearchUsers"])
 
-        // Not retried either: an answer that is not UNAVAILABLE.
-        let before = counter.seen.count
-        await #expect(throws: UserRPCError.self) { _ = try await client.getUser(id: UUID()) }
-        #expect(counter.seen.count == before + 1)
-        await client.close()
-        try await server.stop()
+            // Not retried either: an answer that is not UNAVAILABLE.
+            let before = counter.seen.count
+            await #expect(throws: UserRPCError.self) { _ = try await client.getUser(id: UUID()) }
+            #expect(counter.seen.count == before + 1)
+            await client.close()
+        }
     }
 
     @Test("the retry budget: after repeated failures the client stops retrying, and retries again after successes")
     func budget() async throws {
         let counter = CallCounter()
-        let server = try await TestServer.start(interceptors: [counter])
-        let client = Self.client([server.port]) {
-            $0.retry?.backoff = .init(initial: .milliseconds(1), maximum: .milliseconds(1))
-            $0.retry?.budgetTokens = 10
+        try await TestServer.start(interceptors: [counter]).scoped { server in
+            let client = Self.client([server.port]) {
+                $0.retry?.backoff = .init(initial: .milliseconds(1), maximum: .milliseconds(1))
+                $0.retry?.budgetTokens = 10
+            }
+            let user = try await client.registerUser(username: "budget", email: "budget@example.com")
+            let before = counter.seen.count
+            counter.refuse(next: 1_000)
+            // 10 tokens: the first call makes its 4 attempts (10 → 6); then retries need more than 5.
+            for _ in 0..<3 { await #expect(throws: UserRPCError.self) { _ = try await client.getUser(id: user.id) } }
+            #expect(counter.seen.count - before == 4 + 1 + 1)
+            counter.refuse(next: 0)
+            // 4 tokens now; each success gives back 0.1: after 30, 7, so that one failure leaves more than 5.
+            for _ in 0..<30 { _ = try await client.getUser(id: user.id) }
+            counter.refuse(next: 1)
+            #expect(try await client.getUser(id: user.id) == user, "retried once the budget has recovered")
+            await client.close()
         }
-        let user = try await client.registerUser(username: "budget", email: "budget@example.com")
-        let before = counter.seen.count
-        counter.refuse(next: 1_000)
-        // 10 tokens: the first call makes its 4 attempts (10 → 6); then retries need more than 5.
-        for _ in 0..<3 { await #expect(throws: UserRPCError.self) { _ = try await client.getUser(id: user.id) } }
-        #expect(counter.seen.count - before == 4 + 1 + 1)
-        counter.refuse(next: 0)
-        // 4 tokens now; each success gives back 0.1: after 30, 7, so that one failure leaves more than 5.
-        for _ in 0..<30 { _ = try await client.getUser(id: user.id) }
-        counter.refuse(next: 1)
-        #expect(try await client.getUser(id: user.id) == user, "retried once the budget has recovered")
-        await client.close()
-        try await server.stop()
     }
 
     @Test("a name that resolves to several addresses gives one endpoint each; a name that does not resolve is UNAVAILABLE")
     func resolvedName() async throws {
-        let server = try await TestServer.start()
-        let endpoints = try await UserRPCClient.Endpoint.resolve("localhost", port: server.port)
-        #expect(endpoints.contains(.init(host: "127.0.0.1", port: server.port)), "\(endpoints)")
-        #expect(Set(endpoints).count == endpoints.count, "no address twice")
-        #expect(try await UserRPCClient.Endpoint.resolve("127.0.0.1", port: 7) == [.init(host: "127.0.0.1", port: 7)])
-        let client = UserRPCClient(configuration: .init(endpoints: endpoints))
-        let user = try await client.registerUser(username: "resolved", email: "resolved@example.com")
-        #expect(try await client.getUser(id: user.id) == user)
-        await client.close()
-        await #expect {
-            _ = try await UserRPCClient.Endpoint.resolve("no-such-host.invalid", port: 1)
-        } throws: { ($0 as? UserRPCError)?.code == .unavailable }
-        try await server.stop()
+        try await TestServer.start().scoped { server in
+            let endpoints = try await UserRPCClient.Endpoint.resolve("localhost", port: server.port)
+            #expect(endpoints.contains(.init(host: "127.0.0.1", port: server.port)), "\(endpoints)")
+            #expect(Set(endpoints).count == endpoints.count, "no address twice")
+            #expect(try await UserRPCClient.Endpoint.resolve("127.0.0.1", port: 7) == [.init(host: "127.0.0.1", port: 7)])
+            let client = UserRPCClient(configuration: .init(endpoints: endpoints))
+            let user = try await client.registerUser(username: "resolved", email: "resolved@example.com")
+            #expect(try await client.getUser(id: user.id) == user)
+            await client.close()
+            await #expect {
+                _ = try await UserRPCClient.Endpoint.resolve("no-such-host.invalid", port: 1)
+            } throws: { ($0 as? UserRPCError)?.code == .unavailable }
+        }
     }
 
     @Test("retries stay within the call's deadline, and the backoff doubles with full jitter")

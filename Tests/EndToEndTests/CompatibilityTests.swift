@@ -49,29 +49,29 @@ struct CompatibilityTests {
 
     @Test("today's typed client reads a User that carries fields it does not know, single and pipelined")
     func clientIgnoresNewFields() async throws {
-        let server = try await TestServer.start(services: [NewerUserService()])
-        let client = server.client()
-        #expect(try await client.getUser(id: NewerUserService.ada.id) == NewerUserService.ada)
-        let answers = await client.callPipelined(UserServiceV1.getUser, (0..<20).map { _ in GetUserRequest(id: NewerUserService.ada.id) })
-        #expect(try answers.map { try $0.result.get() } == Array(repeating: NewerUserService.ada, count: 20))
-        // By name, the whole payload is there (as the CLI prints it).
-        let raw = try await client.call(method: "GetUser", payload: ["id": "0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60"])
-        #expect(raw["nickname"] == "Countess")
-        #expect(raw["profile"]?.objectValue?["since"] == 1843)
-        await client.close()
-        try await server.stop()
+        try await TestServer.start(services: [NewerUserService()]).scoped { server in
+            let client = server.client()
+            #expect(try await client.getUser(id: NewerUserService.ada.id) == NewerUserService.ada)
+            let answers = await client.callPipelined(UserServiceV1.getUser, (0..<20).map { _ in GetUserRequest(id: NewerUserService.ada.id) })
+            #expect(try answers.map { try $0.result.get() } == Array(repeating: NewerUserService.ada, count: 20))
+            // By name, the whole payload is there (as the CLI prints it).
+            let raw = try await client.call(method: "GetUser", payload: ["id": "0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60"])
+            #expect(raw["nickname"] == "Countess")
+            #expect(raw["profile"]?.objectValue?["since"] == 1843)
+            await client.close()
+        }
     }
 
     @Test("the server stays strict: an unknown request field is INVALID_ARGUMENT naming it")
     func serverStaysStrict() async throws {
-        let server = try await TestServer.start()
-        let client = server.client()
-        let error = await #expect(throws: UserRPCError.self) {
-            try await client.call(method: "GetUser", payload: ["id": "0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60", "nickname": "x"])
+        try await TestServer.start().scoped { server in
+            let client = server.client()
+            let error = await #expect(throws: UserRPCError.self) {
+                try await client.call(method: "GetUser", payload: ["id": "0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60", "nickname": "x"])
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.fieldViolations == [FieldViolation(field: "nickname", description: "unknown field")])
+            await client.close()
         }
-        #expect(error?.code == .invalidArgument)
-        #expect(error?.fieldViolations == [FieldViolation(field: "nickname", description: "unknown field")])
-        await client.close()
-        try await server.stop()
     }
 }

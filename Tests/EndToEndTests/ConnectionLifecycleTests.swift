@@ -111,24 +111,24 @@ struct ConnectionLifecycleTests {
     @Test("a malformed ping or cancel with a call's id gets no answer; the call gets exactly one")
     func malformedPingAndCancel() async throws {
         let store = GatedUserStore()
-        let server = try await TestServer.start(repository: UserRepository(store: store))
-        let connection = try await server.rawConnection()
-        try await connection.send(
-            #"{"type":"request","id":5,"method":"user.v1.UserService/GetUser","payload":{"id":"\#(store.gatedID.lowercasedText)"}}"#)
-        var arrivals = store.arrived.makeAsyncIterator()
-        _ = await arrivals.next()
-        try await connection.send(#"{"type":"ping","id":5,"x":1}"#)
-        try await connection.send(#"{"type":"cancel","id":5,"x":1}"#)
-        try await connection.send(#"{"type":"ping","id":6}"#)
-        let pong = try await connection.expectFrame()
-        #expect(pong["type"]?.stringValue == "pong" && pong.frameID == 6)
-        store.openGate()
-        let answer = try await connection.expectFrame()
-        #expect(answer.frameID == 5)
-        try await connection.send(#"{"type":"ping","id":7}"#)
-        #expect(try await connection.expectFrame().frameID == 7, "a second answer for call 5 came first")
-        await connection.close()
-        try await server.stop()
+        try await TestServer.start(repository: UserRepository(store: store)).scoped { server in
+            let connection = try await server.rawConnection()
+            try await connection.send(
+                #"{"type":"request","id":5,"method":"user.v1.UserService/GetUser","payload":{"id":"\#(store.gatedID.lowercasedText)"}}"#)
+            var arrivals = store.arrived.makeAsyncIterator()
+            _ = await arrivals.next()
+            try await connection.send(#"{"type":"ping","id":5,"x":1}"#)
+            try await connection.send(#"{"type":"cancel","id":5,"x":1}"#)
+            try await connection.send(#"{"type":"ping","id":6}"#)
+            let pong = try await connection.expectFrame()
+            #expect(pong["type"]?.stringValue == "pong" && pong.frameID == 6)
+            store.openGate()
+            let answer = try await connection.expectFrame()
+            #expect(answer.frameID == 5)
+            try await connection.send(#"{"type":"ping","id":7}"#)
+            #expect(try await connection.expectFrame().frameID == 7, "a second answer for call 5 came first")
+            await connection.close()
+        }
     }
 
     @Test("a request sent just after an idle goaway is answered UNAVAILABLE, not met by a closed connection")

@@ -16,18 +16,18 @@ struct HealthTests {
         "every server hosts health.v1.Health: SERVING for itself and each service it hosts, UNKNOWN_SERVICE for any other",
         arguments: Backend.allCases)
     func serving(backend: Backend) async throws {
-        let server = try await TestServer.start(backend: backend)
-        let client = server.client()
-        let whole = try await client.checkHealth()
-        #expect(whole == HealthCheckResponse(status: .serving), "\(whole)")
-        for service in ["user.v1.UserService", "user.v2.UserService", "health.v1.Health", ""] {
-            #expect(try await client.checkHealth(service: service).status == .serving, "\(service)")
+        try await TestServer.start(backend: backend).scoped { server in
+            let client = server.client()
+            let whole = try await client.checkHealth()
+            #expect(whole == HealthCheckResponse(status: .serving), "\(whole)")
+            for service in ["user.v1.UserService", "user.v2.UserService", "health.v1.Health", ""] {
+                #expect(try await client.checkHealth(service: service).status == .serving, "\(service)")
+            }
+            let unknown = try await client.checkHealth(service: "user.v3.UserService")
+            #expect(unknown.status == .unknownService)
+            #expect(unknown.detail?.contains("user.v3.UserService") == true)
+            await client.close()
         }
-        let unknown = try await client.checkHealth(service: "user.v3.UserService")
-        #expect(unknown.status == .unknownService)
-        #expect(unknown.detail?.contains("user.v3.UserService") == true)
-        await client.close()
-        try await server.stop()
     }
 
     @Test("a server given no health service hosts its own")

@@ -26,132 +26,133 @@ struct HostileClientTests {
 
     @Test("malformed frames close the connection or get INVALID_ARGUMENT, and nothing else breaks")
     func malformedInputs() async throws {
-        let server = try await TestServer.start()
-        let steady = try await server.rawConnection()
-        let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
-        let hugeString = String(repeating: "a", count: 1_000_000)
-        let cases: [(name: String, bytes: [UInt8], closes: Bool)] = [
-            ("invalid UTF-8", framed([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]), true),
-            ("deeply nested JSON", framed(Array(deep.utf8)), true),
-            ("huge number id", framed(Array(#"{"type":"ping","id":\#(String(repeating: "9", count: 400))}"#.utf8)), true),
-            ("duplicate keys", framed(Array(#"{"type":"ping","id":1,"id":2}"#.utf8)), true),
-            ("id above uint64", framed(Array(#"{"type":"ping","id":18446744073709551616}"#.utf8)), true),
-            ("negative id", framed(Array(#"{"type":"ping","id":-1}"#.utf8)), true),
-            ("truncated frame then EOF", [0, 0, 0, 50] + Array(#"{"type":"ping""#.utf8), false),
-            ("TLS ClientHello", [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03] + [UInt8](repeating: 0, count: 32), true),
-            ("HTTP request", Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8), true),
-            ("NUL bytes", [0, 0, 0, 3, 0, 0, 0], true),
-            (
-                "huge username",
-                framed(
-                    Array(
-                        #"{"type":"request","id":5,"method":"user.v1.UserService/RegisterUser","payload":{"username":"\#(hugeString)","email":"a@b.co"}}"#
-                            .utf8)),
-                false
-            ),
-            (
-                "wrong types everywhere",
-                framed(
-                    Array(
-                        #"{"type":"request","id":6,"method":"user.v1.UserService/SearchUsers","payload":{"username":[],"email":{},"limit":"5","page_token":7}}"#
-                            .utf8)),
-                false
-            ),
-        ]
-        for hostile in cases {
-            let connection = try await server.rawConnection()
-            try await connection.sendBytes(hostile.bytes)
-            if hostile.closes {
-                #expect(try await connection.expectClosed(timeout: 30), "\(hostile.name)")
-            } else if hostile.name.hasPrefix("truncated") {
-                await connection.close()
-            } else {
-                let answer = try await connection.expectFrame(timeout: 30)
-                #expect(answer.statusCode == "INVALID_ARGUMENT", "\(hostile.name)")
-                await connection.close()
+        try await TestServer.start().scoped { server in
+            let steady = try await server.rawConnection()
+            let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+            let hugeString = String(repeating: "a", count: 1_000_000)
+            let cases: [(name: String, bytes: [UInt8], closes: Bool)] = [
+                ("invalid UTF-8", framed([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]), true),
+                ("deeply nested JSON", framed(Array(deep.utf8)), true),
+                ("huge number id", framed(Array(#"{"type":"ping","id":\#(String(repeating: "9", count: 400))}"#.utf8)), true),
+                ("duplicate keys", framed(Array(#"{"type":"ping","id":1,"id":2}"#.utf8)), true),
+                ("id above uint64", framed(Array(#"{"type":"ping","id":18446744073709551616}"#.utf8)), true),
+                ("negative id", framed(Array(#"{"type":"ping","id":-1}"#.utf8)), true),
+                ("truncated frame then EOF", [0, 0, 0, 50] + Array(#"{"type":"ping""#.utf8), false),
+                ("TLS ClientHello", [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03] + [UInt8](repeating: 0, count: 32), true),
+                ("HTTP request", Array("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8), true),
+                ("NUL bytes", [0, 0, 0, 3, 0, 0, 0], true),
+                (
+                    "huge username",
+                    framed(
+                        Array(
+                            #"{"type":"request","id":5,"method":"user.v1.UserService/RegisterUser","payload":{"username":"\#(hugeString)","email":"a@b.co"}}"#
+                                .utf8)),
+                    false
+                ),
+                (
+                    "wrong types everywhere",
+                    framed(
+                        Array(
+                            #"{"type":"request","id":6,"method":"user.v1.UserService/SearchUsers","payload":{"username":[],"email":{},"limit":"5","page_token":7}}"#
+                                .utf8)),
+                    false
+                ),
+            ]
+            for hostile in cases {
+                let connection = try await server.rawConnection()
+                try await connection.sendBytes(hostile.bytes)
+                if hostile.closes {
+                    #expect(try await connection.expectClosed(timeout: 30), "\(hostile.name)")
+                } else if hostile.name.hasPrefix("truncated") {
+                    await connection.close()
+                } else {
+                    let answer = try await connection.expectFrame(timeout: 30)
+                    #expect(answer.statusCode == "INVALID_ARGUMENT", "\(hostile.name)")
+                    await connection.close()
+                }
+                try await expectHealthy(server)
             }
-            try await expectHealthy(server)
+            // The connection opened before all this is unaffected.
+            try await steady.send(#"{"type":"ping","id":1}"#)
+            #expect(try await steady.expectFrame().frameID == 1)
         }
-        // The connection opened before all this is unaffected.
-        try await steady.send(#"{"type":"ping","id":1}"#)
-        #expect(try await steady.expectFrame().frameID == 1)
-        try await server.stop()
     }
 
     @Test("a duplicate key, deep nesting or a huge number in a frame with a usable id costs only that call")
     func parserRulesCostOneCall() async throws {
-        let server = try await TestServer.start()
-        let connection = try await server.rawConnection()
-        let frames = [
-            #"{"type":"request","id":1,"method":"user.v1.UserService/SearchUsers","payload":{"limit":5,"limit":6}}"#,
-            #"{"type":"request","id":2,"method":"user.v1.UserService/SearchUsers","payload":{"username":"#
-                + String(repeating: "[", count: 2_000) + String(repeating: "]", count: 2_000) + "}}",
-            #"{"type":"request","id":3,"method":"user.v1.UserService/SearchUsers","payload":{"limit":"# + String(repeating: "7", count: 300) + "}}",
-            #"{"type":"request","id":4,"method":"user.v1.UserService/SearchUsers","payload":{"limit":123456789012345678901234567890}}"#,
-        ]
-        for (index, frame) in frames.enumerated() {
-            try await connection.send(frame)
-            let answer = try await connection.expectFrame()
-            #expect(answer.frameID == UInt64(index + 1))
-            #expect(answer.statusCode == "INVALID_ARGUMENT", "\(answer)")
-            if index >= 2 {
-                // A number of any length where an integer is expected: the field is named.
-                guard case .array(let violations)? = answer["status"]?.objectValue?["details"]?.objectValue?["field_violations"] else {
-                    Issue.record("no field violations: \(answer)")
-                    continue
+        try await TestServer.start().scoped { server in
+            let connection = try await server.rawConnection()
+            let frames = [
+                #"{"type":"request","id":1,"method":"user.v1.UserService/SearchUsers","payload":{"limit":5,"limit":6}}"#,
+                #"{"type":"request","id":2,"method":"user.v1.UserService/SearchUsers","payload":{"username":"#
+                    + String(repeating: "[", count: 2_000) + String(repeating: "]", count: 2_000) + "}}",
+                #"{"type":"request","id":3,"method":"user.v1.UserService/SearchUsers","payload":{"limit":"# + String(repeating: "7", count: 300)
+                    + "}}",
+                #"{"type":"request","id":4,"method":"user.v1.UserService/SearchUsers","payload":{"limit":123456789012345678901234567890}}"#,
+            ]
+            for (index, frame) in frames.enumerated() {
+                try await connection.send(frame)
+                let answer = try await connection.expectFrame()
+                #expect(answer.frameID == UInt64(index + 1))
+                #expect(answer.statusCode == "INVALID_ARGUMENT", "\(answer)")
+                if index >= 2 {
+                    // A number of any length where an integer is expected: the field is named.
+                    guard case .array(let violations)? = answer["status"]?.objectValue?["details"]?.objectValue?["field_violations"] else {
+                        Issue.record("no field violations: \(answer)")
+                        continue
+                    }
+                    #expect(violations.first?.objectValue?["field"] == "limit", "\(answer)")
                 }
-                #expect(violations.first?.objectValue?["field"] == "limit", "\(answer)")
             }
+            // A broken ping is dropped: the next answer is the next request's.
+            try await connection.send(#"{"type":"ping","id":9,"x":1,"x":2}"#)
+            // The connection still serves.
+            try await connection.send(#"{"type":"request","id":5,"method":"user.v1.UserService/SearchUsers","payload":{"limit":5}}"#)
+            let next = try await connection.expectFrame()
+            #expect(next.frameID == 5 && next.statusCode == "OK", "\(next)")
+            await connection.close()
         }
-        // A broken ping is dropped: the next answer is the next request's.
-        try await connection.send(#"{"type":"ping","id":9,"x":1,"x":2}"#)
-        // The connection still serves.
-        try await connection.send(#"{"type":"request","id":5,"method":"user.v1.UserService/SearchUsers","payload":{"limit":5}}"#)
-        let next = try await connection.expectFrame()
-        #expect(next.frameID == 5 && next.statusCode == "OK", "\(next)")
-        await connection.close()
-        try await server.stop()
     }
 
     @Test("answers do not grow with the request: at most 100 violations, field and method names cut at 128 bytes")
     func boundedAnswers() async throws {
-        let server = try await TestServer.start()
-        let connection = try await server.rawConnection()
-        // 40,000 unknown fields with 40-byte names: a 2 MB request.
-        var payload = #"{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1""#
-        for n in 0..<40_000 { payload += #","unknown_field_number_\#(String(repeating: "x", count: 12))\#(n)":1"# }
-        payload += "}"
-        try await connection.send(#"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","payload":\#(payload)}"#)
-        let body = try #require(try await connection.nextBody(timeout: 30))
-        #expect(body.count < 64 * 1024, "\(body.count) bytes")
-        let answer = try JSONParser().parse(body).objectValue
-        #expect(answer?.statusCode == "INVALID_ARGUMENT")
-        let status = answer?["status"]?.objectValue
-        guard case .array(let violations)? = status?["details"]?.objectValue?["field_violations"] else {
-            Issue.record("no field_violations")
-            return
-        }
-        #expect(violations.count == 100)
-        #expect(status?["message"]?.stringValue?.hasSuffix("; … (39900 more)") == true)
+        try await TestServer.start().scoped { server in
+            let connection = try await server.rawConnection()
+            // 40,000 unknown fields with 40-byte names: a 2 MB request.
+            var payload = #"{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1""#
+            for n in 0..<40_000 { payload += #","unknown_field_number_\#(String(repeating: "x", count: 12))\#(n)":1"# }
+            payload += "}"
+            try await connection.send(#"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","payload":\#(payload)}"#)
+            let body = try #require(try await connection.nextBody(timeout: 30))
+            #expect(body.count < 64 * 1024, "\(body.count) bytes")
+            let answer = try JSONParser().parse(body).objectValue
+            #expect(answer?.statusCode == "INVALID_ARGUMENT")
+            let status = answer?["status"]?.objectValue
+            guard case .array(let violations)? = status?["details"]?.objectValue?["field_violations"] else {
+                Issue.record("no field_violations")
+                return
+            }
+            #expect(violations.count == 100)
+            #expect(status?["message"]?.stringValue?.hasSuffix("; … (39900 more)") == true)
 
-        let longKey = String(repeating: "k", count: 10_000)
-        try await connection.send(#"{"type":"request","id":2,"method":"user.v1.UserService/GetUser","payload":{"\#(longKey)":1}}"#)
-        let second = try #require(try await connection.nextBody(timeout: 30))
-        #expect(second.count < 2_048)
-        // Envelope members are cut too: a metadata key, an unknown member.
-        try await connection.send(#"{"type":"request","id":4,"method":"user.v1.UserService/GetUser","metadata":{"\#(longKey)":1},"payload":{}}"#)
-        let fourth = try #require(try await connection.nextBody(timeout: 30))
-        #expect(fourth.count < 1_024 && String(decoding: fourth, as: UTF8.self).contains("INVALID_ARGUMENT"))
-        try await connection.send(#"{"type":"request","id":5,"method":"user.v1.UserService/GetUser","\#(longKey)":1,"payload":{}}"#)
-        let fifth = try #require(try await connection.nextBody(timeout: 30))
-        #expect(fifth.count < 1_024 && String(decoding: fifth, as: UTF8.self).contains("unknown field"))
-        let longMethod = "user.v1.UserService/" + String(repeating: "m", count: 100_000)
-        try await connection.send(#"{"type":"request","id":3,"method":"\#(longMethod)","payload":{}}"#)
-        let third = try #require(try await connection.nextBody(timeout: 30))
-        #expect(third.count < 1_024)
-        #expect(String(decoding: third, as: UTF8.self).contains("UNIMPLEMENTED"))
-        await connection.close()
-        try await server.stop()
+            let longKey = String(repeating: "k", count: 10_000)
+            try await connection.send(#"{"type":"request","id":2,"method":"user.v1.UserService/GetUser","payload":{"\#(longKey)":1}}"#)
+            let second = try #require(try await connection.nextBody(timeout: 30))
+            #expect(second.count < 2_048)
+            // Envelope members are cut too: a metadata key, an unknown member.
+            try await connection.send(#"{"type":"request","id":4,"method":"user.v1.UserService/GetUser","metadata":{"\#(longKey)":1},"payload":{}}"#)
+            let fourth = try #require(try await connection.nextBody(timeout: 30))
+            #expect(fourth.count < 1_024 && String(decoding: fourth, as: UTF8.self).contains("INVALID_ARGUMENT"))
+            try await connection.send(#"{"type":"request","id":5,"method":"user.v1.UserService/GetUser","\#(longKey)":1,"payload":{}}"#)
+            let fifth = try #require(try await connection.nextBody(timeout: 30))
+            #expect(fifth.count < 1_024 && String(decoding: fifth, as: UTF8.self).contains("unknown field"))
+            let longMethod = "user.v1.UserService/" + String(repeating: "m", count: 100_000)
+            try await connection.send(#"{"type":"request","id":3,"method":"\#(longMethod)","payload":{}}"#)
+            let third = try #require(try await connection.nextBody(timeout: 30))
+            #expect(third.count < 1_024)
+            #expect(String(decoding: third, as: UTF8.self).contains("UNIMPLEMENTED"))
+            await connection.close()
+        }
     }
 
     @Test("a frame that does not arrive in full within the read timeout closes the connection (slow drip)")
@@ -271,13 +272,13 @@ struct HostileClientTests {
 
     @Test("1000 connections opened and dropped leave the server healthy")
     func connectionChurn() async throws {
-        let server = try await TestServer.start()
-        for _ in 0..<10 {
-            var batch: [RawConnection] = []
-            for _ in 0..<100 { batch.append(try await server.rawConnection()) }
-            for connection in batch { await connection.close() }
+        try await TestServer.start().scoped { server in
+            for _ in 0..<10 {
+                var batch: [RawConnection] = []
+                for _ in 0..<100 { batch.append(try await server.rawConnection()) }
+                for connection in batch { await connection.close() }
+            }
+            try await expectHealthy(server)
         }
-        try await expectHealthy(server)
-        try await server.stop()
     }
 }

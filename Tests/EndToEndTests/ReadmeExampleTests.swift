@@ -53,23 +53,23 @@ struct ReadmeExampleTests {
 
     @Test("the embedding example runs against a live server")
     func exampleRuns() async throws {
-        let server = try await TestServer.start()
-        let output = await readmeExample(port: server.port)
-        #expect(output.hasPrefix("registered ada at "), "\(output)")
-        let again = await readmeExample(port: server.port)
-        #expect(again.hasPrefix("failed: ALREADY_EXISTS"), "\(again)")
-        try await server.stop()
+        try await TestServer.start().scoped { server in
+            let output = await readmeExample(port: server.port)
+            #expect(output.hasPrefix("registered ada at "), "\(output)")
+            let again = await readmeExample(port: server.port)
+            #expect(again.hasPrefix("failed: ALREADY_EXISTS"), "\(again)")
+        }
     }
 
     @Test("the pipelined example runs against a live server")
     func pipelinedExampleRuns() async throws {
-        let server = try await TestServer.start()
-        let client = server.client()
-        let grace = try await client.registerUser(username: "grace", email: "grace@example.com")
-        let output = await readmePipelinedExample(client: client, ids: [grace.id, UUID(uuidString: "00000000-0000-7000-8000-000000000000")!])
-        #expect(output == "grace\nNOT_FOUND\n")
-        await client.close()
-        try await server.stop()
+        try await TestServer.start().scoped { server in
+            let client = server.client()
+            let grace = try await client.registerUser(username: "grace", email: "grace@example.com")
+            let output = await readmePipelinedExample(client: client, ids: [grace.id, UUID(uuidString: "00000000-0000-7000-8000-000000000000")!])
+            #expect(output == "grace\nNOT_FOUND\n")
+            await client.close()
+        }
     }
 
     @Test("README.md shows exactly the pipelined example this file compiles")

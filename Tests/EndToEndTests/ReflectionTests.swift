@@ -13,26 +13,26 @@ struct ReflectionTests {
 
     @Test("ListServices names every hosted service; DescribeService returns each one's schema file byte for byte", arguments: Backend.allCases)
     func listAndDescribe(backend: Backend) async throws {
-        let server = try await TestServer.start(backend: backend)
-        let client = server.client()
-        let services = try await client.listServices()
-        #expect(
-            services.map(\.name) == ["health.v1.Health", "reflection.v1.Reflection", "user.v1.UserService", "user.v2.UserService"])
-        let served = Set(server.server.methodNames)
-        for entry in services {
-            let schema = try await client.describeService(entry.name)
-            let file = try String(contentsOf: Self.root.appendingPathComponent("Schemas/\(entry.package).json"), encoding: .utf8)
-            #expect(schema.text == file, "\(entry.name): byte for byte, the last newline included")
-            #expect(schema.methods.count == entry.methods)
-            #expect(schema.methods.allSatisfy { served.contains($0.fullName) }, "\(entry.name) lists a method the server does not serve")
-            #expect(try await client.describeService(entry.package) == schema, "by package")
+        try await TestServer.start(backend: backend).scoped { server in
+            let client = server.client()
+            let services = try await client.listServices()
+            #expect(
+                services.map(\.name) == ["health.v1.Health", "reflection.v1.Reflection", "user.v1.UserService", "user.v2.UserService"])
+            let served = Set(server.server.methodNames)
+            for entry in services {
+                let schema = try await client.describeService(entry.name)
+                let file = try String(contentsOf: Self.root.appendingPathComponent("Schemas/\(entry.package).json"), encoding: .utf8)
+                #expect(schema.text == file, "\(entry.name): byte for byte, the last newline included")
+                #expect(schema.methods.count == entry.methods)
+                #expect(schema.methods.allSatisfy { served.contains($0.fullName) }, "\(entry.name) lists a method the server does not serve")
+                #expect(try await client.describeService(entry.package) == schema, "by package")
+            }
+            #expect(served == Set(try await services.asyncFlatMap { try await client.describeService($0.name).methods.map(\.fullName) }))
+            let unknown = await #expect(throws: UserRPCError.self) { try await client.describeService("user.v3.UserService") }
+            #expect(unknown?.code == .notFound)
+            #expect(unknown?.message.contains("user.v1.UserService") == true, "the error lists what is hosted")
+            await client.close()
         }
-        #expect(served == Set(try await services.asyncFlatMap { try await client.describeService($0.name).methods.map(\.fullName) }))
-        let unknown = await #expect(throws: UserRPCError.self) { try await client.describeService("user.v3.UserService") }
-        #expect(unknown?.code == .notFound)
-        #expect(unknown?.message.contains("user.v1.UserService") == true, "the error lists what is hosted")
-        await client.close()
-        try await server.stop()
     }
 
     @Test("reflection needs a token when tokens are on, and can be turned off (UNIMPLEMENTED)")

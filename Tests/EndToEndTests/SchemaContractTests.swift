@@ -75,69 +75,70 @@ struct SchemaContractTests {
         "every field of every request refuses a value of the wrong JSON type, naming the field",
         arguments: Backend.allCases, ContractedService.all)
     func wrongTypesRejected(backend: Backend, service: ContractedService) async throws {
-        let server = try await TestServer.start(backend: backend)
-        let connection = try await server.rawConnection()
-        var id: UInt64 = 0
-        for method in service.schema.methods {
-            for field in service.schema.fields(of: method.request) {
-                let wrong: String = field.type == "string" ? "12" : #""twelve""#
-                id += 1
-                try await connection.send(#"{"type":"request","id":\#(id),"method":"\#(method.fullName)","payload":{"\#(field.name)":\#(wrong)}}"#)
-                let response = try await connection.expectFrame()
-                #expect(response.statusCode == "INVALID_ARGUMENT", "\(method.name).\(field.name)")
-                let violations = response["status"]?.objectValue?["details"]?.objectValue?["field_violations"]
-                guard case .array(let entries)? = violations else {
-                    Issue.record("no field_violations for \(method.name).\(field.name)")
-                    continue
+        try await TestServer.start(backend: backend).scoped { server in
+            let connection = try await server.rawConnection()
+            var id: UInt64 = 0
+            for method in service.schema.methods {
+                for field in service.schema.fields(of: method.request) {
+                    let wrong: String = field.type == "string" ? "12" : #""twelve""#
+                    id += 1
+                    try await connection.send(
+                        #"{"type":"request","id":\#(id),"method":"\#(method.fullName)","payload":{"\#(field.name)":\#(wrong)}}"#)
+                    let response = try await connection.expectFrame()
+                    #expect(response.statusCode == "INVALID_ARGUMENT", "\(method.name).\(field.name)")
+                    let violations = response["status"]?.objectValue?["details"]?.objectValue?["field_violations"]
+                    guard case .array(let entries)? = violations else {
+                        Issue.record("no field_violations for \(method.name).\(field.name)")
+                        continue
+                    }
+                    #expect(entries.contains { $0.objectValue?["field"] == .string(field.name) }, "\(method.name).\(field.name)")
                 }
-                #expect(entries.contains { $0.objectValue?["field"] == .string(field.name) }, "\(method.name).\(field.name)")
             }
+            await connection.close()
         }
-        await connection.close()
-        try await server.stop()
     }
 
     @Test("every method in the schemas is served, and its responses conform to the schema's message", arguments: Backend.allCases)
     func servedAndConforming(backend: Backend) async throws {
-        let server = try await TestServer.start(backend: backend)
-        let connection = try await server.rawConnection()
-        var id: UInt64 = 0
-        for service in ContractedService.all {
-            let package = service.schema.package
-            let validator = SchemaValidator(schema: service.schema)
-            func call(_ method: String, _ payload: String) async throws -> JSONObject {
-                id += 1
-                let schemaMethod = try #require(service.schema.method(named: method))
-                #expect(validator.problems(try JSONParser().parse(payload), message: schemaMethod.request).isEmpty, "\(method)")
-                try await connection.send(#"{"type":"request","id":\#(id),"method":"\#(schemaMethod.fullName)","payload":\#(payload)}"#)
-                return try await connection.expectFrame()
+        try await TestServer.start(backend: backend).scoped { server in
+            let connection = try await server.rawConnection()
+            var id: UInt64 = 0
+            for service in ContractedService.all {
+                let package = service.schema.package
+                let validator = SchemaValidator(schema: service.schema)
+                func call(_ method: String, _ payload: String) async throws -> JSONObject {
+                    id += 1
+                    let schemaMethod = try #require(service.schema.method(named: method))
+                    #expect(validator.problems(try JSONParser().parse(payload), message: schemaMethod.request).isEmpty, "\(method)")
+                    try await connection.send(#"{"type":"request","id":\#(id),"method":"\#(schemaMethod.fullName)","payload":\#(payload)}"#)
+                    return try await connection.expectFrame()
+                }
+                var userID = "00000000-0000-7000-8000-000000000000"
+                if service.schema.method(named: "RegisterUser") != nil {
+                    let registered = try await call("RegisterUser", #"{"username":"Schema.\#(id)","email":"schema\#(id)@example.com"}"#)
+                    userID = try #require(registered.payload?["id"]?.stringValue)
+                }
+                // Valid requests, built from the schema's own descriptions of the fields.
+                let requests: [String: String] = [
+                    "RegisterUser": #"{"username":"second\#(id)","email":"second\#(id)@example.com"}"#,
+                    "GetUser": #"{"id":"\#(userID)"}"#,
+                    "SearchUsers": #"{"username":"s","limit":1}"#,
+                    "UpdateUser": #"{"id":"\#(userID)","email":"changed\#(id)@example.com","expected_version":1}"#,
+                    "DeleteUser": #"{"id":"\#(userID)"}"#,
+                    "Check": #"{"service":"user.v1.UserService"}"#,
+                    "ListServices": "{}",
+                    "DescribeService": #"{"service":"user.v1"}"#,
+                ]
+                for method in service.schema.methods {
+                    let payload = try #require(requests[method.name], "no sample request for \(method.name): add one")
+                    let response = try await call(method.name, payload)
+                    #expect(response.statusCode == "OK", "\(package) \(method.name): \(response)")
+                    let body = JSONValue.object(response.payload ?? JSONObject())
+                    #expect(validator.problems(body, message: method.response) == [], "\(package) \(method.name)")
+                }
             }
-            var userID = "00000000-0000-7000-8000-000000000000"
-            if service.schema.method(named: "RegisterUser") != nil {
-                let registered = try await call("RegisterUser", #"{"username":"Schema.\#(id)","email":"schema\#(id)@example.com"}"#)
-                userID = try #require(registered.payload?["id"]?.stringValue)
-            }
-            // Valid requests, built from the schema's own descriptions of the fields.
-            let requests: [String: String] = [
-                "RegisterUser": #"{"username":"second\#(id)","email":"second\#(id)@example.com"}"#,
-                "GetUser": #"{"id":"\#(userID)"}"#,
-                "SearchUsers": #"{"username":"s","limit":1}"#,
-                "UpdateUser": #"{"id":"\#(userID)","email":"changed\#(id)@example.com","expected_version":1}"#,
-                "DeleteUser": #"{"id":"\#(userID)"}"#,
-                "Check": #"{"service":"user.v1.UserService"}"#,
-                "ListServices": "{}",
-                "DescribeService": #"{"service":"user.v1"}"#,
-            ]
-            for method in service.schema.methods {
-                let payload = try #require(requests[method.name], "no sample request for \(method.name): add one")
-                let response = try await call(method.name, payload)
-                #expect(response.statusCode == "OK", "\(package) \(method.name): \(response)")
-                let body = JSONValue.object(response.payload ?? JSONObject())
-                #expect(validator.problems(body, message: method.response) == [], "\(package) \(method.name)")
-            }
+            await connection.close()
         }
-        await connection.close()
-        try await server.stop()
     }
 
     @Test("the validator itself catches non-conforming messages")

@@ -42,15 +42,15 @@ struct TLSTests {
         #expect(refused?.message == "cannot connect to 127.0.0.1:1: connection refused")
         await refusedClient.close()
 
-        let server = try await TestServer.start()
-        var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: server.port)
-        configuration.tls = UserRPCClient.TLS()
-        let tlsClient = UserRPCClient(configuration: configuration)
-        let mismatch = await #expect(throws: UserRPCError.self) { try await tlsClient.ping() }
-        #expect(mismatch?.code == .unavailable)
-        #expect(mismatch?.message.contains("if the server serves plaintext, connect without TLS") == true, "\(mismatch?.message ?? "")")
-        await tlsClient.close()
-        try await server.stop()
+        try await TestServer.start().scoped { server in
+            var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: server.port)
+            configuration.tls = UserRPCClient.TLS()
+            let tlsClient = UserRPCClient(configuration: configuration)
+            let mismatch = await #expect(throws: UserRPCError.self) { try await tlsClient.ping() }
+            #expect(mismatch?.code == .unavailable)
+            #expect(mismatch?.message.contains("if the server serves plaintext, connect without TLS") == true, "\(mismatch?.message ?? "")")
+            await tlsClient.close()
+        }
     }
 
     @Test("with a client CA, only clients with a certificate it signed get through (mutual TLS)")

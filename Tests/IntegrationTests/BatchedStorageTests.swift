@@ -69,54 +69,54 @@ struct BatchedStorageTests {
 
     @Test("hundreds of concurrent calls through the server on PostgreSQL + Redis each get their own answer")
     func concurrentCallsGetTheirOwnAnswers() async throws {
-        let server = try await TestServer.start(backend: .postgresRedis)
-        let client = server.client()
-        // 160 registrations at once, in groups of four: two that want the same username, two that
-        // want the same email. In each pair exactly one wins, whichever batch it lands in.
-        let registered = await withTaskGroup(of: (Int, Result<UserV1.User, UserRPCError>).self) { group in
-            for i in 0..<160 {
-                group.addTask {
-                    let base = i - i % 4
-                    let (username, email): (String, String) =
-                        switch i % 4 {
-                        case 0, 1: ("pair\(base)", "u\(i)@example.com")
-                        default: ("user\(i)", "pair\(base)@example.com")
+        try await TestServer.start(backend: .postgresRedis).scoped { server in
+            let client = server.client()
+            // 160 registrations at once, in groups of four: two that want the same username, two that
+            // want the same email. In each pair exactly one wins, whichever batch it lands in.
+            let registered = await withTaskGroup(of: (Int, Result<UserV1.User, UserRPCError>).self) { group in
+                for i in 0..<160 {
+                    group.addTask {
+                        let base = i - i % 4
+                        let (username, email): (String, String) =
+                            switch i % 4 {
+                            case 0, 1: ("pair\(base)", "u\(i)@example.com")
+                            default: ("user\(i)", "pair\(base)@example.com")
+                            }
+                        do throws(UserRPCError) {
+                            return (i, .success(try await client.registerUser(username: username, email: email)))
+                        } catch {
+                            return (i, .failure(error))
                         }
-                    do throws(UserRPCError) {
-                        return (i, .success(try await client.registerUser(username: username, email: email)))
-                    } catch {
-                        return (i, .failure(error))
                     }
                 }
+                return await group.reduce(into: [Int: Result<UserV1.User, UserRPCError>]()) { $0[$1.0] = $1.1 }
             }
-            return await group.reduce(into: [Int: Result<UserV1.User, UserRPCError>]()) { $0[$1.0] = $1.1 }
-        }
-        var created: [UserV1.User] = []
-        for pair in stride(from: 0, to: 160, by: 2) {
-            let outcomes = [registered[pair], registered[pair + 1]]
-            let winners = outcomes.compactMap { try? $0?.get() }
-            let losers = outcomes.compactMap { outcome -> UserRPCError? in
-                if case .failure(let error)? = outcome { error } else { nil }
+            var created: [UserV1.User] = []
+            for pair in stride(from: 0, to: 160, by: 2) {
+                let outcomes = [registered[pair], registered[pair + 1]]
+                let winners = outcomes.compactMap { try? $0?.get() }
+                let losers = outcomes.compactMap { outcome -> UserRPCError? in
+                    if case .failure(let error)? = outcome { error } else { nil }
+                }
+                #expect(winners.count == 1 && losers.count == 1, "pair \(pair): \(outcomes)")
+                #expect(losers.allSatisfy { $0.code == .alreadyExists && $0.conflictingField == (pair % 4 == 0 ? "username" : "email") })
+                created += winners
             }
-            #expect(winners.count == 1 && losers.count == 1, "pair \(pair): \(outcomes)")
-            #expect(losers.allSatisfy { $0.code == .alreadyExists && $0.conflictingField == (pair % 4 == 0 ? "username" : "email") })
-            created += winners
-        }
-        #expect(created.count == 80)
-        // 300 reads at once: every created user twice (a miss, then a hit or a miss), and unknown ids.
-        let ids = created.map(\.id) + created.map(\.id) + (0..<30).map { _ in UUID.version7() }
-        let reads = await withTaskGroup(of: (UUID, UserV1.User?).self) { group in
-            for id in ids {
-                group.addTask { (id, try? await client.getUser(id: id)) }
+            #expect(created.count == 80)
+            // 300 reads at once: every created user twice (a miss, then a hit or a miss), and unknown ids.
+            let ids = created.map(\.id) + created.map(\.id) + (0..<30).map { _ in UUID.version7() }
+            let reads = await withTaskGroup(of: (UUID, UserV1.User?).self) { group in
+                for id in ids {
+                    group.addTask { (id, try? await client.getUser(id: id)) }
+                }
+                return await group.reduce(into: [(UUID, UserV1.User?)]()) { $0.append($1) }
             }
-            return await group.reduce(into: [(UUID, UserV1.User?)]()) { $0.append($1) }
+            let byID = Dictionary(created.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            for (id, user) in reads {
+                #expect(user == byID[id], "GetUser \(id)")
+            }
+            await client.close()
         }
-        let byID = Dictionary(created.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        for (id, user) in reads {
-            #expect(user == byID[id], "GetUser \(id)")
-        }
-        await client.close()
-        try await server.stop()
     }
 }
 

@@ -126,28 +126,28 @@ struct PostgresStoreTests {
 
     @Test("of 50 concurrent registrations of one username, exactly one succeeds")
     func concurrentRegistrations() async throws {
-        let server = try await TestServer.start(backend: .postgresRedis)
-        let client = server.client()
-        let outcomes = await withTaskGroup(of: UserRPCError.Code.self) { group in
-            for i in 0..<50 {
-                group.addTask {
-                    do throws(UserRPCError) {
-                        _ = try await client.registerUser(username: "Racer", email: "racer\(i)@example.com")
-                        return .ok
-                    } catch {
-                        return error.code
+        try await TestServer.start(backend: .postgresRedis).scoped { server in
+            let client = server.client()
+            let outcomes = await withTaskGroup(of: UserRPCError.Code.self) { group in
+                for i in 0..<50 {
+                    group.addTask {
+                        do throws(UserRPCError) {
+                            _ = try await client.registerUser(username: "Racer", email: "racer\(i)@example.com")
+                            return .ok
+                        } catch {
+                            return error.code
+                        }
                     }
                 }
+                return await group.reduce(into: [UserRPCError.Code]()) { $0.append($1) }
             }
-            return await group.reduce(into: [UserRPCError.Code]()) { $0.append($1) }
+            #expect(outcomes.filter { $0 == .ok }.count == 1)
+            #expect(outcomes.filter { $0 == .alreadyExists }.count == 49)
+            let database = try #require(server.database)
+            let count = try await blocking { try database.connect().execute("SELECT count(*) FROM users").rows }
+            #expect(count.first?.first == "1")
+            await client.close()
         }
-        #expect(outcomes.filter { $0 == .ok }.count == 1)
-        #expect(outcomes.filter { $0 == .alreadyExists }.count == 49)
-        let database = try #require(server.database)
-        let count = try await blocking { try database.connect().execute("SELECT count(*) FROM users").rows }
-        #expect(count.first?.first == "1")
-        await client.close()
-        try await server.stop()
     }
 
     @Test("two servers on one database: a user registered through one is found through the other")

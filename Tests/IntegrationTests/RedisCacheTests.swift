@@ -19,68 +19,68 @@ struct RedisCacheTests {
 
     @Test("registration primes user:e2:<id> with the TTL; a miss fills it again")
     func primeAndFill() async throws {
-        let server = try await TestServer.start(backend: .postgresRedis)
-        let client = server.client()
-        let registering = ContinuousClock.now
-        let user = try await client.registerUser(username: "cached", email: "cached@example.com")
-        let key = "user:e2:\(user.id.lowercasedText)"
-        guard case .integer(let ttl) = try await redis("TTL", key) else {
-            Issue.record("no TTL reply")
-            return
-        }
-        // The hour, less the whole seconds that passed since the call was sent (however slow the machine).
-        let elapsed = Int((ContinuousClock.now - registering).components.seconds) + 1
-        #expect(ttl <= 3600 && ttl >= Int64(3600 - elapsed), "TTL \(ttl) after \(elapsed) s")
-        guard case .string(let bytes) = try await redis("GET", key) else {
-            Issue.record("the registration did not prime the cache")
-            return
-        }
-        #expect(String(decoding: bytes, as: UTF8.self).contains("\"username\":\"cached\""))
+        try await TestServer.start(backend: .postgresRedis).scoped { server in
+            let client = server.client()
+            let registering = ContinuousClock.now
+            let user = try await client.registerUser(username: "cached", email: "cached@example.com")
+            let key = "user:e2:\(user.id.lowercasedText)"
+            guard case .integer(let ttl) = try await redis("TTL", key) else {
+                Issue.record("no TTL reply")
+                return
+            }
+            // The hour, less the whole seconds that passed since the call was sent (however slow the machine).
+            let elapsed = Int((ContinuousClock.now - registering).components.seconds) + 1
+            #expect(ttl <= 3600 && ttl >= Int64(3600 - elapsed), "TTL \(ttl) after \(elapsed) s")
+            guard case .string(let bytes) = try await redis("GET", key) else {
+                Issue.record("the registration did not prime the cache")
+                return
+            }
+            #expect(String(decoding: bytes, as: UTF8.self).contains("\"username\":\"cached\""))
 
-        _ = try await redis("DEL", key)
-        #expect(try await client.getUser(id: user.id) == user)
-        #expect(try await eventually { try await redis("EXISTS", key) == .integer(1) }, "the miss filled the cache")
-        await client.close()
-        try await server.stop()
+            _ = try await redis("DEL", key)
+            #expect(try await client.getUser(id: user.id) == user)
+            #expect(try await eventually { try await redis("EXISTS", key) == .integer(1) }, "the miss filled the cache")
+            await client.close()
+        }
     }
 
     @Test("reads come from the cache first")
     func readsFromCache() async throws {
-        let server = try await TestServer.start(backend: .postgresRedis)
-        let client = server.client()
-        let user = try await client.registerUser(username: "original", email: "original@example.com")
-        // A cache entry that differs from the database (same id) is what GetUser returns: it read the cache.
-        let entry =
-            #"{"id":"\#(user.id.lowercasedText)","username":"fromcache","email":"original@example.com","created_at_ms":0,"updated_at_ms":0,"version":1}"#
-        _ = try await redis("SET", "user:e2:\(user.id.lowercasedText)", entry)
-        #expect(try await client.getUser(id: user.id).username == "fromcache")
-        await client.close()
-        try await server.stop()
+        try await TestServer.start(backend: .postgresRedis).scoped { server in
+            let client = server.client()
+            let user = try await client.registerUser(username: "original", email: "original@example.com")
+            // A cache entry that differs from the database (same id) is what GetUser returns: it read the cache.
+            let entry =
+                #"{"id":"\#(user.id.lowercasedText)","username":"fromcache","email":"original@example.com","created_at_ms":0,"updated_at_ms":0,"version":1}"#
+            _ = try await redis("SET", "user:e2:\(user.id.lowercasedText)", entry)
+            #expect(try await client.getUser(id: user.id).username == "fromcache")
+            await client.close()
+        }
     }
 
     @Test("garbage in the cache is ignored: the store answers and the entry is repaired")
     func garbageEntry() async throws {
-        let server = try await TestServer.start(backend: .postgresRedis)
-        let client = server.client()
-        let user = try await client.registerUser(username: "repaired", email: "repaired@example.com")
-        let other = UUID.version7().lowercasedText
-        let key = "user:e2:\(user.id.lowercasedText)"
-        for garbage in ["not json", "{\"id\":\"\(other)\",\"username\":\"x\",\"email\":\"y\",\"created_at_ms\":1}", "\u{0}\u{1}"] {
-            _ = try await redis("SET", key, garbage)  // no TTL: it would stay for good if not repaired
-            #expect(try await client.getUser(id: user.id) == user, "\(garbage)")
-            let repaired = try await eventually {
-                guard case .string(let entry) = try await redis("GET", key) else { return false }
-                return String(decoding: entry, as: UTF8.self).contains("\"username\":\"repaired\"")
+        try await TestServer.start(backend: .postgresRedis).scoped { server in
+            let client = server.client()
+            let user = try await client.registerUser(username: "repaired", email: "repaired@example.com")
+            let other = UUID.version7().lowercasedText
+            let key = "user:e2:\(user.id.lowercasedText)"
+            for garbage in ["not json", "{\"id\":\"\(other)\",\"username\":\"x\",\"email\":\"y\",\"created_at_ms\":1}", "\u{0}\u{1}"] {
+                _ = try await redis("SET", key, garbage)  // no TTL: it would stay for good if not repaired
+                #expect(try await client.getUser(id: user.id) == user, "\(garbage)")
+                let repaired = try await eventually {
+                    guard case .string(let entry) = try await redis("GET", key) else { return false }
+                    return String(decoding: entry, as: UTF8.self).contains("\"username\":\"repaired\"")
+                }
+                #expect(repaired, "the entry was not repaired after \(garbage)")
             }
-            #expect(repaired, "the entry was not repaired after \(garbage)")
+            _ = try await redis("DEL", key)
+            _ = try await redis("HSET", key, "f", "v")  // wrong type: GET answers an error
+            #expect(try await client.getUser(id: user.id) == user)
+            #expect(try await eventually { try await redis("TYPE", key) == .status("string") }, "the wrong-type entry was replaced by a user")
+            _ = try await redis("DEL", key)
+            await client.close()
         }
-        _ = try await redis("DEL", key)
-        _ = try await redis("HSET", key, "f", "v")  // wrong type: GET answers an error
-        #expect(try await client.getUser(id: user.id) == user)
-        #expect(try await eventually { try await redis("TYPE", key) == .status("string") }, "the wrong-type entry was replaced by a user")
-        _ = try await redis("DEL", key)
-        await client.close()
-        try await server.stop()
     }
 
     @Test("Redis URLs are read with host, port, password and database")
