@@ -32,15 +32,15 @@ struct HealthTests {
 
     @Test("a server given no health service hosts its own")
     func hostedByDefault() async throws {
-        let server = try await TestServer.start(services: [
+        try await TestServer.start(services: [
             UserServiceV1Provider(operations: UserOperations(repository: .init(store: InMemoryUserStore())))
-        ])
-        #expect(server.server.methodNames.contains("health.v1.Health/Check"))
-        let client = server.client()
-        #expect(try await client.checkHealth().status == .serving)
-        #expect(try await client.checkHealth(service: "user.v2.UserService").status == .unknownService, "v2 is not hosted here")
-        await client.close()
-        try await server.stop()
+        ]).scoped { server async throws in
+            #expect(server.server.methodNames.contains("health.v1.Health/Check"))
+            let client = server.client()
+            #expect(try await client.checkHealth().status == .serving)
+            #expect(try await client.checkHealth(service: "user.v2.UserService").status == .unknownService, "v2 is not hosted here")
+            await client.close()
+        }
     }
 
     @Test("with bearer tokens on, health needs none; every other service still does")
@@ -66,15 +66,16 @@ struct HealthTests {
             ([databaseDown, healthy, cacheDown], .notServing, "database: connection refused; cache: unreachable"),
             ([healthy], .serving, nil),
         ] {
-            let server = try await TestServer.start(
-                repository: repository, services: [UserServiceV1Provider(operations: operations), HealthService(probes: probes)])
-            let client = server.client()
-            let answer = try await client.checkHealth()
-            #expect(answer.status == status)
-            #expect(answer.detail == detail)
-            #expect(try await client.checkHealth(service: "user.v1.UserService").status == status)
-            await client.close()
-            try await server.stop()
+            try await TestServer.start(
+                repository: repository, services: [UserServiceV1Provider(operations: operations), HealthService(probes: probes)]
+            ).scoped { server async throws in
+                let client = server.client()
+                let answer = try await client.checkHealth()
+                #expect(answer.status == status)
+                #expect(answer.detail == detail)
+                #expect(try await client.checkHealth(service: "user.v1.UserService").status == status)
+                await client.close()
+            }
         }
     }
 
