@@ -7,7 +7,7 @@ import StrictJSON
 import Synchronization
 import UserCore
 
-/// The production cache: users in Redis under `user:e2:<id>`, through hiredis, with a TTL.
+/// The production cache: users in Redis under `user:e3:<id>`, through hiredis, with a TTL.
 ///
 /// A cache is never a point of failure: when Redis is down, slow (past ``RedisUserCacheConfiguration/timeout``)
 /// or answers garbage, a read is a miss and a write is dropped, with a rate-limited warning; after a
@@ -15,8 +15,8 @@ import UserCore
 /// recovers by itself. hiredis is blocking, so commands run on a small thread pool, one connection per thread.
 ///
 /// Changes reach the cache before their calls are answered: a changed user's entry is rewritten, a
-/// deleted user's replaced by a tombstone, both guarded by the entry's version in a Redis script
-/// (``guardedSetScript``); fills after a miss and primes after a registration only set a key that is
+/// deleted user's replaced by a tombstone, both guarded by the entry's rank (``CacheEntryRank``, written
+/// in front of each entry) in a Redis script that compares two numbers (``guardedSetScript``); fills after a miss and primes after a registration only set a key that is
 /// absent (`SET … NX`). So a read that raced with a change never puts an older user back. When a write cannot reach Redis, the key is remembered and deleted as soon as Redis answers
 /// again, before anything else is sent (see `pendingDeletes`).
 public final class RedisUserCache: UserCache {
@@ -37,10 +37,11 @@ public final class RedisUserCache: UserCache {
         var connection: RedisConnection?
     }
 
-    /// The cache key of a user. It carries the version of the entry's layout (`e2`: with `updated_at_ms`
-    /// and `version`), not of any API: every API version reads the same entries, and a new layout never
-    /// reads entries of an old one (those expire by their TTL).
-    public static func key(for id: UUID) -> String { "user:e2:\(id.lowercasedText)" }
+    /// The cache key of a user. It carries the version of the entry's layout (`e3`: the entry's rank,
+    /// a space, then the user with `updated_at_ms` and `version`), not of any API: every API version
+    /// reads the same entries, and a new layout never reads entries of an old one (those expire by
+    /// their TTL).
+    public static func key(for id: UUID) -> String { "user:e3:\(id.lowercasedText)" }
 
     /// - Parameter metricsFactory: where the lookup counts go (`user_rpc_cache_lookups_total{result}`:
     ///   `hit`, `miss`, `unavailable`); the process-wide `MetricsSystem.factory` by default.
@@ -99,7 +100,7 @@ public final class RedisUserCache: UserCache {
 
     /// One pipelined round trip of version-guarded SETs.
     public func store(_ users: [User]) {
-        write(users.map { (id: $0.id, entry: Self.encode($0), rank: 2 * $0.version) })
+        write(users.map { (id: $0.id, entry: Self.encode($0), rank: CacheEntryRank.of($0)) })
     }
 
     /// One pipelined round trip of `SET … EX … NX`: an entry already there is a change's, a deletion's
@@ -119,7 +120,7 @@ public final class RedisUserCache: UserCache {
 
     /// One pipelined round trip of version-guarded tombstones.
     public func storeDeleted(_ users: [User]) {
-        write(users.map { (id: $0.id, entry: Self.encodeTombstone($0), rank: 2 * $0.version + 1) })
+        write(users.map { (id: $0.id, entry: Self.encodeTombstone($0), rank: CacheEntryRank.ofDeletion($0)) })
     }
 
     /// A PING round trip; a failure also pauses the cache like any failed call.
@@ -171,19 +172,15 @@ public final class RedisUserCache: UserCache {
         }
     }
 
-    /// Sets `KEYS[1]` to `ARGV[1]` with the TTL `ARGV[3]`, unless it holds an entry of a rank at least
-    /// `ARGV[2]`. An entry's rank is twice its version, plus one for a tombstone: a user's later
-    /// version replaces an earlier one, its deletion replaces it, and nothing replaces a deletion or a
-    /// later version.
+    /// Sets `KEYS[1]` to `ARGV[1]` (which starts with its rank) with the TTL `ARGV[3]`, unless the
+    /// entry there has a rank at least `ARGV[2]`: the Redis side of ``CacheEntryRank/replaces(_:over:)``,
+    /// a comparison of two numbers (what the ranks mean is `CacheEntryRank`'s, in UserCore). An entry
+    /// without a rank (unreadable) is replaced.
     static let guardedSetScript = """
         local current = redis.call('GET', KEYS[1])
         if current then
-          local version = tonumber(string.match(current, '"version":(%d+)'))
-          if version then
-            local rank = 2 * version
-            if string.find(current, '"deleted":true', 1, true) then rank = rank + 1 end
-            if rank >= tonumber(ARGV[2]) then return 0 end
-          end
+          local rank = tonumber(string.match(current, '^(%d+) '))
+          if rank and rank >= tonumber(ARGV[2]) then return 0 end
         end
         redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
         return 1
@@ -288,7 +285,8 @@ public final class RedisUserCache: UserCache {
 
     // MARK: Entry format
 
-    /// Layout `e2`: `{"id":…,"username":…,"email":…,"created_at_ms":…,"updated_at_ms":…,"version":…}`.
+    /// Layout `e3`: the rank (``CacheEntryRank/of(_:)``), a space, then
+    /// `{"id":…,"username":…,"email":…,"created_at_ms":…,"updated_at_ms":…,"version":…}`.
     static func encode(_ user: User) -> [UInt8] {
         var writer = JSONWriter(reservingCapacity: 200)
         writer.beginObject()
@@ -305,10 +303,11 @@ public final class RedisUserCache: UserCache {
         writer.key("version")
         writer.uint64(user.version)
         writer.endObject()
-        return writer.bytes
+        return Array("\(CacheEntryRank.of(user)) ".utf8) + writer.bytes
     }
 
-    /// A deleted user: `{"id":…,"deleted":true,"version":…}` (the version it had when deleted).
+    /// A deleted user: its tombstone's rank (``CacheEntryRank/ofDeletion(_:)``), a space, then
+    /// `{"id":…,"deleted":true,"version":…}` (the version it had when deleted).
     static func encodeTombstone(_ user: User) -> [UInt8] {
         var writer = JSONWriter(reservingCapacity: 96)
         writer.beginObject()
@@ -319,16 +318,24 @@ public final class RedisUserCache: UserCache {
         writer.key("version")
         writer.uint64(user.version)
         writer.endObject()
-        return writer.bytes
+        return Array("\(CacheEntryRank.ofDeletion(user)) ".utf8) + writer.bytes
+    }
+
+    /// The JSON object after an entry's rank; `nil` for an entry without a rank, or not JSON.
+    private static func object(_ bytes: [UInt8]) -> JSONObject? {
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")), space > 0,
+            bytes[..<space].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            case .object(let object)? = try? JSONParser().parse(Array(bytes[(space + 1)...]))
+        else { return nil }
+        return object
     }
 
     static func isTombstone(_ bytes: [UInt8]) -> Bool {
-        guard case .object(let object)? = try? JSONParser().parse(bytes) else { return false }
-        return object["deleted"] == .bool(true)
+        object(bytes)?["deleted"] == .bool(true)
     }
 
     static func decode(_ bytes: [UInt8]) -> User? {
-        guard case .object(let object)? = try? JSONParser().parse(bytes),
+        guard let object = object(bytes),
             let id = object["id"]?.stringValue.flatMap(UUID.init(strictText:)),
             let username = object["username"]?.stringValue,
             let email = object["email"]?.stringValue,

@@ -17,13 +17,13 @@ struct RedisCacheTests {
         }
     }
 
-    @Test("registration primes user:e2:<id> with the TTL; a miss fills it again")
+    @Test("registration primes user:e3:<id> with the TTL; a miss fills it again")
     func primeAndFill() async throws {
         try await TestServer.start(backend: .postgresRedis).scoped { server in
             let client = server.client()
             let registering = ContinuousClock.now
             let user = try await client.registerUser(username: "cached", email: "cached@example.com")
-            let key = "user:e2:\(user.id.lowercasedText)"
+            let key = RedisUserCache.key(for: user.id)
             guard case .integer(let ttl) = try await redis("TTL", key) else {
                 Issue.record("no TTL reply")
                 return
@@ -51,8 +51,8 @@ struct RedisCacheTests {
             let user = try await client.registerUser(username: "original", email: "original@example.com")
             // A cache entry that differs from the database (same id) is what GetUser returns: it read the cache.
             let entry =
-                #"{"id":"\#(user.id.lowercasedText)","username":"fromcache","email":"original@example.com","created_at_ms":0,"updated_at_ms":0,"version":1}"#
-            _ = try await redis("SET", "user:e2:\(user.id.lowercasedText)", entry)
+                #"2 {"id":"\#(user.id.lowercasedText)","username":"fromcache","email":"original@example.com","created_at_ms":0,"updated_at_ms":0,"version":1}"#
+            _ = try await redis("SET", RedisUserCache.key(for: user.id), entry)
             #expect(try await client.getUser(id: user.id).username == "fromcache")
             await client.close()
         }
@@ -64,7 +64,7 @@ struct RedisCacheTests {
             let client = server.client()
             let user = try await client.registerUser(username: "repaired", email: "repaired@example.com")
             let other = UUID.version7().lowercasedText
-            let key = "user:e2:\(user.id.lowercasedText)"
+            let key = RedisUserCache.key(for: user.id)
             for garbage in ["not json", "{\"id\":\"\(other)\",\"username\":\"x\",\"email\":\"y\",\"created_at_ms\":1}", "\u{0}\u{1}"] {
                 _ = try await redis("SET", key, garbage)  // no TTL: it would stay for good if not repaired
                 #expect(try await client.getUser(id: user.id) == user, "\(garbage)")

@@ -10,7 +10,7 @@
 public final class InMemoryUserCache: UserCache {
     private struct State {
         var users: [UUID: User] = [:]
-        /// Deleted users' versions (tombstones): a fill of an older version is ignored.
+        /// Deleted users' tombstones, by the rank of their deletion (``CacheEntryRank``).
         var deleted: [UUID: UInt64] = [:]
         var insertionOrder: [UUID] = []
         var hits = 0
@@ -43,8 +43,8 @@ public final class InMemoryUserCache: UserCache {
     public func store(_ users: [User]) {
         state.write { state in
             for user in users {
-                if let deletedAt = state.deleted[user.id], deletedAt >= user.version { continue }
-                if let cached = state.users[user.id], cached.version > user.version { continue }
+                let current = state.deleted[user.id] ?? state.users[user.id].map(CacheEntryRank.of)
+                guard CacheEntryRank.replaces(CacheEntryRank.of(user), over: current) else { continue }
                 if state.users.updateValue(user, forKey: user.id) == nil {
                     state.insertionOrder.append(user.id)
                     if state.insertionOrder.count > capacity {
@@ -59,7 +59,7 @@ public final class InMemoryUserCache: UserCache {
         state.write { state in
             for user in users {
                 state.users[user.id] = nil
-                state.deleted[user.id] = user.version
+                state.deleted[user.id] = CacheEntryRank.ofDeletion(user)
             }
         }
     }

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+import UserCore
+
+@Suite("The cache's one ordering rule")
+struct CacheEntryRankTests {
+    static func user(version: UInt64) -> User {
+        User(
+            id: UUID(uuidString: "00000000-0000-7000-8000-00000000000a")!, username: "ada", email: "ada@example.com",
+            createdAt: Date(timeIntervalSince1970: 0), version: version)
+    }
+
+    @Test("a later version replaces an earlier one, a deletion replaces its version, nothing replaces a deletion or a later version")
+    func order() {
+        let (v1, v2) = (Self.user(version: 1), Self.user(version: 2))
+        #expect(CacheEntryRank.replaces(CacheEntryRank.of(v1), over: nil))
+        #expect(CacheEntryRank.replaces(CacheEntryRank.of(v2), over: CacheEntryRank.of(v1)))
+        #expect(!CacheEntryRank.replaces(CacheEntryRank.of(v1), over: CacheEntryRank.of(v2)))
+        #expect(!CacheEntryRank.replaces(CacheEntryRank.of(v2), over: CacheEntryRank.of(v2)))
+        #expect(CacheEntryRank.replaces(CacheEntryRank.ofDeletion(v2), over: CacheEntryRank.of(v2)))
+        #expect(!CacheEntryRank.replaces(CacheEntryRank.of(v2), over: CacheEntryRank.ofDeletion(v2)))
+        #expect(!CacheEntryRank.replaces(CacheEntryRank.of(v1), over: CacheEntryRank.ofDeletion(v1)))
+    }
+
+    @Test("the in-memory cache follows it: a stale fill after a change or a deletion is ignored")
+    func inMemoryCache() {
+        let cache = InMemoryUserCache()
+        let (v1, v2) = (Self.user(version: 1), Self.user(version: 2))
+        cache.store([v2])
+        cache.fill([v1])
+        var found: [User] = []
+        cache.users(ids: [v1.id]) { found.append($0) }
+        #expect(found == [v2])
+        cache.storeDeleted([v2])
+        cache.store([v2])
+        #expect(!cache.contains(id: v1.id))
+    }
+}
