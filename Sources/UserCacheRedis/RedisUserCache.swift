@@ -297,9 +297,9 @@ public final class RedisUserCache: UserCache {
         writer.key("email")
         writer.string(user.email)
         writer.key("created_at_ms")
-        writer.int(Int(RFC3339.milliseconds(user.createdAt)))
+        writer.int(Int(user.createdAtMilliseconds))
         writer.key("updated_at_ms")
-        writer.int(Int(RFC3339.milliseconds(user.updatedAt)))
+        writer.int(Int(user.updatedAtMilliseconds))
         writer.key("version")
         writer.uint64(user.version)
         writer.endObject()
@@ -335,17 +335,13 @@ public final class RedisUserCache: UserCache {
     }
 
     static func decode(_ bytes: [UInt8]) -> User? {
-        guard let object = object(bytes),
-            let id = object["id"]?.stringValue.flatMap(UUID.init(strictText:)),
-            let username = object["username"]?.stringValue,
-            let email = object["email"]?.stringValue,
-            let created = object["created_at_ms"]?.intValue,
-            let updated = object["updated_at_ms"]?.intValue,
-            let version = object["version"]?.uint64Value
+        guard let object = object(bytes), let id = object["id"]?.stringValue, let username = object["username"]?.stringValue,
+            let email = object["email"]?.stringValue, let created = object["created_at_ms"]?.intValue,
+            let updated = object["updated_at_ms"]?.intValue, let version = object["version"]?.uint64Value
         else { return nil }
         return User(
-            id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(created) / 1000),
-            updatedAt: Date(timeIntervalSince1970: Double(updated) / 1000), version: version)
+            storedID: id, username: username, email: email, createdAtMilliseconds: Int64(created), updatedAtMilliseconds: Int64(updated),
+            version: version)
     }
 }
 

@@ -82,8 +82,8 @@ public final class PostgresUserStore: UserStore {
                                     let rows = try connection.executePrepared(
                                         "import_user", sql: SQL.importUser,
                                         [
-                                            user.id.lowercasedText, user.username, user.email, String(RFC3339.milliseconds(user.createdAt)),
-                                            String(RFC3339.milliseconds(user.updatedAt)), String(user.version),
+                                            user.id.lowercasedText, user.username, user.email, String(user.createdAtMilliseconds),
+                                            String(user.updatedAtMilliseconds), String(user.version),
                                         ])
                                     if rows.rows.isEmpty { skipped += 1 } else { imported += 1 }
                                 }
@@ -201,7 +201,7 @@ public final class PostgresUserStore: UserStore {
     /// One statement: the version test in its WHERE clause, uniqueness by the indexes.
     public func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User {
         let parameters: [String?] = [
-            current.id.lowercasedText, changed.username, changed.email, String(RFC3339.milliseconds(changed.updatedAt)), String(changed.version),
+            current.id.lowercasedText, changed.username, changed.email, String(changed.updatedAtMilliseconds), String(changed.version),
             String(current.version),
         ]
         // Not retried on a fresh connection: a change that committed before the connection broke
@@ -255,7 +255,7 @@ public final class PostgresUserStore: UserStore {
     }
 
     private static func insertParameters(_ user: User) -> [String?] {
-        [user.id.lowercasedText, user.username, user.email, String(Self.milliseconds(user.createdAt))]
+        [user.id.lowercasedText, user.username, user.email, String(user.createdAtMilliseconds)]
     }
 
     // MARK: Running statements
@@ -320,18 +320,14 @@ public final class PostgresUserStore: UserStore {
         }
     }
 
-    private static func milliseconds(_ date: Date) -> Int64 {
-        RFC3339.milliseconds(date)
-    }
-
     private static func user(from row: [String?]) throws(UserError) -> User {
-        guard row.count == 6, let idText = row[0], let id = UUID(strictText: idText), let username = row[1], let email = row[2],
-            let createdText = row[3], let created = Int64(createdText), let updatedText = row[4], let updated = Int64(updatedText),
-            let versionText = row[5], let version = UInt64(versionText)
+        guard row.count == 6, let id = row[0], let username = row[1], let email = row[2], let createdText = row[3],
+            let created = Int64(createdText), let updatedText = row[4], let updated = Int64(updatedText), let versionText = row[5],
+            let version = UInt64(versionText),
+            let user = User(
+                storedID: id, username: username, email: email, createdAtMilliseconds: created, updatedAtMilliseconds: updated, version: version)
         else { throw .internalError("unexpected row shape from the users table") }
-        return User(
-            id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(created) / 1000),
-            updatedAt: Date(timeIntervalSince1970: Double(updated) / 1000), version: version)
+        return user
     }
 }
 

@@ -152,13 +152,13 @@ public final class SQLiteUserStore: UserStore {
     private static func readAll(_ connection: SQLiteConnection) throws(SQLiteError) -> [User] {
         var users: [User] = []
         try connection.run(SQL.all, []) { row throws(SQLiteError) in
-            guard let idText = row.text(0), let id = UUID(strictText: idText), let username = row.text(1), let email = row.text(2),
-                let created = row.integer(3), let updated = row.integer(4), let version = row.integer(5)
+            guard let id = row.text(0), let username = row.text(1), let email = row.text(2), let created = row.integer(3),
+                let updated = row.integer(4), let version = row.integer(5),
+                let user = User(
+                    storedID: id, username: username, email: email, createdAtMilliseconds: created, updatedAtMilliseconds: updated,
+                    version: UInt64(version))
             else { throw SQLiteError(code: 11, message: "unexpected row in users") }  // 11 = SQLITE_CORRUPT
-            users.append(
-                User(
-                    id: id, username: username, email: email, createdAt: Date(timeIntervalSince1970: Double(created) / 1000),
-                    updatedAt: Date(timeIntervalSince1970: Double(updated) / 1000), version: UInt64(version)))
+            users.append(user)
         }
         return users
     }
@@ -252,7 +252,7 @@ public final class SQLiteUserStore: UserStore {
                 SQL.update,
                 [
                     .text(changed.username), .text(changed.email), .text(changed.usernameKey), .text(changed.emailKey.text),
-                    .integer(RFC3339.milliseconds(changed.updatedAt)), .integer(Int64(changed.version)), .text(stored.id.lowercasedText),
+                    .integer(changed.updatedAtMilliseconds), .integer(Int64(changed.version)), .text(stored.id.lowercasedText),
                     .integer(Int64(stored.version)),
                 ])
         }
@@ -284,7 +284,7 @@ public final class SQLiteUserStore: UserStore {
     private static func row(of user: User) -> [SQLiteConnection.Value] {
         [
             .text(user.id.lowercasedText), .text(user.username), .text(user.email), .text(user.usernameKey), .text(user.emailKey.text),
-            .integer(RFC3339.milliseconds(user.createdAt)), .integer(RFC3339.milliseconds(user.updatedAt)), .integer(Int64(user.version)),
+            .integer(user.createdAtMilliseconds), .integer(user.updatedAtMilliseconds), .integer(Int64(user.version)),
         ]
     }
 
