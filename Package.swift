@@ -173,6 +173,7 @@ let package = Package(
         // Seeded randomness and byte mutations for the generated-input tests.
         .target(name: "SeededMutation", path: "Tests/SeededMutation"),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON", "SeededMutation"]),
+        .testTarget(name: "UserRPCGeneratorTests", dependencies: ["UserRPCGenerator"]),
         .testTarget(
             name: "UserCoreTests",
             dependencies: ["UserCore", "StrictJSON", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]

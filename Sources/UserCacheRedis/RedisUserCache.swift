@@ -7,7 +7,7 @@ import StrictJSON
 import Synchronization
 import UserCore
 
-/// The production cache: users in Redis under `user:e3:<id>`, through hiredis, with a TTL.
+/// The production cache: users in Redis under `user:e2:<id>`, through hiredis, with a TTL.
 ///
 /// A cache is never a point of failure: when Redis is down, slow (past ``RedisUserCacheConfiguration/timeout``)
 /// or answers garbage, a read is a miss and a write is dropped, with a rate-limited warning; after a
@@ -37,11 +37,12 @@ public final class RedisUserCache: UserCache {
         var connection: RedisConnection?
     }
 
-    /// The cache key of a user. It carries the version of the entry's layout (`e3`: the entry's rank,
-    /// a space, then the user with `updated_at_ms` and `version`), not of any API: every API version
-    /// reads the same entries, and a new layout never reads entries of an old one (those expire by
-    /// their TTL).
-    public static func key(for id: UUID) -> String { "user:e3:\(id.lowercasedText)" }
+    /// The cache key of a user. It carries the version of the entry's layout (`e2`: the user with
+    /// `updated_at_ms` and `version`), not of any API: every API version reads the same entries.
+    /// Entries now carry their rank in front (``encode(_:)``); entries written without it, by servers
+    /// from before, are read and ranked too, so servers of both kinds share one key per user during
+    /// a rolling upgrade and every change reaches every server's readers.
+    public static func key(for id: UUID) -> String { "user:e2:\(id.lowercasedText)" }
 
     /// - Parameter metricsFactory: where the lookup counts go (`user_rpc_cache_lookups_total{result}`:
     ///   `hit`, `miss`, `unavailable`); the process-wide `MetricsSystem.factory` by default.
@@ -174,12 +175,22 @@ public final class RedisUserCache: UserCache {
 
     /// Sets `KEYS[1]` to `ARGV[1]` (which starts with its rank) with the TTL `ARGV[3]`, unless the
     /// entry there has a rank at least `ARGV[2]`: the Redis side of ``CacheEntryRank/replaces(_:over:)``,
-    /// a comparison of two numbers (what the ranks mean is `CacheEntryRank`'s, in UserCore). An entry
-    /// without a rank (unreadable) is replaced.
+    /// a comparison of two numbers (what the ranks mean is `CacheEntryRank`'s, in UserCore).
+    ///
+    /// Compatibility, to be removed once no server from before 2026-12-06 runs against the cache: an
+    /// entry without a rank in front, as those servers write it, is ranked from its JSON as they rank
+    /// it (twice `"version"`, plus one with `"deleted":true`). An entry with neither is replaced.
     static let guardedSetScript = """
         local current = redis.call('GET', KEYS[1])
         if current then
           local rank = tonumber(string.match(current, '^(%d+) '))
+          if not rank then
+            local version = tonumber(string.match(current, '"version":(%d+)'))
+            if version then
+              rank = 2 * version
+              if string.find(current, '"deleted":true', 1, true) then rank = rank + 1 end
+            end
+          end
           if rank and rank >= tonumber(ARGV[2]) then return 0 end
         end
         redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
@@ -285,7 +296,7 @@ public final class RedisUserCache: UserCache {
 
     // MARK: Entry format
 
-    /// Layout `e3`: the rank (``CacheEntryRank/of(_:)``), a space, then
+    /// Layout `e2`: the rank (``CacheEntryRank/of(_:)``), a space, then
     /// `{"id":…,"username":…,"email":…,"created_at_ms":…,"updated_at_ms":…,"version":…}`.
     static func encode(_ user: User) -> [UInt8] {
         var writer = JSONWriter(reservingCapacity: 200)
@@ -321,12 +332,13 @@ public final class RedisUserCache: UserCache {
         return Array("\(CacheEntryRank.ofDeletion(user)) ".utf8) + writer.bytes
     }
 
-    /// The JSON object after an entry's rank; `nil` for an entry without a rank, or not JSON.
+    /// The JSON object of an entry: after its rank, or the whole entry when it has none (written by
+    /// a server from before ranks were written in front); `nil` when it is not such an object.
     private static func object(_ bytes: [UInt8]) -> JSONObject? {
-        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")), space > 0,
-            bytes[..<space].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-            case .object(let object)? = try? JSONParser().parse(Array(bytes[(space + 1)...]))
-        else { return nil }
+        var json = bytes[...]
+        let digits = bytes.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        if !digits.isEmpty, bytes.count > digits.count, bytes[digits.count] == UInt8(ascii: " ") { json = bytes[(digits.count + 1)...] }
+        guard case .object(let object)? = try? JSONParser().parse(Array(json)) else { return nil }
         return object
     }
 

@@ -97,6 +97,7 @@ struct ServiceDefinition {
             }
             methods.append(method)
         }
+        guard !methods.isEmpty else { throw GeneratorError("\(path): the schema has no methods") }
         self.methods = methods
         guard let messageObjects = root["messages"]?.objectValue else { throw GeneratorError("\(path): the schema has no 'messages' object") }
         var messages: [Message] = []
@@ -118,7 +119,56 @@ struct ServiceDefinition {
                 }
             }
         }
+        try Self.checkNames(methods: methods, messages: messages, path: path)
     }
+
+    /// Names the generated Swift can use as they are: type-like names for methods and messages,
+    /// snake_case field names and SCREAMING_SNAKE enum values that are not Swift keywords once
+    /// camel-cased, and no field that clashes with what the generated code adds around it.
+    private static func checkNames(methods: [Method], messages: [Message], path: String) throws(GeneratorError) {
+        func matches(_ name: String, first: (Character) -> Bool, rest: (Character) -> Bool) -> Bool {
+            guard let head = name.first, head.isASCII, first(head) else { return false }
+            return name.dropFirst().allSatisfy { $0.isASCII && rest($0) }
+        }
+        let typeName = { (name: String) in matches(name, first: { $0.isUppercase }, rest: { $0.isLetter || $0.isNumber }) }
+        for name in methods.map(\.name) + messages.map(\.name) where !typeName(name) || keywords.contains(SwiftNames.lowerCamel(name)) {
+            throw GeneratorError("\(path): '\(name)' is not a name the generator can use: write it as ASCII UpperCamelCase, not a Swift keyword")
+        }
+        for message in messages {
+            for field in message.fields {
+                let place = "\(path): \(message.name).\(field.name)"
+                guard matches(field.name, first: { $0.isLowercase }, rest: { $0.isLowercase || $0.isNumber || $0 == "_" }),
+                    !keywords.contains(field.swiftName)
+                else { throw GeneratorError("\(place): a field name must be ASCII snake_case and not a Swift keyword") }
+                if methods.contains(where: { $0.request == message.name }), field.swiftName == "options" {
+                    throw GeneratorError("\(place): 'options' is the typed client's parameter for a call's options; name the field otherwise")
+                }
+                guard case .enumeration(let cases) = field.type else { continue }
+                guard !cases.isEmpty, Set(cases).count == cases.count else {
+                    throw GeneratorError("\(place): an enum needs at least one value, each once")
+                }
+                guard !["type", "self", "protocol"].contains(field.name) else {
+                    throw GeneratorError(
+                        "\(place): an enum field is a nested Swift type named after it, and '\(SwiftNames.upperCamel(field.name))' cannot be one")
+                }
+                for value in cases
+                where !matches(value, first: { $0.isUppercase }, rest: { $0.isUppercase || $0.isNumber || $0 == "_" })
+                    || keywords.contains(SwiftNames.lowerCamel(value))
+                {
+                    throw GeneratorError("\(place): the enum value '\(value)' must be ASCII SCREAMING_SNAKE_CASE, not a Swift keyword")
+                }
+            }
+        }
+    }
+
+    /// Swift keywords that cannot be a property, case or function name as they are.
+    static let keywords: Set<String> = [
+        "associatedtype", "class", "deinit", "enum", "extension", "fileprivate", "func", "import", "init", "inout", "internal", "let",
+        "open", "operator", "private", "precedencegroup", "protocol", "public", "rethrows", "static", "struct", "subscript", "typealias",
+        "var", "break", "case", "catch", "continue", "default", "defer", "do", "else", "fallthrough", "for", "guard", "if", "in", "repeat",
+        "return", "throw", "switch", "where", "while", "as", "false", "is", "nil", "self", "super", "throws", "true", "try", "await",
+        "any", "some", "Self", "Type", "Protocol",
+    ]
 
     private static func message(_ name: String, _ object: JSONObject, path: String) throws(GeneratorError) -> Message {
         guard object["type"]?.stringValue == "object" else { throw GeneratorError("\(path): message \(name) is not of type object") }
@@ -140,7 +190,11 @@ struct ServiceDefinition {
     private static func fieldType(_ property: JSONObject, at place: String, path: String) throws(GeneratorError) -> FieldType {
         switch property["type"]?.stringValue {
         case "string":
-            if case .array(let cases)? = property["enum"] { return .enumeration(cases: cases.compactMap(\.stringValue)) }
+            if case .array(let cases)? = property["enum"] {
+                let names = cases.compactMap(\.stringValue)
+                guard names.count == cases.count else { throw GeneratorError("\(path): \(place): every enum value must be a string") }
+                return .enumeration(cases: names)
+            }
             switch property["format"]?.stringValue {
             case nil: return .string
             case "uuid": return .uuid

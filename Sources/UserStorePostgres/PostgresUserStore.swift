@@ -202,7 +202,7 @@ public final class PostgresUserStore: UserStore {
     public func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User {
         let parameters: [String?] = [
             current.id.lowercasedText, changed.username, changed.email, String(changed.updatedAtMilliseconds), String(changed.version),
-            String(current.version),
+            String(current.version), String(current.createdAtMilliseconds),
         ]
         // Not retried on a fresh connection: a change that committed before the connection broke
         // would be refused as another version on the retry. The caller sees UNAVAILABLE and may re-read.
@@ -215,7 +215,7 @@ public final class PostgresUserStore: UserStore {
 
     /// One statement, the version test in its WHERE clause.
     public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
-        let parameters: [String?] = [user.id.lowercasedText, String(user.version)]
+        let parameters: [String?] = [user.id.lowercasedText, String(user.version), String(user.createdAtMilliseconds)]
         let rows = try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
             try connection.executePrepared("delete_user", sql: SQL.delete, parameters)
         }

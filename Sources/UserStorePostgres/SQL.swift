@@ -14,17 +14,25 @@ enum SQL {
         """
 
     /// Compare-and-set: the user's new fields (`$2`–`$5`: username, email, updated_at in
-    /// milliseconds, version) only if it is still at version `$6`. No row: not found, or another
-    /// version (the store then reads which). What the change is, is decided before (UserCore).
+    /// milliseconds, version) only if it is still at version `$6` of the registration made at `$7`
+    /// (milliseconds: a user deleted and registered again under its id starts again at version 1).
+    /// No row: not found, or another version (the store then reads which). What the change is, is
+    /// decided before (UserCore).
     static let replace = """
         UPDATE users SET username = $2, email = $3, updated_at = 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
             version = $5::bigint
-        WHERE id = $1::uuid AND version = $6::bigint
+        WHERE id = $1::uuid AND version = $6::bigint AND \(createdAtMilliseconds) = $7::bigint
         RETURNING \(columns)
         """
 
-    /// Compare-and-delete: only at version `$2`. No row: not found, or another version.
-    static let delete = "DELETE FROM users WHERE id = $1::uuid AND version = $2::bigint RETURNING id"
+    /// Compare-and-delete: only at version `$2` of the registration made at `$3`. No row: not found,
+    /// or another version.
+    static let delete = """
+        DELETE FROM users WHERE id = $1::uuid AND version = $2::bigint AND \(createdAtMilliseconds) = $3::bigint RETURNING id
+        """
+
+    /// `created_at` in whole milliseconds, as rows carry it.
+    static let createdAtMilliseconds = "(extract(epoch FROM created_at) * 1000)::bigint"
 
     static let versionByID = "SELECT version FROM users WHERE id = $1::uuid"
 

@@ -244,7 +244,7 @@ public final class SQLiteUserStore: UserStore {
     public func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User {
         // The writer thread is the only one that changes the index: what it holds is what is committed.
         guard let stored = index.user(id: current.id) else { throw .notFound(id: current.id) }
-        guard stored.version == current.version else { throw .versionMismatch(id: current.id, current: stored.version) }
+        guard stored == current else { throw .versionMismatch(id: current.id, current: stored.version) }
         if changed.usernameKey != stored.usernameKey, index.hasUsername(key: changed.usernameKey) { throw .alreadyExists(field: "username") }
         if changed.emailKey != stored.emailKey, index.hasEmail(key: changed.emailKey) { throw .alreadyExists(field: "email") }
         try transaction { connection throws(SQLiteError) in
@@ -261,7 +261,7 @@ public final class SQLiteUserStore: UserStore {
 
     public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
         guard let stored = index.user(id: user.id) else { throw .notFound(id: user.id) }
-        guard stored.version == user.version else { throw .versionMismatch(id: user.id, current: stored.version) }
+        guard stored == user else { throw .versionMismatch(id: user.id, current: stored.version) }
         try transaction { connection throws(SQLiteError) in
             try connection.run(SQL.delete, [.text(stored.id.lowercasedText)])
         }

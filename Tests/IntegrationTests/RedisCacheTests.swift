@@ -17,7 +17,7 @@ struct RedisCacheTests {
         }
     }
 
-    @Test("registration primes user:e3:<id> with the TTL; a miss fills it again")
+    @Test("registration primes user:e2:<id> with the TTL; a miss fills it again")
     func primeAndFill() async throws {
         try await TestServer.start(backend: .postgresRedis).scoped { server in
             let client = server.client()
@@ -54,6 +54,24 @@ struct RedisCacheTests {
                 #"2 {"id":"\#(user.id.lowercasedText)","username":"fromcache","email":"original@example.com","created_at_ms":0,"updated_at_ms":0,"version":1}"#
             _ = try await redis("SET", RedisUserCache.key(for: user.id), entry)
             #expect(try await client.getUser(id: user.id).username == "fromcache")
+            // An entry without its rank in front, as servers from before wrote it, is read too (one
+            // key per user for both during a rolling upgrade)…
+            let legacy = String(entry.dropFirst(2)).replacingOccurrences(of: "fromcache", with: "legacy")
+            _ = try await redis("SET", RedisUserCache.key(for: user.id), legacy)
+            #expect(try await client.getUser(id: user.id).username == "legacy")
+            // …and ranked from its JSON as those servers rank it: one of a later version (9) is not
+            // replaced by a change's rewrite at version 2; one of version 1 is.
+            let later = legacy.replacingOccurrences(of: #""version":1"#, with: #""version":9"#)
+            _ = try await redis("SET", RedisUserCache.key(for: user.id), later)
+            _ = try await client.v2.updateUser(id: user.id, email: "changed@example.com")
+            #expect(try await redis("GET", RedisUserCache.key(for: user.id)) == .string(Array(later.utf8)))
+            _ = try await redis("SET", RedisUserCache.key(for: user.id), legacy)
+            _ = try await client.v2.updateUser(id: user.id, email: "changed.again@example.com")
+            guard case .string(let rewritten) = try await redis("GET", RedisUserCache.key(for: user.id)) else {
+                Issue.record("the change did not rewrite the entry")
+                return
+            }
+            #expect(String(decoding: rewritten, as: UTF8.self).hasPrefix("6 {"))
             await client.close()
         }
     }

@@ -36,3 +36,21 @@ struct CacheEntryRankTests {
         #expect(!cache.contains(id: v1.id))
     }
 }
+
+extension CacheEntryRankTests {
+    @Test("in memory, a tombstone then a later version then a stale fill: the later version stays; a stale tombstone is ignored")
+    func tombstoneThenLaterVersion() {
+        let cache = InMemoryUserCache()
+        let (v1, v2, v3) = (Self.user(version: 1), Self.user(version: 2), Self.user(version: 3))
+        cache.storeDeleted([v1])
+        cache.store([v3])
+        cache.store([v2])
+        var found: [User] = []
+        cache.users(ids: [v1.id]) { found.append($0) }
+        #expect(found == [v3])
+        cache.storeDeleted([v2])
+        found = []
+        cache.users(ids: [v1.id]) { found.append($0) }
+        #expect(found == [v3])
+    }
+}

@@ -105,3 +105,21 @@ struct UserChangeLogicTests {
         #expect(try store.inner.user(id: ada.id, cancellation: nil) == nil)
     }
 }
+
+extension UserChangeLogicTests {
+    @Test("a user deleted and registered again under its id (at version 1 again) is not written over from an old read")
+    func reRegistrationIsNotTheSameUser() throws {
+        let ada = try registered()
+        try store.inner.delete(ada)
+        let again = User(
+            id: ada.id, username: "ada-again", email: "again@example.com", createdAt: Date(timeIntervalSince1970: 1_700_000_500))
+        try store.inner.insert([again], cancellation: nil)[0].get()
+        // A change read from the first registration (same id, same version) is refused by the store.
+        let stale = UserChange(id: ada.id, username: "Countess", email: nil, expectedVersion: nil, at: Date()).applied(to: ada)
+        #expect(throws: UserError.versionMismatch(id: ada.id, current: 1)) { try store.inner.replace(ada, with: stale) }
+        #expect(throws: UserError.versionMismatch(id: ada.id, current: 1)) { try store.inner.delete(ada) }
+        // Through the logic, a change applies to the user there now.
+        let changed = try logic.update(try logic.makeChange(id: ada.id, username: "Countess", email: nil, expectedVersion: nil), cancellation: nil)
+        #expect(changed.email == "again@example.com" && changed.username == "Countess" && changed.version == 2)
+    }
+}

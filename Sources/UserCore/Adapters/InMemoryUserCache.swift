@@ -15,6 +15,11 @@ public final class InMemoryUserCache: UserCache {
         var insertionOrder: [UUID] = []
         var hits = 0
         var misses = 0
+
+        /// The rank of the entry held for `id` (a user or a tombstone), `nil` when there is none.
+        func rank(of id: UUID) -> UInt64? {
+            deleted[id] ?? users[id].map(CacheEntryRank.of)
+        }
     }
 
     private let state = ReadWriteLocked(State())
@@ -43,8 +48,8 @@ public final class InMemoryUserCache: UserCache {
     public func store(_ users: [User]) {
         state.write { state in
             for user in users {
-                let current = state.deleted[user.id] ?? state.users[user.id].map(CacheEntryRank.of)
-                guard CacheEntryRank.replaces(CacheEntryRank.of(user), over: current) else { continue }
+                guard CacheEntryRank.replaces(CacheEntryRank.of(user), over: state.rank(of: user.id)) else { continue }
+                state.deleted[user.id] = nil
                 if state.users.updateValue(user, forKey: user.id) == nil {
                     state.insertionOrder.append(user.id)
                     if state.insertionOrder.count > capacity {
@@ -58,8 +63,10 @@ public final class InMemoryUserCache: UserCache {
     public func storeDeleted(_ users: [User]) {
         state.write { state in
             for user in users {
+                let rank = CacheEntryRank.ofDeletion(user)
+                guard CacheEntryRank.replaces(rank, over: state.rank(of: user.id)) else { continue }
                 state.users[user.id] = nil
-                state.deleted[user.id] = CacheEntryRank.ofDeletion(user)
+                state.deleted[user.id] = rank
             }
         }
     }

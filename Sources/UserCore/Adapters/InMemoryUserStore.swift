@@ -159,10 +159,12 @@ public final class InMemoryUserStore: UserStore {
         }
     }
 
-    /// The stored user `user` was read as, if it is still at `user`'s version.
+    /// The stored user, if it is still exactly `user` as it was read: the same version of the same
+    /// registration (a user deleted and registered again under its id, with an idempotency key,
+    /// starts again at version 1, so the version alone does not tell the two apart).
     private static func stored(_ user: User, in state: State) throws(UserError) -> User {
         guard let stored = state.byID[user.id] else { throw .notFound(id: user.id) }
-        guard stored.version == user.version else { throw .versionMismatch(id: user.id, current: stored.version) }
+        guard stored == user else { throw .versionMismatch(id: user.id, current: stored.version) }
         return stored
     }
 

@@ -41,9 +41,9 @@ public struct UserChangeLogic: Sendable {
     /// id is NOT_FOUND; with `expectedVersion`, a user at another version is ABORTED; a change that
     /// changes nothing answers the user as it is (``UserChange/applied(to:)``); anything else is
     /// written by the store's compare-and-set. Without `expectedVersion` the last writer wins: a
-    /// write that lost a race to another is applied again to what that one wrote.
+    /// write that lost a race to another is applied again to what that one wrote, for as long as the
+    /// call lasts (every lost race is another call's progress, so the loop ends).
     public func update(_ change: UserChange, cancellation: CallCancellation?) throws(UserError) -> User {
-        var attempt = 0
         while true {
             let user = try current(change.id, expectedVersion: change.expectedVersion, cancellation: cancellation)
             let changed = change.applied(to: user)
@@ -51,8 +51,7 @@ public struct UserChangeLogic: Sendable {
             do {
                 return try repository.replace(user, with: changed, cancellation: cancellation)
             } catch .versionMismatch(let id, let current) {
-                attempt += 1
-                guard change.expectedVersion == nil, attempt < Self.maximumAttempts else { throw .versionMismatch(id: id, current: current) }
+                try Self.retryAfterLostRace(id: id, current: current, expectedVersion: change.expectedVersion, cancellation: cancellation)
             }
         }
     }
@@ -61,22 +60,23 @@ public struct UserChangeLogic: Sendable {
     /// `expectedVersion` is given and the user is at another). Without `expectedVersion` a deletion
     /// that lost a race to a change deletes what the change wrote.
     public func delete(_ deletion: UserDeletion, cancellation: CallCancellation?) throws(UserError) -> User {
-        var attempt = 0
         while true {
             let user = try current(deletion.id, expectedVersion: deletion.expectedVersion, cancellation: cancellation)
             do {
                 try repository.delete(user, cancellation: cancellation)
                 return user
             } catch .versionMismatch(let id, let current) {
-                attempt += 1
-                guard deletion.expectedVersion == nil, attempt < Self.maximumAttempts else { throw .versionMismatch(id: id, current: current) }
+                try Self.retryAfterLostRace(id: id, current: current, expectedVersion: deletion.expectedVersion, cancellation: cancellation)
             }
         }
     }
 
-    /// How often a change without an expected version is tried against concurrent changes of the
-    /// same user before it is answered ABORTED (a retry is then the caller's).
-    static let maximumAttempts = 16
+    /// After a compare-and-set lost to another write: with an expected version the call is ABORTED
+    /// (the user is no longer at it); without one it goes on, unless the call has ended meanwhile.
+    private static func retryAfterLostRace(id: UUID, current: UInt64, expectedVersion: UInt64?, cancellation: CallCancellation?) throws(UserError) {
+        if expectedVersion != nil { throw .versionMismatch(id: id, current: current) }
+        if cancellation?.isCancelled == true { throw .cancelled }
+    }
 
     /// The user as the store has it now, if it is at `expectedVersion` (when given).
     private func current(_ id: UUID, expectedVersion: UInt64?, cancellation: CallCancellation?) throws(UserError) -> User {

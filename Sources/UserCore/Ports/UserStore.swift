@@ -6,14 +6,15 @@
 
 /// The port to where users are kept for good (the embedded store, PostgreSQL).
 ///
-/// Shaped for batches — a single call is a batch of one — and synchronous: a store that never
-/// blocks says so with ``execution`` `.inline` and is called on the event loop; one that blocks is
-/// called on its own threads. Uniqueness of username and email (case-insensitive) is the store's to
-/// decide, atomically with the insert.
+/// Reads by id and inserts take batches (the calls of GetUser and RegisterUser are gathered);
+/// changes and deletions are one compare-and-set each. Synchronous: a store that never blocks says
+/// so with ``execution`` `.inline` and is called on the event loop; one that blocks is called on its
+/// own threads. Uniqueness of username and email (case-insensitive) is the store's to decide,
+/// atomically with the write; what a change does is the domain's (``UserChangeLogic``).
 public protocol UserStore: Sendable {
     /// Where reads (`users(ids:)`, `search`) run.
     var execution: StorageExecution { get }
-    /// Where writes (`insert`, `update`, `delete`) run; by default where reads do. A store that
+    /// Where writes (`insert`, `replace`, `delete`) run; by default where reads do. A store that
     /// answers reads from memory but makes writes durable on disk reads inline and writes on threads.
     var writeExecution: StorageExecution { get }
     /// Inserts each user on its own (one failing does not affect the others): one result per user,
@@ -27,7 +28,8 @@ public protocol UserStore: Sendable {
     /// Up to `query.limit + 1` matching users after `query.after`, ordered by (lower(username), id).
     func search(_ query: UserSearchQuery, cancellation: CallCancellation?) throws(UserError) -> [User]
     /// Compare-and-set: replaces `current` (the user as read from this store) with `changed` (the
-    /// same id), atomically, only if the stored user is still at `current.version`, and checking
+    /// same id), atomically, only if the stored user is still `current` (its version of the same
+    /// registration: one deleted and registered again under its id starts again at 1), and checking
     /// that `changed`'s username and email are free. Returns `changed`; throws
     /// ``UserError/versionMismatch(id:current:)`` when the stored user has moved on,
     /// ``UserError/notFound(id:)`` when it is gone, ``UserError/alreadyExists(field:)``.
@@ -35,7 +37,8 @@ public protocol UserStore: Sendable {
     /// The store decides nothing else: what a change does to a user, and when a version is tested,
     /// is the domain's (``UserChangeLogic``), written once for every store.
     func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User
-    /// Compare-and-delete: deletes `user` only if the stored user is still at `user.version`;
+    /// Compare-and-delete: deletes `user` only if the stored user is still `user` (as for
+    /// ``replace(_:with:cancellation:)``);
     /// throws ``UserError/versionMismatch(id:current:)`` or ``UserError/notFound(id:)`` otherwise. A
     /// deleted user's username and email are free at once.
     func delete(_ user: User, cancellation: CallCancellation?) throws(UserError)

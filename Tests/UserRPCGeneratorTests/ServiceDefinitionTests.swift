@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@testable import UserRPCGenerator
+
+/// The generator's reading of schemas: the type mapping, and the schemas it refuses with a reason
+/// instead of writing Swift that does not compile.
+@Suite("Generator: reading schemas")
+struct ServiceDefinitionTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func schema(fields: String, required: String = "[]", request: String = "Req", methods: String? = nil) -> String {
+        let method = methods ?? #"[{"name":"Call","full_name":"t.v1.T/Call","request":"\#(request)","response":"Req","description":"d"}]"#
+        return
+            #"{"package":"t.v1","service":"T","methods":\#(method),"messages":{"Req":{"type":"object","required":\#(required),"properties":{\#(fields)}}}}"#
+    }
+
+    func problem(_ text: String) -> String? {
+        do {
+            _ = try ServiceDefinition(text: text, path: "t.json")
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test("user.v2 reads as the code has it: fields in schema order, Swift types by the documented mapping")
+    func userV2() throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("Schemas/user.v2.json"), encoding: .utf8)
+        let definition = try ServiceDefinition(text: text, path: "Schemas/user.v2.json")
+        #expect(definition.fullServiceName == "user.v2.UserService")
+        #expect(definition.methods.map(\.swiftName) == ["registerUser", "getUser", "searchUsers", "updateUser", "deleteUser"])
+        let search = try #require(definition.messages.first { $0.name == "SearchUsersRequest" })
+        #expect(search.fields.map(\.swiftName) == ["username", "email", "limit", "pageToken"])
+        #expect(search.fields.map { MessagesEmitter.swiftType($0) } == ["String", "String", "Int", "String"])
+        let user = try #require(definition.messages.first { $0.name == "User" })
+        #expect(user.fields.map { MessagesEmitter.swiftType($0) } == ["UUID", "String", "String", "Date", "Date", "UInt64"])
+        #expect(user.fields.allSatisfy { $0.isRequired })
+    }
+
+    @Test("names the generated Swift could not use are refused, naming the place")
+    func refusedNames() {
+        #expect(problem(Self.schema(fields: #""default":{"type":"string"}"#))?.contains("Req.default") == true)
+        #expect(problem(Self.schema(fields: #""pageToken":{"type":"string"}"#))?.contains("snake_case") == true)
+        #expect(problem(Self.schema(fields: #""options":{"type":"string"}"#))?.contains("'options'") == true)
+        #expect(problem(Self.schema(fields: #""type":{"type":"string","enum":["A"]}"#))?.contains("nested Swift type") == true)
+        #expect(problem(Self.schema(fields: #""kind":{"type":"string","enum":[]}"#))?.contains("at least one value") == true)
+        #expect(problem(Self.schema(fields: #""kind":{"type":"string","enum":["A","A"]}"#))?.contains("each once") == true)
+        #expect(problem(Self.schema(fields: #""kind":{"type":"string","enum":["a-b"]}"#))?.contains("SCREAMING_SNAKE_CASE") == true)
+        #expect(problem(Self.schema(fields: #""kind":{"type":"string","enum":[1]}"#))?.contains("must be a string") == true)
+        #expect(problem(Self.schema(fields: "", methods: "[]"))?.contains("no methods") == true)
+        #expect(problem(Self.schema(fields: "", request: "Missing"))?.contains("does not define") == true)
+        #expect(problem(Self.schema(fields: #""n":{"type":"number"}"#))?.contains("not supported") == true)
+        #expect(problem(Self.schema(fields: #""kind":{"type":"string","enum":["FIRST_ONE","SECOND"]}"#)) == nil)
+    }
+}
