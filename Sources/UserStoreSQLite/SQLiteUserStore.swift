@@ -242,9 +242,7 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func replace(_ current: User, with changed: User, cancellation: CallCancellation?) throws(UserError) -> User {
-        // The writer thread is the only one that changes the index: what it holds is what is committed.
-        guard let stored = index.user(id: current.id) else { throw .notFound(id: current.id) }
-        guard stored == current else { throw .versionMismatch(id: current.id, current: stored.version) }
+        let stored = try committed(current)
         if changed.usernameKey != stored.usernameKey, index.hasUsername(key: changed.usernameKey) { throw .alreadyExists(field: "username") }
         if changed.emailKey != stored.emailKey, index.hasEmail(key: changed.emailKey) { throw .alreadyExists(field: "email") }
         try transaction { connection throws(SQLiteError) in
@@ -260,12 +258,20 @@ public final class SQLiteUserStore: UserStore {
     }
 
     public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
-        guard let stored = index.user(id: user.id) else { throw .notFound(id: user.id) }
-        guard stored == user else { throw .versionMismatch(id: user.id, current: stored.version) }
+        let stored = try committed(user)
         try transaction { connection throws(SQLiteError) in
             try connection.run(SQL.delete, [.text(stored.id.lowercasedText)])
         }
         try index.delete(stored)
+    }
+
+    /// The committed user, if it is still exactly `user` as it was read (the compare of
+    /// compare-and-set). On the writer thread, the only one that changes the index: what the index
+    /// holds is what is committed.
+    private func committed(_ user: User) throws(UserError) -> User {
+        guard let stored = index.user(id: user.id) else { throw .notFound(id: user.id) }
+        guard stored == user else { throw .versionMismatch(id: user.id, current: stored.version) }
+        return stored
     }
 
     /// Runs `body` in a transaction committed to disk; a failure rolls it back.

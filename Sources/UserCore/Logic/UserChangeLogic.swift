@@ -44,15 +44,10 @@ public struct UserChangeLogic: Sendable {
     /// write that lost a race to another is applied again to what that one wrote, for as long as the
     /// call lasts (every lost race is another call's progress, so the loop ends).
     public func update(_ change: UserChange, cancellation: CallCancellation?) throws(UserError) -> User {
-        while true {
-            let user = try current(change.id, expectedVersion: change.expectedVersion, cancellation: cancellation)
+        try compareAndSet(change.id, expectedVersion: change.expectedVersion, cancellation: cancellation) { user throws(UserError) in
             let changed = change.applied(to: user)
             if changed == user { return user }
-            do {
-                return try repository.replace(user, with: changed, cancellation: cancellation)
-            } catch .versionMismatch(let id, let current) {
-                try Self.retryAfterLostRace(id: id, current: current, expectedVersion: change.expectedVersion, cancellation: cancellation)
-            }
+            return try repository.replace(user, with: changed, cancellation: cancellation)
         }
     }
 
@@ -60,28 +55,28 @@ public struct UserChangeLogic: Sendable {
     /// `expectedVersion` is given and the user is at another). Without `expectedVersion` a deletion
     /// that lost a race to a change deletes what the change wrote.
     public func delete(_ deletion: UserDeletion, cancellation: CallCancellation?) throws(UserError) -> User {
-        while true {
-            let user = try current(deletion.id, expectedVersion: deletion.expectedVersion, cancellation: cancellation)
-            do {
-                try repository.delete(user, cancellation: cancellation)
-                return user
-            } catch .versionMismatch(let id, let current) {
-                try Self.retryAfterLostRace(id: id, current: current, expectedVersion: deletion.expectedVersion, cancellation: cancellation)
-            }
+        try compareAndSet(deletion.id, expectedVersion: deletion.expectedVersion, cancellation: cancellation) { user throws(UserError) in
+            try repository.delete(user, cancellation: cancellation)
+            return user
         }
     }
 
-    /// After a compare-and-set lost to another write: with an expected version the call is ABORTED
-    /// (the user is no longer at it); without one it goes on, unless the call has ended meanwhile.
-    private static func retryAfterLostRace(id: UUID, current: UInt64, expectedVersion: UInt64?, cancellation: CallCancellation?) throws(UserError) {
-        if expectedVersion != nil { throw .versionMismatch(id: id, current: current) }
-        if cancellation?.isCancelled == true { throw .cancelled }
-    }
-
-    /// The user as the store has it now, if it is at `expectedVersion` (when given).
-    private func current(_ id: UUID, expectedVersion: UInt64?, cancellation: CallCancellation?) throws(UserError) -> User {
-        guard let user = try repository.store.user(id: id, cancellation: cancellation) else { throw .notFound(id: id) }
-        if let expectedVersion, expectedVersion != user.version { throw .versionMismatch(id: id, current: user.version) }
-        return user
+    /// Reads the user as the store has it now, tests `expectedVersion` (when given), and runs
+    /// `write` with it. When `write`'s compare-and-set loses to another write: with an expected
+    /// version the call is ABORTED (the user is no longer at it); without one it reads and writes
+    /// again, unless the call has ended meanwhile.
+    private func compareAndSet(
+        _ id: UUID, expectedVersion: UInt64?, cancellation: CallCancellation?, write: (User) throws(UserError) -> User
+    ) throws(UserError) -> User {
+        while true {
+            guard let user = try repository.store.user(id: id, cancellation: cancellation) else { throw .notFound(id: id) }
+            if let expectedVersion, expectedVersion != user.version { throw .versionMismatch(id: id, current: user.version) }
+            do {
+                return try write(user)
+            } catch .versionMismatch(let id, let current) {
+                if expectedVersion != nil { throw .versionMismatch(id: id, current: current) }
+                if cancellation?.isCancelled == true { throw .cancelled }
+            }
+        }
     }
 }
