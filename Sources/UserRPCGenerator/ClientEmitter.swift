@@ -52,12 +52,8 @@ struct ClientEmitter {
 
     private var usesFoundation: Bool {
         definition.methods.contains { method in
-            message(method.request).fields.contains { $0.type == .uuid || $0.type == .dateTime }
+            definition.message(named: method.request).fields.contains { $0.type == .uuid || $0.type == .dateTime }
         }
-    }
-
-    private func message(_ name: String) -> ServiceDefinition.Message {
-        definition.messages.first { $0.name == name }!
     }
 
     private func emit(_ method: ServiceDefinition.Method, into code: inout CodeWriter, receiver: String) {
@@ -67,7 +63,7 @@ struct ClientEmitter {
         emitFieldsForm(method, into: &code, receiver: receiver)
         code.line()
         code.doc("`\(method.name)` with its request message.")
-        if message(method.response).fields.isEmpty { code.line("@discardableResult") }
+        if definition.message(named: method.response).fields.isEmpty { code.line("@discardableResult") }
         code.line(
             "public nonisolated(nonsending) func \(method.swiftName)(_ request: \(request), options: CallOptions = CallOptions()) async throws(UserRPCError) -> \(response) {"
         )
@@ -84,7 +80,7 @@ struct ClientEmitter {
 
     private func emitFieldsForm(_ method: ServiceDefinition.Method, into code: inout CodeWriter, receiver: String) {
         let namespace = options.namespace
-        let fields = message(method.request).fields
+        let fields = definition.message(named: method.request).fields
         var doc = "`\(method.name)`: \(SwiftNames.docText(method.description))"
         if !fields.isEmpty {
             doc += "\n\n- Parameters:"
@@ -94,11 +90,10 @@ struct ClientEmitter {
             doc += "\n  - options: the call's deadline and metadata."
         }
         code.doc(doc)
-        if message(method.response).fields.isEmpty { code.line("@discardableResult") }
+        if definition.message(named: method.response).fields.isEmpty { code.line("@discardableResult") }
         let parameters =
-            fields.map {
-                "\($0.swiftName): \(MessagesEmitter.qualifiedType($0, in: method.request, namespace: options.namespace))\($0.isRequired ? "" : "? = nil")"
-            } + [
+            fields.map { MessagesEmitter.parameter($0, type: MessagesEmitter.qualifiedType($0, in: method.request, namespace: options.namespace)) }
+            + [
                 "options: CallOptions = CallOptions()"
             ]
         let arguments = fields.map { "\($0.swiftName): \($0.swiftName)" }.joined(separator: ", ")

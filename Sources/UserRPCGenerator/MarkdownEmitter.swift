@@ -9,15 +9,14 @@ struct MarkdownEmitter {
     func emit() -> String {
         var rows = ""
         for method in definition.methods {
-            let request = definition.messages.first { $0.name == method.request }!
+            let request = definition.message(named: method.request)
             let parameters =
-                request.fields.map { field in
-                    let type = MessagesEmitter.qualifiedType(field, in: method.request, namespace: options.namespace)
-                    return field.isRequired ? "\(field.swiftName): \(type)" : "\(field.swiftName): \(type)? = nil"
+                request.fields.map {
+                    MessagesEmitter.parameter($0, type: MessagesEmitter.qualifiedType($0, in: method.request, namespace: options.namespace))
                 } + ["options:"]
             var call = "`client.\(options.clientAccessor).\(method.swiftName)(\(parameters.joined(separator: ", ")))`"
             if options.clientTopLevel { call += " (also `client.\(method.swiftName)(…)`)" }
-            let response = definition.messages.first { $0.name == method.response }!
+            let response = definition.message(named: method.response)
             let returns =
                 response.fields.isEmpty
                 ? "`\(options.namespace).\(method.response)` (empty, discardable)" : "`\(options.namespace).\(method.response)`"
@@ -25,5 +24,4 @@ struct MarkdownEmitter {
         }
         return rows
     }
-
 }

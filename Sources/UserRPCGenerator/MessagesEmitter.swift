@@ -42,7 +42,7 @@ struct MessagesEmitter {
             }
             code.line()
             code.doc("A message with these fields.")
-            let parameters = message.fields.map { "\($0.swiftName): \(swiftType($0, optional: !$0.isRequired))\($0.isRequired ? "" : " = nil")" }
+            let parameters = message.fields.map { Self.parameter($0, type: Self.swiftType($0)) }
             code.block(
                 "public init(\(parameters.joined(separator: ", ")))", lines: message.fields.map { "self.\($0.swiftName) = \($0.swiftName)" })
             code.line()
@@ -128,6 +128,12 @@ struct MessagesEmitter {
         case .enumeration: SwiftNames.upperCamel(field.name)
         case .messages(let element): "[\(element)]"
         }
+    }
+
+    /// A field as a function parameter of type `type`: `name: Type`, or `name: Type? = nil` when
+    /// it is optional (the messages' initializers, the typed client, the README's table).
+    static func parameter(_ field: ServiceDefinition.Field, type: String) -> String {
+        field.isRequired ? "\(field.swiftName): \(type)" : "\(field.swiftName): \(type)? = nil"
     }
 
     /// A field's type as code outside the namespace names it.

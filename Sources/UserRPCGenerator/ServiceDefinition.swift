@@ -63,6 +63,11 @@ struct ServiceDefinition {
     /// `user.v2.UserService`.
     var fullServiceName: String { package + "." + service }
 
+    /// The message of this name; every name a method or field uses was checked when the schema was read.
+    func message(named name: String) -> Message {
+        messages.first { $0.name == name }!
+    }
+
     /// Reads the schema document `text`; `path` names it in errors.
     init(text: String, path: String) throws(GeneratorError) {
         let root: JSONObject
