@@ -54,7 +54,7 @@ struct CLIEndToEndTests {
 
     @Test("user.v2 from the command line: --service or a full name; short names stay v1; list and describe show both")
     func versionTwo() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             let registered = try await run(
                 ["call", "RegisterUser", "--service", "user.v2", "--username", "cli", "--email", "cli@example.com"], port: server.port)
             #expect(registered.status == 0, "\(registered.stderr)")
@@ -87,7 +87,7 @@ struct CLIEndToEndTests {
 
     @Test("call RegisterUser, GetUser and SearchUsers with schema-derived flags", arguments: Backend.allCases)
     func calls(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let registered = try await run(["call", "RegisterUser", "--username", "ada", "--email", "ada@example.com"], port: server.port)
             #expect(registered.status == 0, "\(registered.stderr)")
             let id = try #require(registered.json?["id"]?.stringValue)
@@ -142,7 +142,7 @@ struct CLIEndToEndTests {
 
     @Test("bench: closed loop, pipelined and open loop runs report calls, percentiles, statuses and own CPU")
     func bench() async throws {
-        try await TestServer.start(backend: .embedded).scoped { server in
+        try await withTestServer(backend: .embedded) { server in
             for extra in [[String](), ["--pipeline", "4"], ["--pipeline", "4", "--threads", "1"]] {
                 let run = try await run(
                     ["bench", "GetUser", "--prepare", "20", "--concurrency", "8", "--connections", "2", "--requests", "400", "--format", "json"]
@@ -200,7 +200,7 @@ struct CLIEndToEndTests {
 
     @Test("--address takes several servers: calls reach a live one when another is down; a bad entry is a usage error")
     func severalAddresses() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             // A port nothing listens on, on a loopback address no other test uses.
             let gone = try await TestServer.start { $0.host = "127.0.0.39" }
             let deadPort = gone.port

@@ -9,7 +9,7 @@ import UserRPCTestKit
 struct CaseFoldingTests {
     @Test("the same registrations and searches get the same answers on every backend", arguments: Backend.allCases)
     func sameAnswers(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let tag = "\(backend)".replacingOccurrences(of: "+", with: "")
             func register(_ username: String, _ email: String) async -> String {
@@ -49,7 +49,7 @@ struct CaseFoldingTests {
 
     @Test("an email is at most 255 code points, as the schema's maxLength counts: combining marks count, and cannot make a user long")
     func emailLength() async throws {
-        try await TestServer.start().scoped { server async throws in
+        try await withTestServer { server async throws in
             let client = server.client()
             let heavy = "a" + String(repeating: "\u{301}", count: 250) + "@example.com"  // 2 characters for people, 263 code points
             await #expect {

@@ -12,7 +12,7 @@ import UserV1
 struct ClientEndToEndTests {
     @Test("register, get and search succeed", arguments: Backend.allCases)
     func successPaths(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let ada = try await client.registerUser(username: "Ada", email: "ada@example.com")
             #expect(ada.username == "Ada")
@@ -32,7 +32,7 @@ struct ClientEndToEndTests {
 
     @Test("INVALID_ARGUMENT names every bad field", arguments: Backend.allCases)
     func invalidArgument(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let error = await #expect(throws: UserRPCError.self) {
                 try await client.registerUser(username: "x", email: "not-an-email")
@@ -57,7 +57,7 @@ struct ClientEndToEndTests {
 
     @Test("ALREADY_EXISTS names the field, case-insensitively", arguments: Backend.allCases)
     func alreadyExists(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             _ = try await client.registerUser(username: "Alice", email: "alice@example.com")
             let byName = await #expect(throws: UserRPCError.self) {
@@ -75,7 +75,7 @@ struct ClientEndToEndTests {
 
     @Test("NOT_FOUND and UNIMPLEMENTED", arguments: Backend.allCases)
     func notFoundAndUnimplemented(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let missing = await #expect(throws: UserRPCError.self) { try await client.getUser(id: UUID.version7()) }
             #expect(missing?.code == .notFound)
@@ -89,7 +89,7 @@ struct ClientEndToEndTests {
 
     @Test("concurrent callers share one connection", arguments: Backend.allCases)
     func concurrentCallers(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let ada = try await client.registerUser(username: "ada", email: "ada@example.com")
             let results = try await withThrowingTaskGroup(of: String.self) { group in
@@ -166,7 +166,7 @@ struct ClientEndToEndTests {
 
     @Test("calls from tasks on the client's event loop (taskExecutor) work and run on that loop")
     func callsOnTheClientsEventLoop() async throws {
-        try await TestServer.start(backend: .embedded).scoped { server in
+        try await withTestServer(backend: .embedded) { server in
             let client = server.client()
             let ada = try await client.registerUser(username: "loop", email: "loop@example.com")
             let results = try await withThrowingTaskGroup(of: (Bool, String).self) { group in
@@ -186,7 +186,7 @@ struct ClientEndToEndTests {
 
     @Test("pipelined calls: sent together, each answered with its own result, in order", arguments: Backend.allCases)
     func pipelinedCalls(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let users = try await (0..<5).asyncMap { i in try await client.registerUser(username: "piped\(i)", email: "piped\(i)@example.com") }
             // Known ids, an unknown one, and a malformed one, 100 calls in one write.
@@ -224,7 +224,7 @@ struct ClientEndToEndTests {
 
     @Test("typed pipelined calls: GetUser, RegisterUser and SearchUsers each get their own typed answer", arguments: Backend.allCases)
     func typedPipelinedCalls(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             // RegisterUser: four new users and one that conflicts with a user registered before, in one
             // write. (Two conflicting registrations in the same write may run in either order.)
@@ -295,7 +295,7 @@ struct ClientEndToEndTests {
 struct SearchEndToEndTests {
     @Test("orders by username case-insensitively and pages to the end", arguments: Backend.allCases)
     func paging(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let names = ["bob", "Alice", "alfred", "Carol", "al1", "ALBERT", "dave", "al.x", "al_y", "al-z"]
             for name in names {

@@ -140,7 +140,7 @@ struct ClientFleetTests {
 
     @Test("a name that resolves to several addresses gives one endpoint each; a name that does not resolve is UNAVAILABLE")
     func resolvedName() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             let endpoints = try await UserRPCClient.Endpoint.resolve("localhost", port: server.port)
             #expect(endpoints.contains(.init(host: "127.0.0.1", port: server.port)), "\(endpoints)")
             #expect(Set(endpoints).count == endpoints.count, "no address twice")

@@ -64,7 +64,7 @@ struct CompatibilityTests {
 
     @Test("the server stays strict: an unknown request field is INVALID_ARGUMENT naming it")
     func serverStaysStrict() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             let client = server.client()
             let error = await #expect(throws: UserRPCError.self) {
                 try await client.call(method: "GetUser", payload: ["id": "0196b6a4-5b7e-7c1d-9a10-3f1c2d4e5f60", "nickname": "x"])

@@ -16,7 +16,7 @@ struct HealthTests {
         "every server hosts health.v1.Health: SERVING for itself and each service it hosts, UNKNOWN_SERVICE for any other",
         arguments: Backend.allCases)
     func serving(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let whole = try await client.checkHealth()
             #expect(whole == HealthCheckResponse(status: .serving), "\(whole)")

@@ -26,7 +26,7 @@ struct HostileClientTests {
 
     @Test("malformed frames close the connection or get INVALID_ARGUMENT, and nothing else breaks")
     func malformedInputs() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             let steady = try await server.rawConnection()
             let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
             let hugeString = String(repeating: "a", count: 1_000_000)
@@ -80,7 +80,7 @@ struct HostileClientTests {
 
     @Test("a duplicate key, deep nesting or a huge number in a frame with a usable id costs only that call")
     func parserRulesCostOneCall() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             let connection = try await server.rawConnection()
             let frames = [
                 #"{"type":"request","id":1,"method":"user.v1.UserService/SearchUsers","payload":{"limit":5,"limit":6}}"#,
@@ -116,7 +116,7 @@ struct HostileClientTests {
 
     @Test("answers do not grow with the request: at most 100 violations, field and method names cut at 128 bytes")
     func boundedAnswers() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             let connection = try await server.rawConnection()
             // 40,000 unknown fields with 40-byte names: a 2 MB request.
             var payload = #"{"id":"01a21b12-9b43-75d8-9f54-8e0fb98dfbe1""#
@@ -272,7 +272,7 @@ struct HostileClientTests {
 
     @Test("1000 connections opened and dropped leave the server healthy")
     func connectionChurn() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             for _ in 0..<10 {
                 var batch: [RawConnection] = []
                 for _ in 0..<100 { batch.append(try await server.rawConnection()) }

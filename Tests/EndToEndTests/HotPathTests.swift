@@ -8,7 +8,7 @@ import UserRPCTestKit
 struct HotPathTests {
     @Test("GetUser answered on the hot path is byte for byte the general path's answer")
     func sameBytes() async throws {
-        try await TestServer.start(backend: .embedded).scoped { server in
+        try await withTestServer(backend: .embedded) { server in
             let connection = try await server.rawConnection()
             // An email with characters the encoder must escape, and non-ASCII text.
             let emails = [#"plain@example.com"#, #"q\"uo\\te.\u00e9@example.com"#]
@@ -46,7 +46,7 @@ struct HotPathTests {
 
     @Test("calls the hot path declines still get the general path's errors")
     func declinedCalls() async throws {
-        try await TestServer.start(backend: .embedded).scoped { server in
+        try await withTestServer(backend: .embedded) { server in
             let connection = try await server.rawConnection()
             let cases: [(frame: String, code: String)] = [
                 (

@@ -16,7 +16,7 @@ struct IdempotencyTests {
 
     @Test("a repeated key answers the first registration; another registration under it is FAILED_PRECONDITION", arguments: Backend.allCases)
     func repeatedKey(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let key = UUID().uuidString
             let tag = "\(backend)".replacingOccurrences(of: "+", with: "-")
@@ -53,7 +53,7 @@ struct IdempotencyTests {
 
     @Test("a key that is empty, too long or not printable ASCII is INVALID_ARGUMENT naming metadata.idempotency-key")
     func badKeys() async throws {
-        try await TestServer.start(backend: .embedded).scoped { server async throws in
+        try await withTestServer(backend: .embedded) { server async throws in
             let client = server.client()
             for key in ["", String(repeating: "k", count: 129), "has space", "clé"] {
                 await #expect {

@@ -16,7 +16,7 @@ struct ProtocolEndToEndTests {
 
     @Test("ping is answered with pong; the full uint64 id range round-trips", arguments: Backend.allCases)
     func pingAndIDs(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let connection = try await server.rawConnection()
             try await connection.send(#"{"type":"ping","id":18446744073709551615}"#)
             let pong = try await connection.expectFrame()
@@ -32,7 +32,7 @@ struct ProtocolEndToEndTests {
 
     @Test("payload is present exactly when the status is OK; absent keys are absent", arguments: Backend.allCases)
     func payloadPresence(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let connection = try await server.rawConnection()
             try await connection.send(request(id: 1, method: Self.register, payload: #"{"username":"ada","email":"ada@example.com"}"#))
             let ok = try await connection.expectFrame()
@@ -50,7 +50,7 @@ struct ProtocolEndToEndTests {
 
     @Test("200 calls pipelined on one connection are all answered, matched by id", arguments: Backend.allCases)
     func pipelining(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let connection = try await server.rawConnection()
             try await connection.send(request(id: 0, method: Self.register, payload: #"{"username":"pipe","email":"pipe@example.com"}"#))
             let id = try #require(try await connection.expectFrame().payload?["id"]?.stringValue)
@@ -199,7 +199,7 @@ struct ProtocolEndToEndTests {
 
     @Test("protocol errors: INVALID_ARGUMENT where an id is known, otherwise the connection closes", arguments: Backend.allCases)
     func protocolErrors(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let connection = try await server.rawConnection()
             try await connection.send(#"{"type":"request","id":1}"#)
             let noMethod = try await connection.expectFrame()
@@ -230,7 +230,7 @@ struct ProtocolEndToEndTests {
 
     @Test("a bad connection does not disturb another one", arguments: Backend.allCases)
     func isolation(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let good = try await server.rawConnection()
             let bad = try await server.rawConnection()
             try await good.send(request(id: 1, method: Self.register, payload: #"{"username":"steady","email":"steady@example.com"}"#))

@@ -53,7 +53,7 @@ struct ReadmeExampleTests {
 
     @Test("the embedding example runs against a live server")
     func exampleRuns() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             let output = await readmeExample(port: server.port)
             #expect(output.hasPrefix("registered ada at "), "\(output)")
             let again = await readmeExample(port: server.port)
@@ -63,7 +63,7 @@ struct ReadmeExampleTests {
 
     @Test("the pipelined example runs against a live server")
     func pipelinedExampleRuns() async throws {
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             let client = server.client()
             let grace = try await client.registerUser(username: "grace", email: "grace@example.com")
             let output = await readmePipelinedExample(client: client, ids: [grace.id, UUID(uuidString: "00000000-0000-7000-8000-000000000000")!])

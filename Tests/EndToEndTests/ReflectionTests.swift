@@ -13,7 +13,7 @@ struct ReflectionTests {
 
     @Test("ListServices names every hosted service; DescribeService returns each one's schema file byte for byte", arguments: Backend.allCases)
     func listAndDescribe(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let services = try await client.listServices()
             #expect(

@@ -75,7 +75,7 @@ struct SchemaContractTests {
         "every field of every request refuses a value of the wrong JSON type, naming the field",
         arguments: Backend.allCases, ContractedService.all)
     func wrongTypesRejected(backend: Backend, service: ContractedService) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let connection = try await server.rawConnection()
             var id: UInt64 = 0
             for method in service.schema.methods {
@@ -100,7 +100,7 @@ struct SchemaContractTests {
 
     @Test("every method in the schemas is served, and its responses conform to the schema's message", arguments: Backend.allCases)
     func servedAndConforming(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let connection = try await server.rawConnection()
             var id: UInt64 = 0
             for service in ContractedService.all {

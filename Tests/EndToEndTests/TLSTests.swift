@@ -42,7 +42,7 @@ struct TLSTests {
         #expect(refused?.message == "cannot connect to 127.0.0.1:1: connection refused")
         await refusedClient.close()
 
-        try await TestServer.start().scoped { server in
+        try await withTestServer { server in
             var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: server.port)
             configuration.tls = UserRPCClient.TLS()
             let tlsClient = UserRPCClient(configuration: configuration)

@@ -10,7 +10,7 @@ import UserRPCTestKit
 struct UserV2Tests {
     @Test("register, get, update, delete: versions, times, and every documented error", arguments: Backend.allCases)
     func lifecycle(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let ada = try await client.v2.registerUser(username: "Ada", email: "ada@example.com")
             #expect(ada.version == 1)
@@ -63,7 +63,7 @@ struct UserV2Tests {
 
     @Test("v1 and v2 read the same users; v1's answers keep exactly the v1 shape", arguments: Backend.allCases)
     func versionsSideBySide(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             let grace = try await client.registerUser(username: "grace", email: "grace@example.com")
             // Changed through v2, seen changed through v1.
@@ -97,7 +97,7 @@ struct UserV2Tests {
 
     @Test("races: of 50 updates to one new username exactly one wins; of 20 test-and-sets on one version exactly one", arguments: Backend.allCases)
     func races(backend: Backend) async throws {
-        try await TestServer.start(backend: backend).scoped { server in
+        try await withTestServer(backend: backend) { server in
             let client = server.client()
             var users: [UserServiceV2.User] = []
             for i in 0..<50 { users.append(try await client.v2.registerUser(username: "racer\(i)", email: "racer\(i)@example.com")) }

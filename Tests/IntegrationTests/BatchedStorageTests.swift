@@ -69,7 +69,7 @@ struct BatchedStorageTests {
 
     @Test("hundreds of concurrent calls through the server on PostgreSQL + Redis each get their own answer")
     func concurrentCallsGetTheirOwnAnswers() async throws {
-        try await TestServer.start(backend: .postgresRedis).scoped { server in
+        try await withTestServer(backend: .postgresRedis) { server in
             let client = server.client()
             // 160 registrations at once, in groups of four: two that want the same username, two that
             // want the same email. In each pair exactly one wins, whichever batch it lands in.

@@ -126,7 +126,7 @@ struct PostgresStoreTests {
 
     @Test("of 50 concurrent registrations of one username, exactly one succeeds")
     func concurrentRegistrations() async throws {
-        try await TestServer.start(backend: .postgresRedis).scoped { server in
+        try await withTestServer(backend: .postgresRedis) { server in
             let client = server.client()
             let outcomes = await withTaskGroup(of: UserRPCError.Code.self) { group in
                 for i in 0..<50 {

@@ -19,7 +19,7 @@ struct RedisCacheTests {
 
     @Test("registration primes user:e2:<id> with the TTL; a miss fills it again")
     func primeAndFill() async throws {
-        try await TestServer.start(backend: .postgresRedis).scoped { server in
+        try await withTestServer(backend: .postgresRedis) { server in
             let client = server.client()
             let registering = ContinuousClock.now
             let user = try await client.registerUser(username: "cached", email: "cached@example.com")
@@ -46,7 +46,7 @@ struct RedisCacheTests {
 
     @Test("reads come from the cache first")
     func readsFromCache() async throws {
-        try await TestServer.start(backend: .postgresRedis).scoped { server in
+        try await withTestServer(backend: .postgresRedis) { server in
             let client = server.client()
             let user = try await client.registerUser(username: "original", email: "original@example.com")
             // A cache entry that differs from the database (same id) is what GetUser returns: it read the cache.
@@ -78,7 +78,7 @@ struct RedisCacheTests {
 
     @Test("garbage in the cache is ignored: the store answers and the entry is repaired")
     func garbageEntry() async throws {
-        try await TestServer.start(backend: .postgresRedis).scoped { server in
+        try await withTestServer(backend: .postgresRedis) { server in
             let client = server.client()
             let user = try await client.registerUser(username: "repaired", email: "repaired@example.com")
             let other = UUID.version7().lowercasedText

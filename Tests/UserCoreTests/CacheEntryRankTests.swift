@@ -10,6 +10,13 @@ struct CacheEntryRankTests {
             createdAt: Date(timeIntervalSince1970: 0), version: version)
     }
 
+    /// What the cache holds for `id`.
+    static func cached(_ cache: InMemoryUserCache, _ id: UUID) -> [User] {
+        var found: [User] = []
+        cache.users(ids: [id]) { found.append($0) }
+        return found
+    }
+
     @Test("a later version replaces an earlier one, a deletion replaces its version, nothing replaces a deletion or a later version")
     func order() {
         let (v1, v2) = (Self.user(version: 1), Self.user(version: 2))
@@ -28,9 +35,7 @@ struct CacheEntryRankTests {
         let (v1, v2) = (Self.user(version: 1), Self.user(version: 2))
         cache.store([v2])
         cache.fill([v1])
-        var found: [User] = []
-        cache.users(ids: [v1.id]) { found.append($0) }
-        #expect(found == [v2])
+        #expect(Self.cached(cache, v1.id) == [v2])
         cache.storeDeleted([v2])
         cache.store([v2])
         #expect(!cache.contains(id: v1.id))
@@ -45,12 +50,8 @@ extension CacheEntryRankTests {
         cache.storeDeleted([v1])
         cache.store([v3])
         cache.store([v2])
-        var found: [User] = []
-        cache.users(ids: [v1.id]) { found.append($0) }
-        #expect(found == [v3])
+        #expect(Self.cached(cache, v1.id) == [v3])
         cache.storeDeleted([v2])
-        found = []
-        cache.users(ids: [v1.id]) { found.append($0) }
-        #expect(found == [v3])
+        #expect(Self.cached(cache, v1.id) == [v3])
     }
 }
