@@ -37,6 +37,36 @@ struct PostgresStoreTests {
         await database.drop()
     }
 
+    @Test("compare-and-set: a write from an old read, or from a deleted user's registration under the same id and version, is refused")
+    func compareAndSet() async throws {
+        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        let store = PostgresUserStore(configuration: .init(url: database.url))
+        _ = try await store.migrate()
+        try await blocking {
+            let ada = UserCore.User(
+                id: UUID.version7(), username: "ada", email: "ada@example.com", createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+            try store.insert([ada], cancellation: nil)[0].get()
+            let later = Date(timeIntervalSince1970: 1_700_000_100)
+            let changed = UserChange(id: ada.id, username: "Countess", email: nil, expectedVersion: nil, at: later).applied(to: ada)
+            #expect(try store.replace(ada, with: changed, cancellation: nil) == changed)
+            // The version read is gone: refused, with the current one.
+            #expect(throws: UserError.versionMismatch(id: ada.id, current: 2)) { try store.replace(ada, with: changed, cancellation: nil) }
+            // Deleted, and registered again under its id (as an idempotency key does): version 1 again,
+            // but not the user first read at version 1.
+            try store.delete(changed, cancellation: nil)
+            let again = UserCore.User(
+                id: ada.id, username: "again", email: "again@example.com", createdAt: Date(timeIntervalSince1970: 1_700_000_200))
+            try store.insert([again], cancellation: nil)[0].get()
+            #expect(throws: UserError.versionMismatch(id: ada.id, current: 1)) { try store.replace(ada, with: changed, cancellation: nil) }
+            #expect(throws: UserError.versionMismatch(id: ada.id, current: 1)) { try store.delete(ada, cancellation: nil) }
+            #expect(try store.user(id: ada.id, cancellation: nil) == again)
+            try store.delete(again, cancellation: nil)
+            #expect(throws: UserError.notFound(id: ada.id)) { try store.delete(again, cancellation: nil) }
+        }
+        await store.shutdown()
+        await database.drop()
+    }
+
     @Test("every file in Migrations/ is listed, in version order")
     func migrationFilesListed() throws {
         let folder = TestServices.packageRoot.appendingPathComponent("Sources/UserStorePostgres/Migrations")
