@@ -5,7 +5,8 @@ import UserRPCServer
 
 /// The composition root of a user-rpc server: the user services (`user.v1`, `user.v2`) and health
 /// over one repository, on a ``UserRPCServer``. The server binary (`user-rpc-server`) and the test
-/// kit both make their servers here, so a test serves exactly what the binary serves.
+/// kit both make their servers here, so a test hosts the services the binary hosts (the test kit names
+/// the store and cache `store` and `cache` in health details, the binary `PostgreSQL` or `embedded store`, and `Redis`).
 public enum UserRPCApplication {
     /// The services a user-rpc server hosts over `operations`: `user.v1` and `user.v2`, and
     /// `health.v1` probing the repository's store (named `storeName` in health details) and cache.
