@@ -32,6 +32,8 @@ let package = Package(
     targets: [
         // Strict JSON: a parser that rejects what it does not understand, and a writer. No dependencies.
         .target(name: "StrictJSON"),
+        // One type for a result given now or later (`Answer`), from the domain to the wire. No dependencies.
+        .target(name: "NowOrLater"),
         // The code generator: Schemas/<package>.json -> messages, descriptors, embedded schema, service
         // protocol and typed client (scripts/generate.sh runs it; its output is committed and checked).
         .executableTarget(name: "UserRPCGenerator", dependencies: ["StrictJSON"]),
@@ -45,7 +47,7 @@ let package = Package(
         .target(name: "ReflectionV1", dependencies: ["UserRPCWire"]),
         // The domain: entities, validation, errors, logic, ports, repository, the execution policy and
         // the in-memory adapters. No NIO, no API version; SHA-256 and HMAC from swift-crypto.
-        .target(name: "UserCore", dependencies: ["StrictJSON", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "UserCore", dependencies: ["StrictJSON", "NowOrLater", .product(name: "Crypto", package: "swift-crypto")]),
         // PostgreSQL store adapter (libpq) and Redis cache adapter (hiredis), behind UserCore's ports.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
@@ -118,7 +120,7 @@ let package = Package(
         .target(
             name: "UserRPCServer",
             dependencies: [
-                "UserRPCWire", "StrictJSON", "HealthV1", "ReflectionV1",
+                "UserRPCWire", "StrictJSON", "HealthV1", "ReflectionV1", "NowOrLater",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -133,7 +135,7 @@ let package = Package(
         .target(
             name: "UserService",
             dependencies: [
-                "UserCore", "UserV1", "UserV2", "UserRPCServer", "UserRPCWire", "StrictJSON",
+                "UserCore", "UserV1", "UserV2", "UserRPCServer", "UserRPCWire", "StrictJSON", "NowOrLater",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -176,7 +178,7 @@ let package = Package(
         .testTarget(name: "UserRPCGeneratorTests", dependencies: ["UserRPCGenerator"]),
         .testTarget(
             name: "UserCoreTests",
-            dependencies: ["UserCore", "StrictJSON", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+            dependencies: ["UserCore", "StrictJSON", "NowOrLater", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(
             name: "UserRPCWireTests",

@@ -1,4 +1,5 @@
 import Foundation
+import NowOrLater
 import StrictJSON
 import Testing
 import UserCore
@@ -10,8 +11,8 @@ struct UserLogicTests {
     var operations: UserOperations { UserOperations(repository: UserRepository(store: store, cache: cache)) }
 
     /// An operation's answer; the in-memory adapters never block, so every answer is given at once.
-    func answer<Value>(_ outcome: StorageOutcome<Value>) throws(UserError) -> Value {
-        guard case .done(let result) = outcome else {
+    func answer<Value>(_ outcome: Answer<Value, UserError>) throws(UserError) -> Value {
+        guard case .now(let result) = outcome else {
             Issue.record("the in-memory adapters answered later")
             throw .internalError("answered later")
         }
@@ -125,7 +126,7 @@ struct UserLogicTests {
         let outcomes = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<50 {
                 group.addTask {
-                    guard case .done(let result) = operations.register(username: "Racer", email: "racer\(i)@example.com") else { return false }
+                    guard case .now(let result) = operations.register(username: "Racer", email: "racer\(i)@example.com") else { return false }
                     return (try? result.get()) != nil
                 }
             }
@@ -159,7 +160,7 @@ struct UserLogicTests {
         // The embedded store with a cache that blocks (Redis): the cache's threads.
         #expect(UserRepository(store: store, cache: BlockingCacheStandIn(executor: threads)).execution.executor is CountingExecutor)
         let blocking = UserOperations(repository: UserRepository(store: store, cache: BlockingCacheStandIn(executor: threads)))
-        guard case .pending = blocking.user(id: UUID.version7()) else {
+        guard case .later = blocking.user(id: UUID.version7()) else {
             Issue.record("a call over a blocking cache was answered inline")
             return
         }

@@ -38,7 +38,7 @@ struct TestService: RPCService {
         }
         let holds = self.holds
         router.register(Self.hold) { request, _ in
-            .later(PendingAnswer { complete in holds.hold(request.text, complete) })
+            .later(.init { complete in holds.hold(request.text, complete) })
         }
     }
 }

@@ -25,24 +25,3 @@ public protocol BlockingExecutor: Sendable {
     /// Runs `work` on one of the executor's threads, or at once with `false` if the executor has shut down.
     func execute(_ work: @escaping @Sendable (_ isActive: Bool) -> Void)
 }
-
-/// What a storage operation answers: at once, or later from the storage threads.
-public enum StorageOutcome<Value: Sendable>: Sendable {
-    /// Answered (the work ran inline, or failed before it needed storage).
-    case done(Result<Value, UserError>)
-    /// Work for the storage threads: `start` hands it over, and `complete` is called exactly once,
-    /// on a storage thread. Cancelling the `CallCancellation` interrupts it.
-    case pending(start: @Sendable (CallCancellation, @escaping @Sendable (Result<Value, UserError>) -> Void) -> Void)
-
-    /// The same outcome with its value transformed.
-    public func map<Other: Sendable>(_ transform: @escaping @Sendable (Value) -> Other) -> StorageOutcome<Other> {
-        switch self {
-        case .done(let result):
-            return .done(result.map(transform))
-        case .pending(let start):
-            return .pending { cancellation, complete in
-                start(cancellation) { result in complete(result.map(transform)) }
-            }
-        }
-    }
-}

@@ -1,3 +1,4 @@
+import NowOrLater
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -62,38 +63,48 @@ public final class UserOperations: Sendable {
 
     /// Registers a user: validated at once, then stored. With an `idempotencyKey`, a repeat of the
     /// same registration answers the user the first one registered (see ``UserRegistrationLogic``).
-    public func register(username: String, email: String, idempotencyKey: String? = nil) -> StorageOutcome<User> {
+    public func register(username: String, email: String, idempotencyKey: String? = nil) -> Answer<User, UserError> {
         let user: User
         do throws(UserError) {
             user = try registration.makeUser(username: username, email: email, idempotencyKey: idempotencyKey)
         } catch {
-            return .done(.failure(error))
+            return .failure(error)
         }
         if let registerBatcher {
-            return .pending { cancellation, complete in registerBatcher.submit(user, cancellation: cancellation, complete: complete) }
+            return .later(
+                .init { complete in
+                    let cancellation = CallCancellation()
+                    registerBatcher.submit(user, cancellation: cancellation, complete: complete)
+                    return cancellation.cancel
+                })
         }
-        return .done(registration.register([user], cancellation: nil)[0])
+        return .now(registration.register([user], cancellation: nil)[0])
     }
 
     /// The user with this id, or NOT_FOUND.
-    public func user(id: UUID) -> StorageOutcome<User> {
+    public func user(id: UUID) -> Answer<User, UserError> {
         if let getUserBatcher {
-            return .pending { cancellation, complete in getUserBatcher.submit(id, cancellation: cancellation, complete: complete) }
+            return .later(
+                .init { complete in
+                    let cancellation = CallCancellation()
+                    getUserBatcher.submit(id, cancellation: cancellation, complete: complete)
+                    return cancellation.cancel
+                })
         }
         var result: Result<User, UserError> = .failure(.cancelled)
         let fill = query.users(CollectionOfOne(id), cancellation: nil) { _, answer in result = answer }
         fill?()
-        return .done(result)
+        return .now(result)
     }
 
     /// Changes a user's username and/or email (only if its version is `expectedVersion`, when given):
     /// validated at once, then applied.
-    public func update(id: UUID, username: String?, email: String?, expectedVersion: UInt64?) -> StorageOutcome<User> {
+    public func update(id: UUID, username: String?, email: String?, expectedVersion: UInt64?) -> Answer<User, UserError> {
         let change: UserChange
         do throws(UserError) {
             change = try changes.makeChange(id: id, username: username, email: email, expectedVersion: expectedVersion)
         } catch {
-            return .done(.failure(error))
+            return .failure(error)
         }
         let changes = self.changes
         return run(on: repository.writeExecution) { cancellation in
@@ -102,7 +113,7 @@ public final class UserOperations: Sendable {
     }
 
     /// Deletes a user (only if its version is `expectedVersion`, when given); answers the user as it was.
-    public func delete(id: UUID, expectedVersion: UInt64?) -> StorageOutcome<User> {
+    public func delete(id: UUID, expectedVersion: UInt64?) -> Answer<User, UserError> {
         let changes = self.changes
         let deletion = UserDeletion(id: id, expectedVersion: expectedVersion)
         return run(on: repository.writeExecution) { cancellation in
@@ -114,21 +125,24 @@ public final class UserOperations: Sendable {
     /// one of the storage threads.
     private func run<Value: Sendable>(
         on execution: StorageExecution, _ work: @escaping @Sendable (CallCancellation?) -> Result<Value, UserError>
-    ) -> StorageOutcome<Value> {
-        guard let executor = execution.executor else { return .done(work(nil)) }
-        return .pending { cancellation, complete in
-            executor.run(cancellation: cancellation, complete: complete) { cancellation in work(cancellation) }
-        }
+    ) -> Answer<Value, UserError> {
+        guard let executor = execution.executor else { return .now(work(nil)) }
+        return .later(
+            .init { complete in
+                let cancellation = CallCancellation()
+                executor.run(cancellation: cancellation, complete: complete) { cancellation in work(cancellation) }
+                return cancellation.cancel
+            })
     }
 
     /// One page of users matching the filters: validated at once, then searched.
-    public func search(username: String?, email: String?, limit: Int?, pageToken: String?) -> StorageOutcome<UserPage> {
+    public func search(username: String?, email: String?, limit: Int?, pageToken: String?) -> Answer<UserPage, UserError> {
         let searchQuery: UserSearchQuery
         do throws(UserError) {
             searchQuery = try UserValidation.searchQuery(
                 username: username, email: email, limit: limit, pageToken: pageToken, pageTokens: query.pageTokens)
         } catch {
-            return .done(.failure(error))
+            return .failure(error)
         }
         let query = self.query
         return run(on: repository.execution) { cancellation in

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import NIOCore
+import NowOrLater
 import StrictJSON
 import UserRPCWire
 
@@ -295,17 +296,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             return answer(&call, failure: RPCError(code: .unimplemented, message: "unknown method '\(RPCError.echo(call.method))'"))
         }
         switch route.serve(payload, parser: parser, context: &call, output: &output) {
-        case .answeredOK:
-            if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: .ok) } }
-        case .failed(let error):
+        case .now(.success(let unwritten)):
+            if let unwritten { writeOK(call, unwritten) } else { answeredOK(call) }
+        case .now(.failure(let error)):
             answer(&call, failure: error)
-        case .pending(let pending):
+        case .later(let pending):
             startCall(call, pending, context: context)
         }
     }
 
     /// Starts a call answered later, within the limit of calls in flight.
-    private func startCall(_ call: ServerContext, _ pending: PendingAnswer<any RPCMessage>, context: ChannelHandlerContext) {
+    private func startCall(_ call: ServerContext, _ pending: RouteAnswer.Pending, context: ChannelHandlerContext) {
         var call = call
         let limit = configuration.maxConcurrentCallsPerConnection
         guard inFlight.count < limit else {
@@ -324,17 +325,28 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         armDeadlineTimer(at: call.deadline, context: context)
     }
 
-    private func finishCall(id: UInt64, _ result: Result<any RPCMessage, RPCError>) {
+    private func finishCall(id: UInt64, _ result: Result<(any RPCMessage)?, RPCError>) {
         // Already answered (cancelled, expired, shut down): the late result is dropped.
         guard var call = takeInFlight(id)?.context else { return }
         switch result {
-        case .success(let message):
-            ResponseFrameWriter.writeOK(id: id, requestID: call.requestIDValue, metadata: call.responseMetadata, message: message, into: &output)
-            if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: .ok) } }
+        case .success(let unwritten):
+            if let unwritten { writeOK(call, unwritten) } else { answeredOK(call) }
         case .failure(let error):
             answer(&call, failure: error)
         }
         callEnded()
+    }
+
+    /// Writes the OK answer `message` to `call`.
+    private func writeOK(_ call: ServerContext, _ message: any RPCMessage) {
+        ResponseFrameWriter.writeOK(
+            id: call.callID, requestID: call.requestIDValue, metadata: call.responseMetadata, message: message, into: &output)
+        answeredOK(call)
+    }
+
+    /// `call` was answered OK: the interceptors hear of it.
+    private func answeredOK(_ call: ServerContext) {
+        if !interceptors.isEmpty { for interceptor in interceptors { interceptor.didAnswer(call, code: .ok) } }
     }
 
     /// The client cancelled call `id`: its work stops and it is answered CANCELLED. A cancel for a

@@ -1,4 +1,5 @@
 import NIOCore
+import NowOrLater
 import StrictJSON
 import UserRPCWire
 
@@ -44,21 +45,18 @@ public struct RPCRouter: Sendable {
                     let request: Request
                     switch MethodRoute.readRequest(Request.self, payload, parser: parser) {
                     case .success(let value): request = value
-                    case .failure(let error): return .failed(error)
+                    case .failure(let error): return .failure(error)
                     }
                     switch handler(request, &context) {
                     case .now(.success(let response)):
                         ResponseFrameWriter.writeOK(
                             id: context.callID, requestID: context.requestIDValue, metadata: context.responseMetadata, message: response,
                             into: &output)
-                        return .answeredOK
+                        return .success(nil)
                     case .now(.failure(let error)):
-                        return .failed(error)
+                        return .failure(error)
                     case .later(let pending):
-                        return .pending(
-                            PendingAnswer { complete in
-                                pending.start { result in complete(result.map { $0 as any RPCMessage }) }
-                            })
+                        return .later(.init { complete in pending.start { complete($0.map { $0 as any RPCMessage }) } })
                     }
                 }))
     }
@@ -85,7 +83,7 @@ public struct RPCRouter: Sendable {
 /// before any connection sees the route).
 @usableFromInline
 final class MethodRoute: @unchecked Sendable {
-    @usableFromInline typealias Serve = @Sendable (RequestPayload, JSONParser, inout ServerContext, inout ByteBuffer) -> RouteOutcome
+    @usableFromInline typealias Serve = @Sendable (RequestPayload, JSONParser, inout ServerContext, inout ByteBuffer) -> RouteAnswer
 
     let fullName: String
     let service: String
@@ -121,7 +119,7 @@ final class MethodRoute: @unchecked Sendable {
     }
 
     /// Reads the request, runs the handler, and writes an OK answer given now into `output`.
-    func serve(_ payload: RequestPayload, parser: JSONParser, context: inout ServerContext, output: inout ByteBuffer) -> RouteOutcome {
+    func serve(_ payload: RequestPayload, parser: JSONParser, context: inout ServerContext, output: inout ByteBuffer) -> RouteAnswer {
         serveCall(payload, parser, &context, &output)
     }
 
@@ -170,16 +168,11 @@ enum RequestPayload {
     case json(JSONObject)
 }
 
-/// What a route did with a call.
+/// What a route did with a call: the one answer type, its value erased to "a message" — `nil` when
+/// the OK response was given now and is already written into the output (the common case, which
+/// so boxes nothing).
 @usableFromInline
-enum RouteOutcome {
-    /// Answered OK: the response is in the output.
-    case answeredOK
-    /// Answered with an error, for the connection to write.
-    case failed(RPCError)
-    /// The answer comes later, from any thread.
-    case pending(PendingAnswer<any RPCMessage>)
-}
+typealias RouteAnswer = Answer<(any RPCMessage)?, RPCError>
 
 extension RPCRouter {
     /// The route whose full name is exactly these bytes.
