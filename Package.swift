@@ -38,13 +38,13 @@ let package = Package(
         // protocol and typed client (scripts/generate.sh runs it; its output is committed and checked).
         .executableTarget(name: "UserRPCGenerator", dependencies: ["StrictJSON"]),
         // The versioned `user.v1` messages (the service boundary) and the embedded copy of the schema.
-        .target(name: "UserV1", dependencies: ["UserRPCWire"]),
-        // The versioned `user.v2` messages (users that change and leave), beside user.v1.
-        .target(name: "UserV2", dependencies: ["UserRPCWire"]),
+        .target(name: "UserV1", dependencies: ["UserRPCWire"], resources: [.embedInCode("Generated/user.v1.json")]),
+        // The versioned `user.v2` messages (users that change and leave); the messages it keeps from user.v1 are user.v1's types.
+        .target(name: "UserV2", dependencies: ["UserRPCWire", "UserV1"], resources: [.embedInCode("Generated/user.v2.json")]),
         // The `health.v1` messages: the health-checking service every server hosts.
-        .target(name: "HealthV1", dependencies: ["UserRPCWire", "StrictJSON"]),
+        .target(name: "HealthV1", dependencies: ["UserRPCWire", "StrictJSON"], resources: [.embedInCode("Generated/health.v1.json")]),
         // The `reflection.v1` messages: the service that lists a server's services and their schemas.
-        .target(name: "ReflectionV1", dependencies: ["UserRPCWire"]),
+        .target(name: "ReflectionV1", dependencies: ["UserRPCWire"], resources: [.embedInCode("Generated/reflection.v1.json")]),
         // The domain: entities, validation, errors, logic, ports, repository, the execution policy and
         // the in-memory adapters. No NIO, no API version; SHA-256 and HMAC from swift-crypto.
         .target(name: "UserCore", dependencies: ["StrictJSON", "NowOrLater", .product(name: "Crypto", package: "swift-crypto")]),

@@ -20,13 +20,24 @@ generator="$(swift build --product user-rpc-generate --show-bin-path)/user-rpc-g
 # other flags (the server-side module, the client's accessor, the names kept for compatibility).
 schemas=(
   "Schemas/user.v1.json UserServiceV1 UserV1 --server-module UserService --client-accessor v1 --top-level-aliases --client-top-level"
-  "Schemas/user.v2.json UserServiceV2 UserV2 --server-module UserService --client-accessor v2"
+  "Schemas/user.v2.json UserServiceV2 UserV2 --server-module UserService --client-accessor v2 --shares-messages-with Schemas/user.v1.json:UserServiceV1:UserV1"
   "Schemas/health.v1.json HealthServiceV1 HealthV1 --server-module UserRPCServer --client-accessor health --top-level-aliases"
   "Schemas/reflection.v1.json ReflectionServiceV1 ReflectionV1 --server-module UserRPCServer --client-accessor reflection --top-level-aliases"
 )
 # Every schema must be listed: a new schema without generated code is a mistake.
 for schema in Schemas/*.json; do
   printf '%s\n' "${schemas[@]}" | grep -q "^$schema " || { echo "scripts/generate.sh: $schema is not listed in this script" >&2; exit 1; }
+done
+
+# Each schema is built into its messages module as the file itself: a link beside the generated code,
+# which Package.swift embeds (`resources: [.embedInCode("Generated/<package>.json")]`).
+for line in "${schemas[@]}"; do
+  read -r schema namespace module flags <<<"$line"
+  link="Sources/$module/Generated/$(basename "$schema")"
+  [ -L "$link" ] && [ "$(readlink "$link")" = "../../../$schema" ] || {
+    echo "scripts/generate.sh: $link must be a link to $schema: ln -sfn ../../../$schema $link" >&2; exit 1; }
+  grep -q "embedInCode(\"Generated/$(basename "$schema")\")" Package.swift || {
+    echo "scripts/generate.sh: Package.swift must embed $link in $module: resources: [.embedInCode(\"Generated/$(basename "$schema")\")]" >&2; exit 1; }
 done
 
 root=.

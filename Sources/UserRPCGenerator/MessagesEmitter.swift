@@ -3,15 +3,30 @@
 struct MessagesEmitter {
     let definition: ServiceDefinition
     let options: GeneratorOptions
+    /// The messages an earlier version has alike, made typealiases of its types.
+    var shared: SharedMessages?
+
+    /// The messages written out here (the others are the earlier version's).
+    private var ownMessages: [ServiceDefinition.Message] {
+        definition.messages.filter { !(shared?.names.contains($0.name) ?? false) }
+    }
 
     func emit() -> String {
         var code = CodeWriter()
-        let usesEnumerations = definition.messages.contains { $0.fields.contains { if case .enumeration = $0.type { true } else { false } } }
-        code.fileHeader(options.header, imports: ["UserRPCWire"] + (usesEnumerations ? ["StrictJSON"] : []), foundation: usesFoundation)
+        let usesEnumerations = ownMessages.contains { $0.fields.contains { if case .enumeration = $0.type { true } else { false } } }
+        let sharedModule = (shared.map { $0.names.isEmpty ? [] : [$0.module] } ?? [])
+        code.fileHeader(
+            options.header, imports: ["UserRPCWire"] + (usesEnumerations ? ["StrictJSON"] : []) + sharedModule, foundation: usesFoundation)
         code.block("extension \(options.namespace)") { code in
             for (index, message) in definition.messages.enumerated() {
                 if index > 0 { code.line() }
-                emit(message, into: &code)
+                if let shared, shared.names.contains(message.name) {
+                    let earlier = "``\(shared.namespace)/\(message.name)``"
+                    code.doc("`\(definition.package).\(message.name)`: the same message as \(earlier), so the same type.")
+                    code.line("public typealias \(message.name) = \(shared.namespace).\(message.name)")
+                } else {
+                    emit(message, into: &code)
+                }
             }
         }
         if options.topLevelAliases {
@@ -27,7 +42,7 @@ struct MessagesEmitter {
     }
 
     private var usesFoundation: Bool {
-        definition.messages.contains { $0.fields.contains { $0.type == .uuid || $0.type == .dateTime } }
+        ownMessages.contains { $0.fields.contains { $0.type == .uuid || $0.type == .dateTime } }
     }
 
     private func emit(_ message: ServiceDefinition.Message, into code: inout CodeWriter) {
@@ -156,4 +171,13 @@ struct MessagesEmitter {
         }
         return "fields.\(field.isRequired ? "required" : "optional")(\"\(field.name)\", as: \(Self.swiftType(field)).self)"
     }
+}
+
+/// The messages a schema shares with an earlier version (``ServiceDefinition/messagesShared(with:)``),
+/// and where that version's types are.
+struct SharedMessages {
+    var names: Set<String>
+    /// The earlier version's namespace (`UserServiceV1`) and module (`UserV1`).
+    var namespace: String
+    var module: String
 }

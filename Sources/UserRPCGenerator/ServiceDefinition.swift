@@ -20,13 +20,13 @@ struct ServiceDefinition {
     }
 
     /// A message: an object with fields.
-    struct Message {
+    struct Message: Equatable {
         var name: String
         var fields: [Field]
     }
 
     /// A field of a message, in schema order.
-    struct Field {
+    struct Field: Equatable {
         /// The name on the wire (`page_token`).
         var name: String
         var type: FieldType
@@ -62,6 +62,20 @@ struct ServiceDefinition {
 
     /// `user.v2.UserService`.
     var fullServiceName: String { package + "." + service }
+
+    /// The messages this schema has exactly as `earlier` has them — the same name and fields, and
+    /// every message they hold shared too — which the generated code makes one type.
+    func messagesShared(with earlier: ServiceDefinition) -> Set<String> {
+        var shared = Set(messages.filter { message in earlier.messages.contains(message) }.map(\.name))
+        // A message holding one that is not shared is not the same type either: drop until none is left.
+        while let unshared = messages.first(where: { message in
+            shared.contains(message.name)
+                && message.fields.contains { if case .messages(let element) = $0.type { !shared.contains(element) } else { false } }
+        }) {
+            shared.remove(unshared.name)
+        }
+        return shared
+    }
 
     /// The message of this name; every name a method or field uses was checked when the schema was read.
     func message(named name: String) -> Message {

@@ -30,13 +30,19 @@ struct ServiceEmitter {
             code.line(
                 "public static let messageTypes: [any RPCMessage.Type] = [\(definition.messages.map { "\($0.name).self" }.joined(separator: ", "))]")
             code.line()
-            code.doc("The text of `Schemas/\(definition.package).json`, byte for byte.")
-            code.line("static let schemaText: String = #\"\"\"")
-            // The schema as it is; the string ends with the file's last newline (a blank line before
-            // the closing delimiter keeps it). `swift format` indents the lines, and a multi-line
-            // string drops exactly that indentation again.
-            code.verbatim(definition.text + "\n" + "\"\"\"#\n")
+            code.doc(
+                """
+                The text of `Schemas/\(definition.package).json`, byte for byte: the file itself, built in by SwiftPM
+                (`Sources/\(options.messagesModule)/Generated/\(definition.package).json` links to it; `Package.swift` embeds it).
+                """)
+            code.line("static let schemaText = String(decoding: PackageResources.\(Self.resourceName(definition.package)), as: UTF8.self)")
         }
         return code.text
+    }
+
+    /// The name SwiftPM gives an embedded resource: its file name with every character that cannot
+    /// stand in an identifier made `_` (`user.v1.json` → `user_v1_json`).
+    static func resourceName(_ package: String) -> String {
+        String((package + ".json").map { $0.isLetter || $0.isNumber ? $0 : "_" })
     }
 }

@@ -16,6 +16,9 @@ struct GeneratorOptions {
     var topLevelAliases = false
     /// Also offer each method's fields form on ``UserRPCClient`` itself (`client.getUser(id:)`).
     var clientTopLevel = false
+    /// An earlier version whose messages this one keeps unchanged (`Schemas/user.v1.json`, its
+    /// namespace and module): those messages are that version's types, not copies.
+    var sharesMessagesWith: (schema: String, namespace: String, module: String)?
     /// The package's root directory.
     var root = "."
     /// Print the README's table rows of the typed client's methods instead of writing files.
@@ -28,12 +31,15 @@ struct GeneratorOptions {
     static let usage = """
         usage: user-rpc-generate --schema Schemas/<package>.json --namespace <Enum> --messages-module <Module>
                                  [--server-module <Module>] [--client-accessor <name>] [--top-level-aliases]
-                                 [--client-top-level] [--root <package directory>] [--markdown]
+                                 [--client-top-level] [--shares-messages-with <schema>:<Enum>:<Module>]
+                                 [--root <package directory>] [--markdown]
         Writes, from one service schema:
           Sources/<messages module>/Generated/<Enum>.swift            the namespace, descriptors and embedded schema
           Sources/<messages module>/Generated/<Enum>+Messages.swift   the messages
           Sources/<server module>/Generated/<Enum>+ServiceProtocol.swift   the service protocol and its registration
           Sources/UserRPCClient/Generated/<Enum>Client.swift          the typed client
+        With --shares-messages-with, a message the earlier schema has exactly alike (and every message it
+        holds) is a typealias of that schema's type, not a copy.
         With --markdown, prints the typed client's methods as rows of a Markdown table instead.
         """
 
@@ -52,6 +58,10 @@ struct GeneratorOptions {
             case "--client-accessor": clientAccessor = try value(flag)
             case "--top-level-aliases": topLevelAliases = true
             case "--client-top-level": clientTopLevel = true
+            case "--shares-messages-with":
+                let parts = try value(flag).split(separator: ":").map(String.init)
+                guard parts.count == 3 else { throw GeneratorError("--shares-messages-with takes <schema>:<Enum>:<Module>\n\(Self.usage)") }
+                sharesMessagesWith = (parts[0], parts[1], parts[2])
             case "--root": root = try value(flag)
             case "--markdown": markdown = true
             default: throw GeneratorError("unknown argument '\(flag)'\n\(Self.usage)")
@@ -70,9 +80,12 @@ enum UserRPCGenerate {
     static func main() {
         do {
             let options = try GeneratorOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-            let path = options.root + "/" + options.schema
-            guard let data = FileManager.default.contents(atPath: path) else { throw GeneratorError("cannot read \(path)") }
-            let definition = try ServiceDefinition(text: String(decoding: data, as: UTF8.self), path: options.schema)
+            let definition = try read(options.schema, root: options.root)
+            var shared: SharedMessages?
+            if let earlier = options.sharesMessagesWith {
+                let names = definition.messagesShared(with: try read(earlier.schema, root: options.root))
+                shared = SharedMessages(names: names, namespace: earlier.namespace, module: earlier.module)
+            }
             if options.markdown {
                 print(MarkdownEmitter(definition: definition, options: options).emit(), terminator: "")
                 return
@@ -85,7 +98,7 @@ enum UserRPCGenerate {
                 ),
                 (
                     sources + "\(options.messagesModule)/Generated/\(options.namespace)+Messages.swift",
-                    MessagesEmitter(definition: definition, options: options).emit()
+                    MessagesEmitter(definition: definition, options: options, shared: shared).emit()
                 ),
             ]
             if let serverModule = options.serverModule {
@@ -112,5 +125,12 @@ enum UserRPCGenerate {
             FileHandle.standardError.write(Data("user-rpc-generate: \(error)\n".utf8))
             exit(1)
         }
+    }
+
+    /// The schema at `schema`, relative to `root`.
+    static func read(_ schema: String, root: String) throws(GeneratorError) -> ServiceDefinition {
+        let path = root + "/" + schema
+        guard let data = FileManager.default.contents(atPath: path) else { throw GeneratorError("cannot read \(path)") }
+        return try ServiceDefinition(text: String(decoding: data, as: UTF8.self), path: schema)
     }
 }

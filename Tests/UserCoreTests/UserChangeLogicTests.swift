@@ -40,7 +40,7 @@ struct UserChangeLogicTests {
                 defer { count = max(0, count - 1) }
                 return count > 0
             }
-            guard race, let stored = try inner.user(id: user.id, cancellation: nil) else { return }
+            guard race, let stored = inner.user(id: user.id, cancellation: nil) else { return }
             let other = UserChange(id: user.id, username: nil, email: "other\(stored.version)@example.com", expectedVersion: nil, at: Date())
             _ = try inner.replace(stored, with: other.applied(to: stored))
         }

@@ -53,4 +53,21 @@ struct ServiceDefinitionTests {
         #expect(problem(Self.schema(fields: #""n":{"type":"number"}"#))?.contains("not supported") == true)
         #expect(problem(Self.schema(fields: #""kind":{"type":"string","enum":["FIRST_ONE","SECOND"]}"#)) == nil)
     }
+
+    @Test("user.v2 shares the messages user.v1 has alike, and not those holding a message that changed")
+    func sharedMessages() throws {
+        func read(_ name: String) throws -> ServiceDefinition {
+            let text = try String(contentsOf: Self.root.appendingPathComponent("Schemas/\(name).json"), encoding: .utf8)
+            return try ServiceDefinition(text: text, path: "Schemas/\(name).json")
+        }
+        let v1 = try read("user.v1")
+        let v2 = try read("user.v2")
+        // SearchUsersResponse reads the same in both schemas, but holds `User`, which v2 changed.
+        #expect(v2.messagesShared(with: v1) == ["RegisterUserRequest", "GetUserRequest", "SearchUsersRequest"])
+        #expect(v1.messagesShared(with: v1) == Set(v1.messages.map(\.name)))
+        // A field's description is part of the message: the generated type documents it.
+        var edited = v1
+        edited.messages[1].fields[0].description = "Another description."
+        #expect(v2.messagesShared(with: edited) == ["RegisterUserRequest", "SearchUsersRequest"])
+    }
 }

@@ -19,52 +19,7 @@ public enum HealthServiceV1 {
     /// Every message of the schema, in schema order.
     public static let messageTypes: [any RPCMessage.Type] = [HealthCheckRequest.self, HealthCheckResponse.self]
 
-    /// The text of `Schemas/health.v1.json`, byte for byte.
-    static let schemaText: String = #"""
-        {
-          "package": "health.v1",
-          "service": "Health",
-          "protocol": "user-rpc framed JSON, version 1 (docs/PROTOCOL.md)",
-          "methods": [
-            {
-              "name": "Check",
-              "full_name": "health.v1.Health/Check",
-              "request": "HealthCheckRequest",
-              "response": "HealthCheckResponse",
-              "idempotency": "NO_SIDE_EFFECTS",
-              "description": "Whether the server, or one service it hosts, can serve calls now: NOT_SERVING while a dependency it cannot work without (the database) is unreachable, and from the moment a graceful shutdown begins. Callable without a bearer token."
-            }
-          ],
-          "messages": {
-            "HealthCheckRequest": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": [],
-              "properties": {
-                "service": {
-                  "type": "string",
-                  "description": "A full service name (user.v1.UserService); absent or empty asks about the whole server."
-                }
-              }
-            },
-            "HealthCheckResponse": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": ["status"],
-              "properties": {
-                "status": {
-                  "type": "string",
-                  "enum": ["SERVING", "NOT_SERVING", "UNKNOWN_SERVICE"],
-                  "description": "SERVING, NOT_SERVING, or UNKNOWN_SERVICE when the server hosts no service of that name."
-                },
-                "detail": {
-                  "type": "string",
-                  "description": "One sentence per dependency that is not healthy, separated by '; ', including one that only degrades the service (the cache, while SERVING); absent when all are healthy."
-                }
-              }
-            }
-          }
-        }
-
-        """#
+    /// The text of `Schemas/health.v1.json`, byte for byte: the file itself, built in by SwiftPM
+    /// (`Sources/HealthV1/Generated/health.v1.json` links to it; `Package.swift` embeds it).
+    static let schemaText = String(decoding: PackageResources.health_v1_json, as: UTF8.self)
 }

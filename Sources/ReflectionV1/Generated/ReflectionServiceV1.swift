@@ -25,73 +25,7 @@ public enum ReflectionServiceV1 {
         ListServicesRequest.self, ListServicesResponse.self, ServiceEntry.self, DescribeServiceRequest.self, DescribeServiceResponse.self,
     ]
 
-    /// The text of `Schemas/reflection.v1.json`, byte for byte.
-    static let schemaText: String = #"""
-        {
-          "package": "reflection.v1",
-          "service": "Reflection",
-          "protocol": "user-rpc framed JSON, version 1 (docs/PROTOCOL.md)",
-          "methods": [
-            {
-              "name": "ListServices",
-              "full_name": "reflection.v1.Reflection/ListServices",
-              "request": "ListServicesRequest",
-              "response": "ListServicesResponse",
-              "idempotency": "NO_SIDE_EFFECTS",
-              "description": "The services this server hosts, sorted by name."
-            },
-            {
-              "name": "DescribeService",
-              "full_name": "reflection.v1.Reflection/DescribeService",
-              "request": "DescribeServiceRequest",
-              "response": "DescribeServiceResponse",
-              "idempotency": "NO_SIDE_EFFECTS",
-              "description": "The schema document of one hosted service, exactly as the server was built with it (Schemas/<package>.json). NOT_FOUND for a service the server does not host."
-            }
-          ],
-          "messages": {
-            "ListServicesRequest": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": [],
-              "properties": {}
-            },
-            "ListServicesResponse": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": ["services"],
-              "properties": {
-                "services": { "type": "array", "items": { "$ref": "#/messages/ServiceEntry" }, "description": "Every hosted service, sorted by name." }
-              }
-            },
-            "ServiceEntry": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": ["name", "package", "methods"],
-              "properties": {
-                "name": { "type": "string", "description": "The full service name: package.Service (user.v1.UserService)." },
-                "package": { "type": "string", "description": "The schema package (user.v1)." },
-                "methods": { "type": "integer", "minimum": 0, "description": "How many methods the service has." }
-              }
-            },
-            "DescribeServiceRequest": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": ["service"],
-              "properties": {
-                "service": { "type": "string", "description": "A full service name (user.v1.UserService) or a package (user.v1)." }
-              }
-            },
-            "DescribeServiceResponse": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": ["schema"],
-              "properties": {
-                "schema": { "type": "string", "description": "The service's schema document (JSON), as text, byte for byte." }
-              }
-            }
-          }
-        }
-
-        """#
+    /// The text of `Schemas/reflection.v1.json`, byte for byte: the file itself, built in by SwiftPM
+    /// (`Sources/ReflectionV1/Generated/reflection.v1.json` links to it; `Package.swift` embeds it).
+    static let schemaText = String(decoding: PackageResources.reflection_v1_json, as: UTF8.self)
 }

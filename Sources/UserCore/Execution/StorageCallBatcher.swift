@@ -1,3 +1,5 @@
+import NowOrLater
+
 /// Gathers single calls of one kind that wait on storage and runs them in batches on the storage's
 /// threads.
 ///
@@ -40,6 +42,17 @@ public final class StorageCallBatcher<Item: Sendable, Output: Sendable>: Sendabl
         self.maxBatchSize = max(1, maxBatchSize)
         self.maxConcurrentBatches = max(1, maxConcurrentBatches)
         self.run = run
+    }
+
+    /// One call's answer, later: queued when the answer is asked for, and left out of its batch (or
+    /// its batch interrupted) when the asker stops waiting.
+    public func answer(_ item: Item) -> Answer<Output, UserError> {
+        .later(
+            .init { complete in
+                let cancellation = CallCancellation()
+                self.submit(item, cancellation: cancellation, complete: complete)
+                return cancellation.cancel
+            })
     }
 
     /// Queues one call; `complete` is called exactly once, on a storage thread.
@@ -119,6 +132,19 @@ public final class StorageCallBatcher<Item: Sendable, Output: Sendable>: Sendabl
 
 /// Runs blocking work whole on one thread of an executor: one hop there, one back.
 extension BlockingExecutor {
+    /// `work`'s answer, later: run on one of the threads when the answer is asked for; a `stop`
+    /// before it starts skips it, and one while it runs cancels its `CallCancellation`.
+    public func answer<Output: Sendable>(
+        _ work: @escaping @Sendable (CallCancellation) -> Result<Output, UserError>
+    ) -> Answer<Output, UserError> {
+        .later(
+            .init { complete in
+                let cancellation = CallCancellation()
+                self.run(cancellation: cancellation, complete: complete, work)
+                return cancellation.cancel
+            })
+    }
+
     /// `work` on one of the threads, its result handed to `complete`; UNAVAILABLE when the executor
     /// has shut down, and nothing run when `cancellation` was cancelled before it started.
     public func run<Output: Sendable>(

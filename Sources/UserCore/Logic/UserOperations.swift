@@ -1,4 +1,5 @@
 import NowOrLater
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -71,12 +72,7 @@ public final class UserOperations: Sendable {
             return .failure(error)
         }
         if let registerBatcher {
-            return .later(
-                .init { complete in
-                    let cancellation = CallCancellation()
-                    registerBatcher.submit(user, cancellation: cancellation, complete: complete)
-                    return cancellation.cancel
-                })
+            return registerBatcher.answer(user)
         }
         return .now(registration.register([user], cancellation: nil)[0])
     }
@@ -84,12 +80,7 @@ public final class UserOperations: Sendable {
     /// The user with this id, or NOT_FOUND.
     public func user(id: UUID) -> Answer<User, UserError> {
         if let getUserBatcher {
-            return .later(
-                .init { complete in
-                    let cancellation = CallCancellation()
-                    getUserBatcher.submit(id, cancellation: cancellation, complete: complete)
-                    return cancellation.cancel
-                })
+            return getUserBatcher.answer(id)
         }
         var result: Result<User, UserError> = .failure(.cancelled)
         let fill = query.users(CollectionOfOne(id), cancellation: nil) { _, answer in result = answer }
@@ -127,12 +118,7 @@ public final class UserOperations: Sendable {
         on execution: StorageExecution, _ work: @escaping @Sendable (CallCancellation?) -> Result<Value, UserError>
     ) -> Answer<Value, UserError> {
         guard let executor = execution.executor else { return .now(work(nil)) }
-        return .later(
-            .init { complete in
-                let cancellation = CallCancellation()
-                executor.run(cancellation: cancellation, complete: complete) { cancellation in work(cancellation) }
-                return cancellation.cancel
-            })
+        return executor.answer { cancellation in work(cancellation) }
     }
 
     /// One page of users matching the filters: validated at once, then searched.
