@@ -34,8 +34,9 @@ struct ServiceDefinitionTests {
         #expect(search.fields.map(\.swiftName) == ["username", "email", "limit", "pageToken"])
         #expect(search.fields.map { MessagesEmitter.swiftType($0) } == ["String", "String", "Int", "String"])
         let user = try #require(definition.messages.first { $0.name == "User" })
-        #expect(user.fields.map { MessagesEmitter.swiftType($0) } == ["UUID", "String", "String", "Date", "Date", "UInt64"])
-        #expect(user.fields.allSatisfy { $0.isRequired })
+        let types = Dictionary(uniqueKeysWithValues: user.fields.map { ($0.name, MessagesEmitter.swiftType($0)) })
+        #expect(types["id"] == "UUID" && types["created_at"] == "Date" && types["version"] == "UInt64" && types["username"] == "String")
+        #expect(user.fields.filter(\.isRequired).map(\.name) == ["id", "username", "email", "created_at", "updated_at", "version"])
     }
 
     @Test("names the generated Swift could not use are refused, naming the place")
