@@ -60,13 +60,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
-            resources: [
-                .embedInCode("Migrations/V1__create_users.sql"),
-                .embedInCode("Migrations/V2__add_version_and_updated_at.sql"),
-                .embedInCode("Migrations/V3__backfill_updated_at.sql"),
-                .embedInCode("Migrations/V4__create_service_secrets.sql"),
-                .embedInCode("Migrations/V5__ascii_case_folding.sql"),
-            ]
+            // Every file of Migrations/ (scripts/generate.sh lists them in Generated/ for the migrator).
+            resources: [.embedInCode("Migrations")]
         ),
         .target(
             name: "UserStorePostgres",
@@ -76,14 +71,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            exclude: [],
-            resources: [
-                .embedInCode("Migrations/V1__create_users.sql"),
-                .embedInCode("Migrations/V2__add_version_and_updated_at.sql"),
-                .embedInCode("Migrations/V3__backfill_updated_at.sql"),
-                .embedInCode("Migrations/V4__create_service_secrets.sql"),
-                .embedInCode("Migrations/V5__ascii_case_folding.sql"),
-            ]
+            // Every file of Migrations/ (scripts/generate.sh lists them in Generated/ for the migrator).
+            resources: [.embedInCode("Migrations")]
         ),
         .target(
             name: "UserCacheRedis",

@@ -1,24 +1,14 @@
 /// The schema migrations, applied in order by ``PostgresMigrator``.
 ///
 /// Each is a file in `Migrations/`, embedded in the binary at build time. Add a file `V<n>__<name>.sql`
-/// and list it here; a test checks that the folder and this list agree.
+/// and run `scripts/generate.sh`, which lists the folder in `Generated/` (``all``); its check fails
+/// on a list that differs from the folder.
 public enum PostgresMigrations {
     public struct Migration: Sendable {
         public var version: Int
         public var name: String
         public var sql: String
     }
-
-    public static let all: [Migration] = [
-        Migration(version: 1, name: "create_users", sql: String(decoding: PackageResources.V1__create_users_sql, as: UTF8.self)),
-        Migration(
-            version: 2, name: "add_version_and_updated_at",
-            sql: String(decoding: PackageResources.V2__add_version_and_updated_at_sql, as: UTF8.self)),
-        Migration(version: 3, name: "backfill_updated_at", sql: String(decoding: PackageResources.V3__backfill_updated_at_sql, as: UTF8.self)),
-        Migration(
-            version: 4, name: "create_service_secrets", sql: String(decoding: PackageResources.V4__create_service_secrets_sql, as: UTF8.self)),
-        Migration(version: 5, name: "ascii_case_folding", sql: String(decoding: PackageResources.V5__ascii_case_folding_sql, as: UTF8.self)),
-    ]
 }
 
 /// Applies pending migrations: each in its own transaction, recorded in `schema_migrations`, under a

@@ -1,23 +1,13 @@
 /// The schema migrations of the durable embedded store, numbered as PostgreSQL's, applied in order.
 ///
-/// Each is a file in `Migrations/`, embedded in the binary at build time.
+/// Each is a file in `Migrations/`, embedded in the binary at build time, and listed in `Generated/`
+/// (``all``) by `scripts/generate.sh`.
 enum SQLiteMigrations {
     struct Migration {
         var version: Int
         var name: String
         var sql: String
     }
-
-    static let all: [Migration] = [
-        Migration(version: 1, name: "create_users", sql: String(decoding: PackageResources.V1__create_users_sql, as: UTF8.self)),
-        Migration(
-            version: 2, name: "add_version_and_updated_at",
-            sql: String(decoding: PackageResources.V2__add_version_and_updated_at_sql, as: UTF8.self)),
-        Migration(version: 3, name: "backfill_updated_at", sql: String(decoding: PackageResources.V3__backfill_updated_at_sql, as: UTF8.self)),
-        Migration(
-            version: 4, name: "create_service_secrets", sql: String(decoding: PackageResources.V4__create_service_secrets_sql, as: UTF8.self)),
-        Migration(version: 5, name: "ascii_case_folding", sql: String(decoding: PackageResources.V5__ascii_case_folding_sql, as: UTF8.self)),
-    ]
 }
 
 /// Applies pending migrations, each in its own transaction, recorded in `schema_migrations`. (The
