@@ -274,20 +274,22 @@ struct ClientEndToEndTests {
 
     @Test("UNAVAILABLE when nothing listens, and reconnects after the server restarts")
     func reconnect() async throws {
-        let first = try await TestServer.start()
-        let port = first.port
-        let client = first.client()
-        _ = try await client.registerUser(username: "before", email: "before@example.com")
-        try await first.stop()
+        // The client is the first server's (its scope closes it): the second server's scope is inside the first's.
+        try await TestServer.start().scoped { first in
+            let port = first.port
+            let client = first.client()
+            _ = try await client.registerUser(username: "before", email: "before@example.com")
+            try await first.stop()
 
-        let down = await #expect(throws: UserRPCError.self) { try await client.searchUsers() }
-        #expect(down?.code == .unavailable)
+            let down = await #expect(throws: UserRPCError.self) { try await client.searchUsers() }
+            #expect(down?.code == .unavailable)
 
-        let second = try await TestServer.start { $0.port = port }
-        let user = try await client.registerUser(username: "after", email: "after@example.com")
-        #expect(try await client.getUser(id: user.id) == user)
-        await client.close()
-        try await second.stop()
+            try await TestServer.start { $0.port = port }.scoped { _ in
+                let user = try await client.registerUser(username: "after", email: "after@example.com")
+                #expect(try await client.getUser(id: user.id) == user)
+                await client.close()
+            }
+        }
     }
 }
 

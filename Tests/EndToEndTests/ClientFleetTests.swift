@@ -57,33 +57,33 @@ struct ClientFleetTests {
     func deadServerLeavesRotation() async throws {
         let repository = UserRepository(store: InMemoryUserStore())
         let live = CallCounter()
-        let server = try await TestServer.start(repository: repository, interceptors: [live])
-        // A port nothing listens on any more, on a loopback address no other test uses (so no other
-        // test's server can be given that port meanwhile).
-        let host = "127.0.0.38"
-        let gone = try await TestServer.start { $0.host = host }
-        let deadPort = gone.port
-        try await gone.stop()
-        var configuration = UserRPCClient.Configuration(endpoints: [.init(host: host, port: deadPort), .init(host: "127.0.0.1", port: server.port)])
-        configuration.defaultTimeout = .seconds(10)
-        configuration.reconnectBackoff = .init(initial: .milliseconds(20), maximum: .milliseconds(20))
-        let client = UserRPCClient(configuration: configuration)
-        let user = try await client.registerUser(username: "survivor", email: "survivor@example.com")
-        for _ in 0..<20 { #expect(try await client.getUser(id: user.id) == user) }
-        #expect(live.seen.count == 21, "every call answered by the live server")
+        try await TestServer.start(repository: repository, interceptors: [live]).scoped { server in
+            // A port nothing listens on any more, on a loopback address no other test uses (so no other
+            // test's server can be given that port meanwhile).
+            let host = "127.0.0.38"
+            let deadPort = try await TestServer.start { $0.host = host }.scoped { gone in gone.port }
+            var configuration = UserRPCClient.Configuration(endpoints: [
+                .init(host: host, port: deadPort), .init(host: "127.0.0.1", port: server.port),
+            ])
+            configuration.defaultTimeout = .seconds(10)
+            configuration.reconnectBackoff = .init(initial: .milliseconds(20), maximum: .milliseconds(20))
+            let client = UserRPCClient(configuration: configuration)
+            let user = try await client.registerUser(username: "survivor", email: "survivor@example.com")
+            for _ in 0..<20 { #expect(try await client.getUser(id: user.id) == user) }
+            #expect(live.seen.count == 21, "every call answered by the live server")
 
-        // The server is back on its port: once its time out of rotation is over, it gets calls again.
-        let revived = CallCounter()
-        let back = try await TestServer.start(repository: repository, interceptors: [revived]) {
-            $0.host = host
-            $0.port = deadPort
+            // The server is back on its port: once its time out of rotation is over, it gets calls again.
+            let revived = CallCounter()
+            try await TestServer.start(repository: repository, interceptors: [revived]) {
+                $0.host = host
+                $0.port = deadPort
+            }.scoped { _ async throws in
+                let deadline = ContinuousClock.now + .seconds(30)
+                while revived.seen.isEmpty, ContinuousClock.now < deadline { #expect(try await client.getUser(id: user.id) == user) }
+                #expect(!revived.seen.isEmpty)
+                await client.close()
+            }
         }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while revived.seen.isEmpty, ContinuousClock.now < deadline { #expect(try await client.getUser(id: user.id) == user) }
-        #expect(!revived.seen.isEmpty)
-        await client.close()
-        try await server.stop()
-        try await back.stop()
     }
 
     @Test("reads are retried after UNAVAILABLE; RegisterUser only with an idempotency key, and then registers once")

@@ -45,13 +45,13 @@ struct HealthTests {
 
     @Test("with bearer tokens on, health needs none; every other service still does")
     func noTokenNeeded() async throws {
-        let server = try await TestServer.start { $0.authTokens = ["s3cret"] }
-        let client = server.client()
-        #expect(try await client.checkHealth().status == .serving)
-        let refused = await #expect(throws: UserRPCError.self) { try await client.searchUsers() }
-        #expect(refused?.code == .unauthenticated)
-        await client.close()
-        try await server.stop()
+        try await TestServer.start { $0.authTokens = ["s3cret"] }.scoped { server async throws in
+            let client = server.client()
+            #expect(try await client.checkHealth().status == .serving)
+            let refused = await #expect(throws: UserRPCError.self) { try await client.searchUsers() }
+            #expect(refused?.code == .unauthenticated)
+            await client.close()
+        }
     }
 
     @Test("a required dependency down is NOT_SERVING naming it; an optional one down is SERVING with a detail")
@@ -81,22 +81,23 @@ struct HealthTests {
 
     @Test("from the moment a graceful shutdown begins, health is NOT_SERVING while the drain delay keeps everything else served")
     func drainDelay() async throws {
-        let server = try await TestServer.start { $0.shutdownDrainDelay = .seconds(600) }
-        let client = server.client()
-        let user = try await client.registerUser(username: "draining", email: "draining@example.com")
-        server.server.beginGracefulShutdown()
-        let answer = try await client.checkHealth()
-        #expect(answer.status == .notServing)
-        #expect(answer.detail == "the server is shutting down")
-        // Calls are still served, on open connections and new ones.
-        #expect(try await client.getUser(id: user.id) == user)
-        let newcomer = server.client()
-        #expect(try await newcomer.getUser(id: user.id) == user)
-        #expect(try await newcomer.checkHealth(service: "user.v1.UserService").status == .notServing)
-        // Asked again, the server skips the rest of the delay and stops.
-        server.server.beginGracefulShutdown()
-        try await withTimeout(seconds: 60) { try await server.waitUntilStopped() }
-        await client.close()
-        await newcomer.close()
+        try await TestServer.start { $0.shutdownDrainDelay = .seconds(600) }.scoped { server in
+            let client = server.client()
+            let user = try await client.registerUser(username: "draining", email: "draining@example.com")
+            server.server.beginGracefulShutdown()
+            let answer = try await client.checkHealth()
+            #expect(answer.status == .notServing)
+            #expect(answer.detail == "the server is shutting down")
+            // Calls are still served, on open connections and new ones.
+            #expect(try await client.getUser(id: user.id) == user)
+            let newcomer = server.client()
+            #expect(try await newcomer.getUser(id: user.id) == user)
+            #expect(try await newcomer.checkHealth(service: "user.v1.UserService").status == .notServing)
+            // Asked again, the server skips the rest of the delay and stops.
+            server.server.beginGracefulShutdown()
+            try await withTimeout(seconds: 60) { try await server.waitUntilStopped() }
+            await client.close()
+            await newcomer.close()
+        }
     }
 }

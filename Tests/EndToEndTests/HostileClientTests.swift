@@ -157,117 +157,117 @@ struct HostileClientTests {
 
     @Test("a frame that does not arrive in full within the read timeout closes the connection (slow drip)")
     func slowDrip() async throws {
-        let server = try await TestServer.start { $0.readTimeout = .milliseconds(300) }
-        let connection = try await server.rawConnection()
-        try await connection.sendBytes([0, 0, 0, 40] + Array(#"{"type":"#.utf8))
-        // Closed by the 300 ms read timeout (the idle timeout is minutes away); the bound only keeps a
-        // broken server from hanging the test.
-        #expect(try await connection.expectClosed(timeout: 30))
-        try await expectHealthy(server)
-        try await server.stop()
+        try await TestServer.start { $0.readTimeout = .milliseconds(300) }.scoped { server in
+            let connection = try await server.rawConnection()
+            try await connection.sendBytes([0, 0, 0, 40] + Array(#"{"type":"#.utf8))
+            // Closed by the 300 ms read timeout (the idle timeout is minutes away); the bound only keeps a
+            // broken server from hanging the test.
+            #expect(try await connection.expectClosed(timeout: 30))
+            try await expectHealthy(server)
+        }
     }
 
     @Test("an idle connection gets goaway and is closed after the idle timeout")
     func idleTimeout() async throws {
-        let server = try await TestServer.start { $0.idleTimeout = .milliseconds(300) }
-        let connection = try await server.rawConnection()
-        #expect(try await connection.expectFrame(timeout: 30)["type"] == .string("goaway"))
-        #expect(try await connection.expectClosed(timeout: 30))
-        try await server.stop()
+        try await TestServer.start { $0.idleTimeout = .milliseconds(300) }.scoped { server in
+            let connection = try await server.rawConnection()
+            #expect(try await connection.expectFrame(timeout: 30)["type"] == .string("goaway"))
+            #expect(try await connection.expectClosed(timeout: 30))
+        }
     }
 
     @Test("a connection over the limit is closed at once and counted; the others carry on")
     func maxConnections() async throws {
-        let server = try await TestServer.start { $0.maxConnections = 2 }
-        let first = try await server.rawConnection()
-        let second = try await server.rawConnection()
-        for (index, connection) in [first, second].enumerated() {
-            try await connection.send(#"{"type":"ping","id":\#(index)}"#)
-            #expect(try await connection.expectFrame().frameID == UInt64(index))
+        try await TestServer.start { $0.maxConnections = 2 }.scoped { server in
+            let first = try await server.rawConnection()
+            let second = try await server.rawConnection()
+            for (index, connection) in [first, second].enumerated() {
+                try await connection.send(#"{"type":"ping","id":\#(index)}"#)
+                #expect(try await connection.expectFrame().frameID == UInt64(index))
+            }
+            let third = try await server.rawConnection()
+            #expect(try await third.expectClosed(timeout: 30))
+            #expect(server.server.rejectedConnections == 1)
+            try await first.send(#"{"type":"ping","id":7}"#)
+            #expect(try await first.expectFrame().frameID == 7)
         }
-        let third = try await server.rawConnection()
-        #expect(try await third.expectClosed(timeout: 30))
-        #expect(server.server.rejectedConnections == 1)
-        try await first.send(#"{"type":"ping","id":7}"#)
-        #expect(try await first.expectFrame().frameID == 7)
-        try await server.stop()
     }
 
     @Test("every call has a deadline: timeout_ms is capped, and calls without one get the default")
     func deadlineCapAndDefault() async throws {
         let store = GatedUserStore()
-        let server = try await TestServer.start(repository: UserRepository(store: store)) {
+        try await TestServer.start(repository: UserRepository(store: store)) {
             $0.maxTimeout = .milliseconds(200)
             $0.defaultTimeout = .milliseconds(200)
+        }.scoped { server in
+            let connection = try await server.rawConnection()
+            let id = store.gatedID.lowercasedText
+            try await connection.send(
+                #"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","timeout_ms":100000000,"payload":{"id":"\#(id)"}}"#)
+            #expect(try await connection.expectFrame(timeout: 30).statusCode == "DEADLINE_EXCEEDED")
+            try await connection.send(#"{"type":"request","id":2,"method":"user.v1.UserService/GetUser","payload":{"id":"\#(id)"}}"#)
+            #expect(try await connection.expectFrame(timeout: 30).statusCode == "DEADLINE_EXCEEDED")
+            store.openGate()
         }
-        let connection = try await server.rawConnection()
-        let id = store.gatedID.lowercasedText
-        try await connection.send(
-            #"{"type":"request","id":1,"method":"user.v1.UserService/GetUser","timeout_ms":100000000,"payload":{"id":"\#(id)"}}"#)
-        #expect(try await connection.expectFrame(timeout: 30).statusCode == "DEADLINE_EXCEEDED")
-        try await connection.send(#"{"type":"request","id":2,"method":"user.v1.UserService/GetUser","payload":{"id":"\#(id)"}}"#)
-        #expect(try await connection.expectFrame(timeout: 30).statusCode == "DEADLINE_EXCEEDED")
-        store.openGate()
-        try await server.stop()
     }
 
     @Test("a client that never reads cannot make the server buffer without bound: it stops reading, then closes")
     func neverReads() async throws {
-        let server = try await TestServer.start {
+        try await TestServer.start {
             $0.writeBufferHighWaterMark = 64 * 1024
             $0.writeStallTimeout = .milliseconds(500)
-        }
-        let client = server.client()
-        for i in 0..<100 { _ = try await client.registerUser(username: "wide\(i)", email: "wide\(i)@example.com") }
+        }.scoped { server in
+            let client = server.client()
+            for i in 0..<100 { _ = try await client.registerUser(username: "wide\(i)", email: "wide\(i)@example.com") }
 
-        // A plain socket with a small receive buffer that is never read.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(fd >= 0)
-        var small: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(connected == 0)
-        defer { close(fd) }
-        // 150,000 searches of 100 users each (15 MB of requests, 2 GB of responses), none read.
-        var batch: [UInt8] = []
-        batch.reserveCapacity(16_000_000)
-        for i in 0..<150_000 {
-            batch += framed(Array(#"{"type":"request","id":\#(i),"method":"user.v1.UserService/SearchUsers","payload":{"limit":100}}"#.utf8))
-        }
-        var flags = fcntl(fd, F_GETFL)
-        flags |= O_NONBLOCK
-        _ = fcntl(fd, F_SETFL, flags)
-        // Write until the server stops taking bytes (its reading paused) or the connection ends.
-        var sent = 0
-        var peerGone = false
-        let sendUntil = ContinuousClock.now + .seconds(5)
-        while sent < batch.count && !peerGone && ContinuousClock.now < sendUntil {
-            let n = batch[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n > 0 {
-                sent += n
-            } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                var waitFor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&waitFor, 1, 100)  // wait until the socket takes bytes again (bounded)
-            } else {
-                peerGone = true
+            // A plain socket with a small receive buffer that is never read.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(fd >= 0)
+            var small: Int32 = 4096
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
+            #expect(connected == 0)
+            defer { close(fd) }
+            // 150,000 searches of 100 users each (15 MB of requests, 2 GB of responses), none read.
+            var batch: [UInt8] = []
+            batch.reserveCapacity(16_000_000)
+            for i in 0..<150_000 {
+                batch += framed(Array(#"{"type":"request","id":\#(i),"method":"user.v1.UserService/SearchUsers","payload":{"limit":100}}"#.utf8))
+            }
+            var flags = fcntl(fd, F_GETFL)
+            flags |= O_NONBLOCK
+            _ = fcntl(fd, F_SETFL, flags)
+            // Write until the server stops taking bytes (its reading paused) or the connection ends.
+            var sent = 0
+            var peerGone = false
+            let sendUntil = ContinuousClock.now + .seconds(5)
+            while sent < batch.count && !peerGone && ContinuousClock.now < sendUntil {
+                let n = batch[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n > 0 {
+                    sent += n
+                } else if errno == EAGAIN || errno == EWOULDBLOCK {
+                    var waitFor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    _ = poll(&waitFor, 1, 100)  // wait until the socket takes bytes again (bounded)
+                } else {
+                    peerGone = true
+                }
+            }
+            #expect(sent < batch.count, "the server stopped reading before taking all the requests")
+            try await expectHealthy(server)  // other connections are served meanwhile
+            // After the write stall timeout the server closes the connection: the socket reports it.
+            var events = pollfd(fd: fd, events: Self.pollPeerHangUp, revents: 0)
+            let ready = poll(&events, 1, 10_000)
+            #expect(ready == 1)
+            #expect(events.revents & (Self.pollPeerHangUp | Int16(POLLHUP) | Int16(POLLERR)) != 0)
+            try await expectHealthy(server)
+            await client.close()
         }
-        #expect(sent < batch.count, "the server stopped reading before taking all the requests")
-        try await expectHealthy(server)  // other connections are served meanwhile
-        // After the write stall timeout the server closes the connection: the socket reports it.
-        var events = pollfd(fd: fd, events: Self.pollPeerHangUp, revents: 0)
-        let ready = poll(&events, 1, 10_000)
-        #expect(ready == 1)
-        #expect(events.revents & (Self.pollPeerHangUp | Int16(POLLHUP) | Int16(POLLERR)) != 0)
-        try await expectHealthy(server)
-        await client.close()
-        try await server.stop()
     }
 
     @Test("1000 connections opened and dropped leave the server healthy")

@@ -183,18 +183,18 @@ struct ProtocolEndToEndTests {
     @Test("calls past the per-connection limit get RESOURCE_EXHAUSTED; the connection stays usable")
     func concurrencyLimit() async throws {
         let store = GatedUserStore()
-        let server = try await TestServer.start(repository: UserRepository(store: store)) { $0.maxConcurrentCallsPerConnection = 2 }
-        let connection = try await server.rawConnection()
-        let payload = #"{"id":"\#(store.gatedID.lowercasedText)"}"#
-        try await connection.sendBatch((1...3).map { request(id: UInt64($0), method: Self.getUser, payload: payload) })
-        let rejected = try await connection.expectFrame()
-        #expect(rejected.frameID == 3)
-        #expect(rejected.statusCode == "RESOURCE_EXHAUSTED")
-        store.openGate()
-        let done = [try await connection.expectFrame(), try await connection.expectFrame()]
-        #expect(Set(done.compactMap(\.frameID)) == [1, 2])
-        await connection.close()
-        try await server.stop()
+        try await TestServer.start(repository: UserRepository(store: store)) { $0.maxConcurrentCallsPerConnection = 2 }.scoped { server in
+            let connection = try await server.rawConnection()
+            let payload = #"{"id":"\#(store.gatedID.lowercasedText)"}"#
+            try await connection.sendBatch((1...3).map { request(id: UInt64($0), method: Self.getUser, payload: payload) })
+            let rejected = try await connection.expectFrame()
+            #expect(rejected.frameID == 3)
+            #expect(rejected.statusCode == "RESOURCE_EXHAUSTED")
+            store.openGate()
+            let done = [try await connection.expectFrame(), try await connection.expectFrame()]
+            #expect(Set(done.compactMap(\.frameID)) == [1, 2])
+            await connection.close()
+        }
     }
 
     @Test("protocol errors: INVALID_ARGUMENT where an id is known, otherwise the connection closes", arguments: Backend.allCases)
@@ -247,52 +247,54 @@ struct ProtocolEndToEndTests {
     func gracefulShutdown() async throws {
         let store = GatedUserStore()
         try store.inner.insert(UserCore.User(id: store.gatedID, username: "held", email: "held@example.com", createdAt: Date()))
-        let server = try await TestServer.start(repository: UserRepository(store: store))
-        let connection = try await server.rawConnection()
-        try await connection.send(request(id: 1, method: Self.getUser, payload: #"{"id":"\#(store.gatedID.lowercasedText)"}"#))
-        var arrivals = store.arrived.makeAsyncIterator()
-        _ = await arrivals.next()
+        try await TestServer.start(repository: UserRepository(store: store)).scoped { server in
+            let connection = try await server.rawConnection()
+            try await connection.send(request(id: 1, method: Self.getUser, payload: #"{"id":"\#(store.gatedID.lowercasedText)"}"#))
+            var arrivals = store.arrived.makeAsyncIterator()
+            _ = await arrivals.next()
 
-        server.server.beginGracefulShutdown()
-        let goaway = try await connection.expectFrame()
-        #expect(goaway["type"] == .string("goaway"))
-        // New connections are not served: refused, or closed without an answer.
-        if let late = try? await server.rawConnection() {
-            try? await late.send(#"{"type":"ping","id":42}"#)
-            let answer = try? await late.next(timeout: 2)
-            #expect(answer == nil, "a connection opened after shutdown began was served")
+            server.server.beginGracefulShutdown()
+            let goaway = try await connection.expectFrame()
+            #expect(goaway["type"] == .string("goaway"))
+            // New connections are not served: refused, or closed without an answer.
+            if let late = try? await server.rawConnection() {
+                try? await late.send(#"{"type":"ping","id":42}"#)
+                let answer = try? await late.next(timeout: 2)
+                #expect(answer == nil, "a connection opened after shutdown began was served")
+            }
+
+            try await connection.send(request(id: 2, method: Self.register, payload: #"{"username":"late","email":"late@example.com"}"#))
+            let refused = try await connection.expectFrame()
+            #expect(refused.frameID == 2)
+            #expect(refused.statusCode == "UNAVAILABLE")
+
+            store.openGate()
+            let finished = try await connection.expectFrame()
+            #expect(finished.frameID == 1)
+            #expect(finished.statusCode == "OK")
+            #expect(finished.payload?["username"] == .string("held"))
+            #expect(try await connection.expectClosed())
+            try await withTimeout(seconds: 10) { try await server.waitUntilStopped() }
+            #expect(store.inner.count == 1, "the refused registration never ran")
         }
-
-        try await connection.send(request(id: 2, method: Self.register, payload: #"{"username":"late","email":"late@example.com"}"#))
-        let refused = try await connection.expectFrame()
-        #expect(refused.frameID == 2)
-        #expect(refused.statusCode == "UNAVAILABLE")
-
-        store.openGate()
-        let finished = try await connection.expectFrame()
-        #expect(finished.frameID == 1)
-        #expect(finished.statusCode == "OK")
-        #expect(finished.payload?["username"] == .string("held"))
-        #expect(try await connection.expectClosed())
-        try await withTimeout(seconds: 10) { try await server.waitUntilStopped() }
-        #expect(store.inner.count == 1, "the refused registration never ran")
     }
 
     @Test("when the grace period ends, calls still running get UNAVAILABLE and the server stops")
     func gracePeriodExpiry() async throws {
         let store = GatedUserStore()
-        let server = try await TestServer.start(repository: UserRepository(store: store)) { $0.gracePeriod = .milliseconds(200) }
-        let connection = try await server.rawConnection()
-        try await connection.send(request(id: 1, method: Self.getUser, payload: #"{"id":"\#(store.gatedID.lowercasedText)"}"#))
-        var arrivals = store.arrived.makeAsyncIterator()
-        _ = await arrivals.next()
-        server.server.beginGracefulShutdown()
-        #expect(try await connection.expectFrame()["type"] == .string("goaway"))
-        let cut = try await connection.expectFrame()
-        #expect(cut.frameID == 1)
-        #expect(cut.statusCode == "UNAVAILABLE")
-        #expect(try await connection.expectClosed())
-        try await withTimeout(seconds: 10) { try await server.waitUntilStopped() }
-        store.openGate()
+        try await TestServer.start(repository: UserRepository(store: store)) { $0.gracePeriod = .milliseconds(200) }.scoped { server in
+            let connection = try await server.rawConnection()
+            try await connection.send(request(id: 1, method: Self.getUser, payload: #"{"id":"\#(store.gatedID.lowercasedText)"}"#))
+            var arrivals = store.arrived.makeAsyncIterator()
+            _ = await arrivals.next()
+            server.server.beginGracefulShutdown()
+            #expect(try await connection.expectFrame()["type"] == .string("goaway"))
+            let cut = try await connection.expectFrame()
+            #expect(cut.frameID == 1)
+            #expect(cut.statusCode == "UNAVAILABLE")
+            #expect(try await connection.expectClosed())
+            try await withTimeout(seconds: 10) { try await server.waitUntilStopped() }
+            store.openGate()
+        }
     }
 }

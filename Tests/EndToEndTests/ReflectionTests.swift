@@ -37,25 +37,25 @@ struct ReflectionTests {
 
     @Test("reflection needs a token when tokens are on, and can be turned off (UNIMPLEMENTED)")
     func tokensAndOff() async throws {
-        let guarded = try await TestServer.start { $0.authTokens = ["s3cret"] }
-        let anonymous = guarded.client()
-        let refused = await #expect(throws: UserRPCError.self) { try await anonymous.listServices() }
-        #expect(refused?.code == .unauthenticated)
-        var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: guarded.port)
-        configuration.bearerToken = "s3cret"
-        let holder = UserRPCClient(configuration: configuration)
-        #expect(try await holder.listServices().count == 4)
-        await anonymous.close()
-        await holder.close()
-        try await guarded.stop()
+        try await TestServer.start { $0.authTokens = ["s3cret"] }.scoped { guarded async throws in
+            let anonymous = guarded.client()
+            let refused = await #expect(throws: UserRPCError.self) { try await anonymous.listServices() }
+            #expect(refused?.code == .unauthenticated)
+            var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: guarded.port)
+            configuration.bearerToken = "s3cret"
+            let holder = UserRPCClient(configuration: configuration)
+            #expect(try await holder.listServices().count == 4)
+            await anonymous.close()
+            await holder.close()
+        }
 
-        let off = try await TestServer.start { $0.reflection = false }
-        let client = off.client()
-        let absent = await #expect(throws: UserRPCError.self) { try await client.listServices() }
-        #expect(absent?.code == .unimplemented)
-        #expect(!off.server.methodNames.contains { $0.hasPrefix("reflection.v1.") })
-        await client.close()
-        try await off.stop()
+        try await TestServer.start { $0.reflection = false }.scoped { off in
+            let client = off.client()
+            let absent = await #expect(throws: UserRPCError.self) { try await client.listServices() }
+            #expect(absent?.code == .unimplemented)
+            #expect(!off.server.methodNames.contains { $0.hasPrefix("reflection.v1.") })
+            await client.close()
+        }
     }
 }
 

@@ -54,13 +54,13 @@ struct RequestIDTests {
 
     @Test("a call refused for want of a token still has its request id")
     func refusedCallsHaveIDs() async throws {
-        let server = try await TestServer.start { $0.authTokens = ["s3cret"] }
-        let connection = try await server.rawConnection()
-        try await connection.send(Self.getUser(id: 1, metadata: #"{"x-request-id":"anon-1"}"#))
-        let refused = try await connection.expectFrame()
-        #expect(refused.statusCode == "UNAUTHENTICATED")
-        #expect(refused["metadata"]?.objectValue?["x-request-id"] == "anon-1")
-        await connection.close()
-        try await server.stop()
+        try await TestServer.start { $0.authTokens = ["s3cret"] }.scoped { server in
+            let connection = try await server.rawConnection()
+            try await connection.send(Self.getUser(id: 1, metadata: #"{"x-request-id":"anon-1"}"#))
+            let refused = try await connection.expectFrame()
+            #expect(refused.statusCode == "UNAUTHENTICATED")
+            #expect(refused["metadata"]?.objectValue?["x-request-id"] == "anon-1")
+            await connection.close()
+        }
     }
 }

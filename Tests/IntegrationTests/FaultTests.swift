@@ -25,42 +25,45 @@ struct FaultTests {
         cacheConfiguration.retryInterval = .milliseconds(100)
         cacheConfiguration.timeout = .seconds(5)
         let cache = RedisUserCache(configuration: cacheConfiguration)
-        let server = try await TestServer.start(repository: UserRepository(store: store, cache: cache))
-        let client = server.client()
-
-        var users: [UserV1User] = []
-        for i in 0..<10 { users.append(try await client.registerUser(username: "before\(i)", email: "before\(i)@example.com")) }
-
-        try await blocking { try TestServices.runScript(["stop-redis"], environment: redisEnvironment) }
-        for i in 0..<10 { users.append(try await client.registerUser(username: "during\(i)", email: "during\(i)@example.com")) }
-        for user in users { #expect(try await client.getUser(id: user.id) == user) }
-        // Health: still SERVING (the cache only speeds things up), and says what is degraded.
-        let degraded = try await client.checkHealth()
-        #expect(degraded.status == .serving)
-        #expect(degraded.detail?.hasPrefix("cache: unreachable") == true, "\(degraded)")
-
-        try await blocking { try TestServices.runScript(["start-redis"], environment: redisEnvironment) }
-        // Once the retry interval has passed, reads fill the cache again (bounded look).
-        let probe = users[0]
-        var refilled = false
-        let lookUntil = ContinuousClock.now + .seconds(60)
-        while !refilled && ContinuousClock.now < lookUntil {
-            _ = try await client.getUser(id: probe.id)
-            refilled = try await blocking {
-                var hit = false
-                cache.users(ids: [probe.id]) { _ in hit = true }
-                return hit
-            }
+        // The server shuts the store and the cache down and drops the database when it stops, after a throw too.
+        let cleanUp: @Sendable () async -> Void = {
+            await store.shutdown()
+            await cache.shutdown()
+            await database.drop()
         }
-        let health = try await client.checkHealth()
-        #expect(refilled, "the cache was not filled again within 60 s of Redis restarting; health: \(health)")
-        #expect(health == HealthCheckResponse(status: .serving), "Redis is back: \(health)")
+        try await TestServer.start(repository: UserRepository(store: store, cache: cache), cleanup: cleanUp).scoped { server in
+            let client = server.client()
 
-        await client.close()
-        try await server.stop()
-        await store.shutdown()
-        await cache.shutdown()
-        await database.drop()
+            var users: [UserV1User] = []
+            for i in 0..<10 { users.append(try await client.registerUser(username: "before\(i)", email: "before\(i)@example.com")) }
+
+            try await blocking { try TestServices.runScript(["stop-redis"], environment: redisEnvironment) }
+            for i in 0..<10 { users.append(try await client.registerUser(username: "during\(i)", email: "during\(i)@example.com")) }
+            for user in users { #expect(try await client.getUser(id: user.id) == user) }
+            // Health: still SERVING (the cache only speeds things up), and says what is degraded.
+            let degraded = try await client.checkHealth()
+            #expect(degraded.status == .serving)
+            #expect(degraded.detail?.hasPrefix("cache: unreachable") == true, "\(degraded)")
+
+            try await blocking { try TestServices.runScript(["start-redis"], environment: redisEnvironment) }
+            // Once the retry interval has passed, reads fill the cache again (bounded look).
+            let probe = users[0]
+            var refilled = false
+            let lookUntil = ContinuousClock.now + .seconds(60)
+            while !refilled && ContinuousClock.now < lookUntil {
+                _ = try await client.getUser(id: probe.id)
+                refilled = try await blocking {
+                    var hit = false
+                    cache.users(ids: [probe.id]) { _ in hit = true }
+                    return hit
+                }
+            }
+            let health = try await client.checkHealth()
+            #expect(refilled, "the cache was not filled again within 60 s of Redis restarting; health: \(health)")
+            #expect(health == HealthCheckResponse(status: .serving), "Redis is back: \(health)")
+
+            await client.close()
+        }
         try await blocking { try TestServices.runScript(["stop-redis"], environment: redisEnvironment) }
     }
 
@@ -72,44 +75,45 @@ struct FaultTests {
         let store = PostgresUserStore(configuration: .init(url: url))
         _ = try await store.migrate()
         try await blocking { try PostgresConnection(url: url).execute("TRUNCATE users") }
-        let server = try await TestServer.start(repository: UserRepository(store: store))
-        let client = server.client()
+        // The server shuts the store down when it stops, after a throw too.
+        let cleanUp: @Sendable () async -> Void = { await store.shutdown() }
+        try await TestServer.start(repository: UserRepository(store: store), cleanup: cleanUp).scoped { server in
+            let client = server.client()
 
-        var registered: [UserV1User] = []
-        for i in 0..<10 { registered.append(try await client.registerUser(username: "pg_before\(i)", email: "pg_before\(i)@example.com")) }
+            var registered: [UserV1User] = []
+            for i in 0..<10 { registered.append(try await client.registerUser(username: "pg_before\(i)", email: "pg_before\(i)@example.com")) }
 
-        try await blocking { try TestServices.runScript(["stop-postgres"], environment: pgEnvironment) }
-        // Failures are fast: UNAVAILABLE, not DEADLINE_EXCEEDED after waiting out the call's deadline.
-        for i in 0..<10 {
-            let error = await #expect(throws: UserRPCError.self) {
-                try await client.registerUser(username: "pg_during\(i)", email: "pg_during\(i)@example.com")
+            try await blocking { try TestServices.runScript(["stop-postgres"], environment: pgEnvironment) }
+            // Failures are fast: UNAVAILABLE, not DEADLINE_EXCEEDED after waiting out the call's deadline.
+            for i in 0..<10 {
+                let error = await #expect(throws: UserRPCError.self) {
+                    try await client.registerUser(username: "pg_during\(i)", email: "pg_during\(i)@example.com")
+                }
+                #expect(error?.code == .unavailable)
             }
-            #expect(error?.code == .unavailable)
+            let read = await #expect(throws: UserRPCError.self) { try await client.getUser(id: registered[0].id) }
+            #expect(read?.code == .unavailable)
+            // Health: NOT_SERVING while the database is down, naming it; the health call itself answers.
+            let down = try await client.checkHealth()
+            #expect(down.status == .notServing)
+            #expect(down.detail?.hasPrefix("store: ") == true, "\(down)")
+            try await client.ping()  // the server is up
+
+            try await blocking { try TestServices.runScript(["start-postgres"], environment: pgEnvironment) }
+            // The database kept every user registered before the stop…
+            let kept = try await blocking { try PostgresConnection(url: url).execute("SELECT username FROM users ORDER BY username").rows }
+            #expect(kept.compactMap { $0[0] } == registered.map { $0.username }.sorted())
+            // …and the server, with connections opened before the restart, serves them.
+            for user in registered { #expect(try await client.getUser(id: user.id) == user) }
+            #expect(try await client.checkHealth() == HealthCheckResponse(status: .serving), "PostgreSQL is back")
+            for i in 0..<10 { registered.append(try await client.registerUser(username: "pg_after\(i)", email: "pg_after\(i)@example.com")) }
+
+            // No lost or half-written user: exactly the successful registrations are stored.
+            let rows = try await blocking { try PostgresConnection(url: url).execute("SELECT username FROM users ORDER BY username").rows }
+            #expect(rows.compactMap { $0[0] } == registered.map { $0.username }.sorted())
+
+            await client.close()
         }
-        let read = await #expect(throws: UserRPCError.self) { try await client.getUser(id: registered[0].id) }
-        #expect(read?.code == .unavailable)
-        // Health: NOT_SERVING while the database is down, naming it; the health call itself answers.
-        let down = try await client.checkHealth()
-        #expect(down.status == .notServing)
-        #expect(down.detail?.hasPrefix("store: ") == true, "\(down)")
-        try await client.ping()  // the server is up
-
-        try await blocking { try TestServices.runScript(["start-postgres"], environment: pgEnvironment) }
-        // The database kept every user registered before the stop…
-        let kept = try await blocking { try PostgresConnection(url: url).execute("SELECT username FROM users ORDER BY username").rows }
-        #expect(kept.compactMap { $0[0] } == registered.map { $0.username }.sorted())
-        // …and the server, with connections opened before the restart, serves them.
-        for user in registered { #expect(try await client.getUser(id: user.id) == user) }
-        #expect(try await client.checkHealth() == HealthCheckResponse(status: .serving), "PostgreSQL is back")
-        for i in 0..<10 { registered.append(try await client.registerUser(username: "pg_after\(i)", email: "pg_after\(i)@example.com")) }
-
-        // No lost or half-written user: exactly the successful registrations are stored.
-        let rows = try await blocking { try PostgresConnection(url: url).execute("SELECT username FROM users ORDER BY username").rows }
-        #expect(rows.compactMap { $0[0] } == registered.map { $0.username }.sorted())
-
-        await client.close()
-        try await server.stop()
-        await store.shutdown()
         try await blocking { try TestServices.runScript(["stop-postgres"], environment: pgEnvironment) }
     }
 }

@@ -122,36 +122,39 @@ struct PostgresStoreTests {
         let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
         let store = PostgresUserStore(configuration: .init(url: database.url).with { $0.poolSize = 1 })
         _ = try await store.migrate()
-        let server = try await TestServer.start(repository: UserRepository(store: store))
-        let client = server.client()
-        let user = try await client.registerUser(username: "locked", email: "locked@example.com")
-
-        // Another session takes an exclusive lock on the table: reads of it wait.
-        let locker = try await TestSession(database)
-        try await locker.execute("BEGIN")
-        try await locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        let error = await #expect(throws: UserRPCError.self) {
-            try await client.getUser(id: user.id, options: .init(timeout: .milliseconds(300)))
+        // The server shuts the store down and drops the database when it stops, after a throw too.
+        let cleanUp: @Sendable () async -> Void = {
+            await store.shutdown()
+            await database.drop()
         }
-        #expect(error?.code == .deadlineExceeded)
-        // The statement was cancelled while the lock was still held: soon no query waits for it.
-        // (The cancel request is asynchronous at the server, so look until it has taken effect, bounded.)
-        var waiting: [String?] = []
-        let lookUntil = ContinuousClock.now + .seconds(5)
-        repeat {
-            waiting = try await locker.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
-        } while waiting != ["0"] && ContinuousClock.now < lookUntil
-        #expect(waiting == ["0"])
-        try await locker.execute("ROLLBACK")
+        try await TestServer.start(repository: UserRepository(store: store), cleanup: cleanUp).scoped { server in
+            let client = server.client()
+            let user = try await client.registerUser(username: "locked", email: "locked@example.com")
 
-        // The single pooled connection serves the next calls.
-        #expect(try await client.getUser(id: user.id) == user)
-        _ = try await client.registerUser(username: "after_lock", email: "after@example.com")
-        await client.close()
-        try await server.stop()
-        await store.shutdown()
-        await database.drop()
+            // Another session takes an exclusive lock on the table: reads of it wait.
+            let locker = try await TestSession(database)
+            try await locker.execute("BEGIN")
+            try await locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            let error = await #expect(throws: UserRPCError.self) {
+                try await client.getUser(id: user.id, options: .init(timeout: .milliseconds(300)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            // The statement was cancelled while the lock was still held: soon no query waits for it.
+            // (The cancel request is asynchronous at the server, so look until it has taken effect, bounded.)
+            var waiting: [String?] = []
+            let lookUntil = ContinuousClock.now + .seconds(5)
+            repeat {
+                waiting = try await locker.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+            } while waiting != ["0"] && ContinuousClock.now < lookUntil
+            #expect(waiting == ["0"])
+            try await locker.execute("ROLLBACK")
+
+            // The single pooled connection serves the next calls.
+            #expect(try await client.getUser(id: user.id) == user)
+            _ = try await client.registerUser(username: "after_lock", email: "after@example.com")
+            await client.close()
+        }
     }
 
     @Test("of 50 concurrent registrations of one username, exactly one succeeds")
@@ -188,24 +191,28 @@ struct PostgresStoreTests {
         let second = PostgresUserStore(configuration: .init(url: database.url))
         _ = try await first.migrate()
         _ = try await second.migrate()
-        let serverA = try await TestServer.start(repository: UserRepository(store: first))
-        let serverB = try await TestServer.start(repository: UserRepository(store: second))
-        let clientA = serverA.client()
-        let clientB = serverB.client()
-        let ada = try await clientA.registerUser(username: "shared", email: "shared@example.com")
-        #expect(try await clientB.getUser(id: ada.id) == ada)
-        #expect(try await clientB.searchUsers(username: "sha").users == [ada])
-        let conflict = await #expect(throws: UserRPCError.self) {
-            try await clientB.registerUser(username: "SHARED", email: "other@example.com")
+        // Each server shuts its store down when it stops, after a throw too; A, stopped last, then drops
+        // the database.
+        let cleanUpA: @Sendable () async -> Void = {
+            await first.shutdown()
+            await database.drop()
         }
-        #expect(conflict?.code == .alreadyExists)
-        await clientA.close()
-        await clientB.close()
-        try await serverA.stop()
-        try await serverB.stop()
-        await first.shutdown()
-        await second.shutdown()
-        await database.drop()
+        let cleanUpB: @Sendable () async -> Void = { await second.shutdown() }
+        try await TestServer.start(repository: UserRepository(store: first), cleanup: cleanUpA).scoped { serverA in
+            try await TestServer.start(repository: UserRepository(store: second), cleanup: cleanUpB).scoped { serverB in
+                let clientA = serverA.client()
+                let clientB = serverB.client()
+                let ada = try await clientA.registerUser(username: "shared", email: "shared@example.com")
+                #expect(try await clientB.getUser(id: ada.id) == ada)
+                #expect(try await clientB.searchUsers(username: "sha").users == [ada])
+                let conflict = await #expect(throws: UserRPCError.self) {
+                    try await clientB.registerUser(username: "SHARED", email: "other@example.com")
+                }
+                #expect(conflict?.code == .alreadyExists)
+                await clientA.close()
+                await clientB.close()
+            }
+        }
     }
 
     @Test("users round-trip exactly, including created_at to the millisecond")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import UserCacheRedis
@@ -18,7 +19,42 @@ public struct TestServer: Sendable {
     /// The test's own database, with the postgres+redis backend.
     public let database: TestDatabase?
     private let runTask: Task<Void, any Error>
-    private let cleanup: @Sendable () async -> Void
+    private let resources: Resources
+
+    /// What the server holds besides its run task: the clients it made, and the clean-up of its
+    /// backend, done once.
+    private final class Resources: Sendable {
+        private struct State {
+            var clients: [UserRPCClient] = []
+            var cleanup: (@Sendable () async -> Void)?
+        }
+        private let state: NIOLockedValueBox<State>
+
+        init(cleanup: @escaping @Sendable () async -> Void) {
+            state = NIOLockedValueBox(State(cleanup: cleanup))
+        }
+
+        func add(_ client: UserRPCClient) {
+            state.withLockedValue { $0.clients.append(client) }
+        }
+
+        func closeClients() async {
+            let clients = state.withLockedValue { state in
+                defer { state.clients = [] }
+                return state.clients
+            }
+            for client in clients { await client.close() }
+        }
+
+        /// The backend's clean-up, the first time only.
+        func cleanUp() async {
+            let cleanup = state.withLockedValue { state in
+                defer { state.cleanup = nil }
+                return state.cleanup
+            }
+            await cleanup?()
+        }
+    }
 
     /// Starts a server on `backend`: the embedded store, or PostgreSQL (a fresh database of its own)
     /// with the shared Redis as cache.
@@ -91,14 +127,18 @@ public struct TestServer: Sendable {
         let runTask = Task { try await server.run() }
         let address = try await server.listeningAddress
         return TestServer(
-            server: server, port: address.port!, repository: repository, database: database, runTask: runTask, cleanup: cleanup)
+            server: server, port: address.port!, repository: repository, database: database, runTask: runTask,
+            resources: Resources(cleanup: cleanup))
     }
 
-    /// A client of this server.
+    /// A client of this server. A test closes it when it is done with it; ``scoped(_:)`` closes any
+    /// it did not (a test that threw), before it stops the server.
     public func client(timeout: Duration? = .seconds(10)) -> UserRPCClient {
         var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: port)
         configuration.defaultTimeout = timeout
-        return UserRPCClient(configuration: configuration)
+        let client = UserRPCClient(configuration: configuration)
+        resources.add(client)
+        return client
     }
 
     /// A raw framed connection, for speaking the protocol byte by byte.
@@ -106,17 +146,18 @@ public struct TestServer: Sendable {
         try await RawConnection.connect(port: port)
     }
 
-    /// Begins a graceful shutdown and waits until the server has stopped.
+    /// Begins a graceful shutdown and waits until the server has stopped. Stopping a stopped server
+    /// does nothing more (``scoped(_:)`` stops it again after a test that stopped it itself).
     public func stop() async throws {
         server.beginGracefulShutdown()
         try await runTask.value
-        await cleanup()
+        await resources.cleanUp()
     }
 
     /// Waits for `run()` to return (after a shutdown began elsewhere).
     public func waitUntilStopped() async throws {
         try await runTask.value
-        await cleanup()
+        await resources.cleanUp()
     }
 }
 
@@ -131,15 +172,18 @@ public func withTestServer<T>(
 }
 
 extension TestServer {
-    /// Runs `body` with this server, then stops it, whether `body` returns or throws.
+    /// Runs `body` with this server, then closes the clients it made and stops it, whether `body`
+    /// returns or throws.
     public func scoped<T>(_ body: (TestServer) async throws -> T) async throws -> T {
         let result: T
         do {
             result = try await body(self)
         } catch {
+            await resources.closeClients()
             try? await stop()
             throw error
         }
+        await resources.closeClients()
         try await stop()
         return result
     }
