@@ -18,6 +18,10 @@ struct CallCommand: AsyncParsableCommand {
               user-rpc call UpdateUser --service user.v2 --id 3f1c… --email new@example.com --expected-version 1
               user-rpc call user.v2.UserService/DeleteUser --id 3f1c…
               echo '{"id":"…"}' | user-rpc call GetUser --json -
+              user-rpc call health.v1.Health/Watch
+
+            A server-streaming method (Watch) prints each message as one line of JSON as it comes, until
+            the stream ends or the command is interrupted; its deadline is --timeout when given, else none.
             """)
 
     @Argument(help: "The method: a name from 'user-rpc list' (GetUser) or a full name (user.v1.UserService/GetUser).")
@@ -27,8 +31,8 @@ struct CallCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Call deadline, e.g. 5s or 250ms (sent as timeout_ms).")
-    var timeout: String = "30s"
+    @Option(help: "Call deadline, e.g. 5s or 250ms (sent as timeout_ms); default 30s, none for a streaming method.")
+    var timeout: String?
 
     @Option(name: .customShort("H"), help: "Metadata entry key:value; may repeat.")
     var header: [String] = []
@@ -53,13 +57,25 @@ struct CallCommand: AsyncParsableCommand {
         let (schema, schemaMethod) = try reflected ?? serviceChoice.method(named: method)
         let payload = try RequestPayload.read(json: json, fieldArguments: fieldArguments, fields: schema.fields(of: schemaMethod.request))
         var options = UserRPCClient.CallOptions()
-        guard let duration = Duration(text: timeout), duration > .zero else { throw ValidationError("timeout '\(timeout)' is not a duration") }
-        options.timeout = duration
+        if let timeout {
+            guard let duration = Duration(text: timeout), duration > .zero else { throw ValidationError("timeout '\(timeout)' is not a duration") }
+            options.timeout = duration
+        } else if !schemaMethod.isServerStreaming {
+            options.timeout = .seconds(30)
+        }
         for entry in header {
             guard let colon = entry.firstIndex(of: ":") else { throw ValidationError("metadata '\(entry)' is not key:value") }
             options.metadata[String(entry[..<colon])] = String(entry[entry.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
         }
         do {
+            if schemaMethod.isServerStreaming {
+                for try await message in try client.stream(method: schemaMethod.fullName, payload: payload, options: options) {
+                    var line = JSONWriter()
+                    line.value(.object(message))
+                    FileHandle.standardOutput.write(Data(line.bytes + [UInt8(ascii: "\n")]))
+                }
+                return
+            }
             let response = try await client.call(method: schemaMethod.fullName, payload: payload, options: options)
             print(JSONValue.object(response).prettyText())
         } catch {

@@ -15,6 +15,10 @@ struct HealthCommand: AsyncParsableCommand {
 
             Example (a container health check):
               user-rpc health --address 127.0.0.1:50051 --timeout 2s
+
+            With --watch (health.v1.Health/Watch): prints the status at once, then a line per change, until
+            interrupted or the server ends the watch; exits 0 when the server ended it (after reporting its
+            shutdown), 100 + the status number when the call failed. --timeout does not apply to a watch.
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -25,10 +29,14 @@ struct HealthCommand: AsyncParsableCommand {
     @Option(help: "How long to wait for the answer, e.g. 2s or 500ms.")
     var timeout: String = "5s"
 
+    @Flag(help: "Watch the status (health.v1.Health/Watch): print each change until interrupted.")
+    var watch = false
+
     func run() async throws {
         guard let duration = Duration(text: timeout), duration > .zero else { throw ValidationError("timeout '\(timeout)' is not a duration") }
         let client = UserRPCClient(configuration: try connection.configuration())
         defer { Task { await client.close() } }
+        if watch { return try await watchHealth(client) }
         let response: HealthCheckResponse
         do {
             response = try await client.checkHealth(service: service, options: .init(timeout: duration))
@@ -41,6 +49,19 @@ struct HealthCommand: AsyncParsableCommand {
         case .serving: return
         case .notServing: throw ExitCode(1)
         case .unknownService: throw ExitCode(2)
+        }
+    }
+
+    /// Prints each status of the watch as it comes.
+    private func watchHealth(_ client: UserRPCClient) async throws {
+        do {
+            for try await response in client.health.watch(service: service) {
+                // Written at once (not buffered), so that a pipe sees each change as it happens.
+                FileHandle.standardOutput.write(Data((response.status.rawValue + (response.detail.map { " (\($0))" } ?? "") + "\n").utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error.code.rawValue): \(error.message)\n".utf8))
+            throw ExitCode(Int32(100 + error.code.numericValue))
         }
     }
 }

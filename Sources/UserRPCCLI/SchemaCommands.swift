@@ -16,7 +16,7 @@ struct ListCommand: AsyncParsableCommand {
         let known = try await connection.remoteSchemas() ?? UserRPCClient.knownServices
         for schema in try serviceChoice.schemas(among: known) {
             for method in schema.methods {
-                print("\(method.fullName)  (\(method.request)) returns (\(method.response))")
+                print("\(method.fullName)  (\(method.request)) returns (\(method.isServerStreaming ? "stream " : "")\(method.response))")
             }
         }
     }
@@ -44,7 +44,7 @@ struct DescribeCommand: AsyncParsableCommand {
             if !method.description.isEmpty { print("  \(method.description)") }
             print("\nrequest \(method.request):")
             printFields(schema.fields(of: method.request))
-            print("\nresponse \(method.response):")
+            print(method.isServerStreaming ? "\nresponse: a stream of \(method.response):" : "\nresponse \(method.response):")
             printFields(schema.fields(of: method.response))
         } else if let message = schema.messages[name] {
             print(JSONValue.object(message).prettyText())

@@ -28,6 +28,8 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     private var context: ChannelHandlerContext?
+    /// Server-streaming calls in flight, by id.
+    private var streams: [UInt64: ClientStream] = [:]
     #if DEBUG
         private var pending: [UInt64: PendingCall] = [:]
         /// In order of `firstID`, so a member's group is found by binary search: a group costs one
@@ -92,7 +94,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     /// Silence with calls waiting: ping, then give the connection up if the silence lasts.
     private func keepaliveCheck() {
         keepaliveTimer = nil
-        guard let context, let keepalive, machine.refusal == nil, !pending.isEmpty || !groups.isEmpty else {
+        guard let context, let keepalive, machine.refusal == nil, !pending.isEmpty || !groups.isEmpty || !streams.isEmpty else {
             pingSentAt = nil
             return
         }
@@ -134,6 +136,33 @@ final class ClientChannelHandler: ChannelInboundHandler {
         var frame = frame
         output.writeBuffer(&frame)
         scheduleFlush()
+    }
+
+    /// Sends the request of a server-streaming call; its messages and its end go to `stream`.
+    func startStream(id: UInt64, frame: ByteBuffer, stream: ClientStream) {
+        guard let context, machine.refusal == nil else {
+            stream.finish(.failure(machine.refusal ?? UserRPCError(code: .unavailable, message: "connection is closed")))
+            return
+        }
+        streams[id] = stream
+        if keepalive != nil { armKeepalive(context: context) }
+        var frame = frame
+        output.writeBuffer(&frame)
+        scheduleFlush()
+    }
+
+    /// The loop took messages of stream `id`: the server may send `add` more.
+    func grantCredit(id: UInt64, add: UInt64) {
+        guard streams[id] != nil, machine.refusal == nil else { return }
+        ClientFrame.writeCredit(id: id, add: add, into: &output)
+        scheduleFlush()
+    }
+
+    /// The loop stopped reading stream `id` before its end: the server is told to end it.
+    func cancelStream(id: UInt64) {
+        guard streams.removeValue(forKey: id) != nil else { return }
+        sendCancel(id: id)
+        closeIfDrained()
     }
 
     /// Sends calls `firstID ..< firstID + count` in one write, their frames written straight into the
@@ -250,6 +279,11 @@ final class ClientChannelHandler: ChannelInboundHandler {
         closeIfDrained()
     }
 
+    /// A message of the stream of call `id` (one this client no longer reads is dropped).
+    private func deliverStreamMessage(id: UInt64, payload: JSONObject) {
+        streams[id]?.receive(payload)
+    }
+
     private func sendCancel(id: UInt64) {
         guard machine.refusal == nil else { return }
         ClientFrame.writeControl("cancel", id: id, into: &output)
@@ -299,6 +333,10 @@ final class ClientChannelHandler: ChannelInboundHandler {
                         return .success(nil)
                     }
                     pending[ok.id] = call
+                } else if let stream = streams.removeValue(forKey: ok.id) {
+                    // The end of a stream.
+                    stream.finish(.success(()))
+                    return .success(nil)
                 } else {
                     // A response for a call already answered here (cancelled, timed out) is dropped.
                     return .success(nil)
@@ -312,12 +350,21 @@ final class ClientChannelHandler: ChannelInboundHandler {
         case .success(nil):
             closeIfDrained()
         case .success(.goaway?):
-            perform(machine.goawayReceived(callsWaiting: !pending.isEmpty || !groups.isEmpty))
+            perform(machine.goawayReceived(callsWaiting: !pending.isEmpty || !groups.isEmpty || !streams.isEmpty))
         case .success(let frame?):
             let id: UInt64
             switch frame {
-            case .response(let response): id = response.id
+            case .response(let response):
+                if let stream = streams.removeValue(forKey: response.id) {
+                    stream.finish(response.status.code == .ok ? .success(()) : .failure(UserRPCError(response.status)))
+                    closeIfDrained()
+                    return true
+                }
+                id = response.id
             case .pong(let pongID): id = pongID
+            case .message(let streamID, let payload):
+                deliverStreamMessage(id: streamID, payload: payload)
+                return true
             case .goaway: return true
             }
             answer(id: id, .success(frame))
@@ -366,9 +413,12 @@ final class ClientChannelHandler: ChannelInboundHandler {
     private func failCalls(with error: UserRPCError) {
         let calls = pending
         let callGroups = groups
+        let openStreams = streams
         pending.removeAll()
         groups.removeAll()
+        streams.removeAll()
         deadlineTimer.cancel()
+        for stream in openStreams.values { stream.finish(.failure(error)) }
         for call in calls.values {
             call.completion.resume(returning: .failure(error))
         }
@@ -384,7 +434,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     private func closeIfDrained() {
-        perform(machine.callEnded(callsWaiting: !pending.isEmpty || !groups.isEmpty))
+        perform(machine.callEnded(callsWaiting: !pending.isEmpty || !groups.isEmpty || !streams.isEmpty))
     }
 
     private func scheduleFlush() {

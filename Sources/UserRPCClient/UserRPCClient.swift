@@ -39,7 +39,7 @@ public final class UserRPCClient: Sendable {
     /// Round robin over ``subchannels``.
     private let nextSubchannel = Atomic<Int>(0)
     private let retryBudget: RetryBudget?
-    private let nextCallID = Atomic<UInt64>(1)
+    let nextCallID = Atomic<UInt64>(1)
 
     struct Connection: Sendable {
         let channel: any Channel
@@ -305,7 +305,7 @@ public final class UserRPCClient: Sendable {
     // MARK: Internals
 
     /// A call's metadata: the configured, overridden by the option's.
-    private func callMetadata(_ options: CallOptions) -> [String: String] {
+    func callMetadata(_ options: CallOptions) -> [String: String] {
         guard !options.metadata.isEmpty else { return configuration.metadata }
         return configuration.metadata.merging(options.metadata) { _, new in new }
     }
@@ -343,7 +343,7 @@ public final class UserRPCClient: Sendable {
 
     /// A connection to the next server in rotation (round robin); when none is, to the one that
     /// comes back first.
-    private nonisolated(nonsending) func connection() async throws(UserRPCError) -> Connection {
+    nonisolated(nonsending) func connection() async throws(UserRPCError) -> Connection {
         let subchannel: Subchannel
         if subchannels.count == 1 {
             subchannel = subchannels[0]

@@ -61,6 +61,16 @@ struct ClientEmitter {
         let request = "\(namespace).\(method.request)"
         let response = "\(namespace).\(method.response)"
         emitFieldsForm(method, into: &code, receiver: receiver)
+        if method.isServerStreaming {
+            code.line()
+            code.doc("`\(method.name)` with its request message: its messages, as they come.")
+            code.line(
+                "public func \(method.swiftName)(_ request: \(request), options: CallOptions = CallOptions()) -> UserRPCClient.ServerStream<\(response)> {"
+            )
+            code.line("    \(receiver)stream(\(namespace).\(method.swiftName), request, options: options)")
+            code.line("}")
+            return
+        }
         code.line()
         code.doc("`\(method.name)` with its request message.")
         if definition.message(named: method.response).fields.isEmpty { code.line("@discardableResult") }
@@ -90,13 +100,21 @@ struct ClientEmitter {
             doc += "\n  - options: the call's deadline and metadata."
         }
         code.doc(doc)
-        if definition.message(named: method.response).fields.isEmpty { code.line("@discardableResult") }
+        if definition.message(named: method.response).fields.isEmpty && !method.isServerStreaming { code.line("@discardableResult") }
         let parameters =
             fields.map { MessagesEmitter.parameter($0, type: MessagesEmitter.qualifiedType($0, in: method.request, namespace: options.namespace)) }
             + [
                 "options: CallOptions = CallOptions()"
             ]
         let arguments = fields.map { "\($0.swiftName): \($0.swiftName)" }.joined(separator: ", ")
+        if method.isServerStreaming {
+            code.line(
+                "public func \(method.swiftName)(\(parameters.joined(separator: ", "))) -> UserRPCClient.ServerStream<\(namespace).\(method.response)> {"
+            )
+            code.line("    \(receiver)stream(\(namespace).\(method.swiftName), \(namespace).\(method.request)(\(arguments)), options: options)")
+            code.line("}")
+            return
+        }
         code.line(
             "public nonisolated(nonsending) func \(method.swiftName)(\(parameters.joined(separator: ", "))) async throws(UserRPCError) -> \(namespace).\(method.response) {"
         )

@@ -18,8 +18,10 @@ struct MarkdownEmitter {
             if options.clientTopLevel { call += " (also `client.\(method.swiftName)(…)`)" }
             let response = definition.message(named: method.response)
             let returns =
-                response.fields.isEmpty
-                ? "`\(options.namespace).\(method.response)` (empty, discardable)" : "`\(options.namespace).\(method.response)`"
+                method.isServerStreaming
+                ? "a stream of `\(options.namespace).\(method.response)` (`for try await`)"
+                : response.fields.isEmpty
+                    ? "`\(options.namespace).\(method.response)` (empty, discardable)" : "`\(options.namespace).\(method.response)`"
             rows += "| \(call) | \(returns) | \(method.description.replacingOccurrences(of: "|", with: "\\|")) |\n"
         }
         return rows

@@ -15,7 +15,8 @@ struct ServerEmitter {
                 """
                 The server side of `\(definition.fullServiceName)`: one function per method of
                 `Schemas/\(definition.package).json`, given the typed request and the call's context, answering now
-                (``ServerAnswer/ok(_:)``, ``ServerAnswer/failed(_:)``) or later (``ServerAnswer/later(_:)``).
+                (``ServerAnswer/ok(_:)``, ``ServerAnswer/failed(_:)``) or later (``ServerAnswer/later(_:)``); a
+                server-streaming method writes its messages to a ``ServerStreamWriter`` and returns to end the stream.
 
                 Conform, and host the conformer in a ``UserRPCServer``: ``RPCService/registerMethods(with:)``
                 registers every method, and the server checks them against the schema when it is made.
@@ -24,9 +25,15 @@ struct ServerEmitter {
                 for (index, method) in definition.methods.enumerated() {
                     if index > 0 { code.line() }
                     code.doc("`\(method.name)`: \(SwiftNames.docText(method.description))")
-                    code.line(
-                        "func \(method.swiftName)(_ request: \(namespace).\(method.request), context: inout ServerContext) -> ServerAnswer<\(namespace).\(method.response)>"
-                    )
+                    if method.isServerStreaming {
+                        code.line(
+                            "func \(method.swiftName)(_ request: \(namespace).\(method.request), context: ServerContext, writer: ServerStreamWriter<\(namespace).\(method.response)>) async throws(RPCError)"
+                        )
+                    } else {
+                        code.line(
+                            "func \(method.swiftName)(_ request: \(namespace).\(method.request), context: inout ServerContext) -> ServerAnswer<\(namespace).\(method.response)>"
+                        )
+                    }
                 }
             }
         }
@@ -38,9 +45,15 @@ struct ServerEmitter {
             code.doc("Registers each method of `\(definition.fullServiceName)` with its function.")
             code.block("public func registerMethods(with router: inout RPCRouter)") { code in
                 for method in definition.methods {
-                    code.line(
-                        "router.register(\(namespace).\(method.swiftName)) { [self] request, context in \(method.swiftName)(request, context: &context) }"
-                    )
+                    if method.isServerStreaming {
+                        code.line(
+                            "router.registerServerStreaming(\(namespace).\(method.swiftName)) { [self] request, context, writer throws(RPCError) in try await \(method.swiftName)(request, context: context, writer: writer) }"
+                        )
+                    } else {
+                        code.line(
+                            "router.register(\(namespace).\(method.swiftName)) { [self] request, context in \(method.swiftName)(request, context: &context) }"
+                        )
+                    }
                 }
             }
         }

@@ -14,6 +14,8 @@ struct ServiceDefinition {
         /// The schema's idempotency level (`NO_SIDE_EFFECTS`), or `nil` when it has none.
         var idempotency: String?
         var description: String
+        /// Whether the method answers with a stream of messages (`"streaming": "server"`).
+        var isServerStreaming = false
 
         /// `registerUser`: the descriptor's and the client function's name.
         var swiftName: String { SwiftNames.lowerCamel(name) }
@@ -110,7 +112,8 @@ struct ServiceDefinition {
             let method = Method(
                 name: name, fullName: try string(object, "full_name", name), request: try string(object, "request", name),
                 response: try string(object, "response", name), idempotency: object["idempotency"]?.stringValue,
-                description: object["description"]?.stringValue ?? "")
+                description: object["description"]?.stringValue ?? "",
+                isServerStreaming: try Self.isServerStreaming(object["streaming"], method: name, path: path))
             guard method.fullName == "\(package).\(service)/\(name)" else {
                 throw GeneratorError("\(path): \(name)'s full_name is \(method.fullName), not \(package).\(service)/\(name)")
             }
@@ -139,6 +142,15 @@ struct ServiceDefinition {
             }
         }
         try Self.checkNames(methods: methods, messages: messages, path: path)
+    }
+
+    /// A method's `streaming`: absent (unary) or `"server"`; anything else is a generation error.
+    private static func isServerStreaming(_ value: JSONValue?, method: String, path: String) throws(GeneratorError) -> Bool {
+        guard let value else { return false }
+        guard value.stringValue == "server" else {
+            throw GeneratorError("\(path): \(method)'s streaming must be \"server\" (or absent, for a unary method)")
+        }
+        return true
     }
 
     /// Names the generated Swift can use as they are: type-like names for methods and messages,

@@ -23,7 +23,8 @@ struct ServiceEmitter {
                 code.doc("`\(method.name)`: \(SwiftNames.docText(method.description))")
                 var arguments = "service: name, name: \"\(method.name)\""
                 if let idempotency = method.idempotency { arguments += ", idempotency: .\(SwiftNames.lowerCamel(idempotency))" }
-                code.line("public static let \(method.swiftName) = MethodDescriptor<\(method.request), \(method.response)>(\(arguments))")
+                let descriptor = method.isServerStreaming ? "ServerStreamingMethodDescriptor" : "MethodDescriptor"
+                code.line("public static let \(method.swiftName) = \(descriptor)<\(method.request), \(method.response)>(\(arguments))")
             }
             code.line()
             code.doc("Every message of the schema, in schema order.")

@@ -26,10 +26,14 @@ public struct UserRPCServerConfiguration: Sendable, Hashable {
     /// A connection with no call in flight and nothing received for this long gets `goaway` and is
     /// closed. Default 5 minutes.
     public var idleTimeout: Duration = .seconds(300)
-    /// The longest deadline a call may have: a larger `timeout_ms` is capped to it. Default 60 s.
+    /// The longest deadline a unary call may have: a larger `timeout_ms` is capped to it. Default
+    /// 60 s. (A server-streaming call has the deadline its client sets, or none.)
     public var maxTimeout: Duration = .seconds(60)
-    /// The deadline of a call that sets no `timeout_ms`. Default 30 s.
+    /// The deadline of a unary call that sets no `timeout_ms`. Default 30 s.
     public var defaultTimeout: Duration = .seconds(30)
+    /// How many messages a server-streaming call may receive before its client grants more, when its
+    /// request sets no `window`. Default 64.
+    public var defaultStreamWindow: UInt64 = 64
     /// Responses waiting to be written, in bytes, above which the server stops reading from that
     /// connection until the client reads. Default 1 MiB.
     public var writeBufferHighWaterMark: Int = 1024 * 1024

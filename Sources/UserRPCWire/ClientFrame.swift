@@ -1,14 +1,33 @@
 import NIOCore
 import StrictJSON
 
-/// A frame a client sends: a call, a cancellation, or a ping.
+/// A frame a client sends: a call, a cancellation, credit for a stream, or a ping.
 public enum ClientFrame: Sendable, Hashable {
     /// A call (`"type":"request"`).
     case request(RequestEnvelope)
     /// Cancels call `id` (`"type":"cancel"`); the server answers it CANCELLED unless it is already answered.
     case cancel(id: UInt64)
+    /// Lets the server send `add` more messages of the stream of call `id` (`"type":"credit"`).
+    case credit(id: UInt64, add: UInt64)
     /// Asks for a pong with the same `id` (`"type":"ping"`).
     case ping(id: UInt64)
+
+    /// The largest `add` of a credit frame, and the largest `window` of a request: 2^32 - 1.
+    public static let maxCredit: UInt64 = 4_294_967_295
+
+    /// Appends a `credit` frame granting `add` more messages of the stream of call `id`.
+    public static func writeCredit(id: UInt64, add: UInt64, into buffer: inout ByteBuffer) {
+        var writer = JSONWriter(reservingCapacity: 64)
+        writer.beginObject()
+        writer.key("type")
+        writer.string("credit")
+        writer.key("id")
+        writer.uint64(id)
+        writer.key("add")
+        writer.uint64(add)
+        writer.endObject()
+        WireProtocol.writeFrame(writer.bytes, into: &buffer)
+    }
 
     /// Appends a `ping` or `cancel` frame for `id` (length prefix and body); a request is written
     /// by ``RequestFrameEncoder``.
@@ -36,14 +55,21 @@ public struct RequestEnvelope: Sendable, Hashable {
     public var metadata: [String: String]
     /// The request message as a JSON object; empty when the frame has none.
     public var payload: JSONObject
+    /// For a server-streaming method: how many messages the server may send before the client grants
+    /// more with `credit` frames; `nil` for the server's default. Ignored by unary methods.
+    public var window: UInt64?
 
     /// A request envelope with these members.
-    public init(id: UInt64, method: String, timeoutMilliseconds: UInt64? = nil, metadata: [String: String] = [:], payload: JSONObject) {
+    public init(
+        id: UInt64, method: String, timeoutMilliseconds: UInt64? = nil, metadata: [String: String] = [:], payload: JSONObject,
+        window: UInt64? = nil
+    ) {
         self.id = id
         self.method = method
         self.timeoutMilliseconds = timeoutMilliseconds
         self.metadata = metadata
         self.payload = payload
+        self.window = window
     }
 
     /// The frame body as JSON.
@@ -52,16 +78,16 @@ public struct RequestEnvelope: Sendable, Hashable {
         payloadWriter.value(.object(payload))
         Self.encode(
             id: id, method: method, timeoutMilliseconds: timeoutMilliseconds, metadata: metadata, payload: payloadWriter.bytes,
-            into: &writer)
+            window: window, into: &writer)
     }
 
     /// Writes a request frame body whose payload is already encoded JSON object text (the bytes of
     /// ``RequestFrameEncoder``).
     public static func encode(
-        id: UInt64, method: String, timeoutMilliseconds: UInt64?, metadata: [String: String], payload: [UInt8],
+        id: UInt64, method: String, timeoutMilliseconds: UInt64?, metadata: [String: String], payload: [UInt8], window: UInt64? = nil,
         into writer: inout JSONWriter
     ) {
-        let encoder = RequestFrameEncoder(method: method, timeoutMilliseconds: timeoutMilliseconds, metadata: metadata)
+        let encoder = RequestFrameEncoder(method: method, timeoutMilliseconds: timeoutMilliseconds, metadata: metadata, window: window)
         writer.raw(encoder.body(id: id, payload: payload))
     }
 }
@@ -70,15 +96,15 @@ public struct RequestEnvelope: Sendable, Hashable {
 public enum ClientFrameError: Error, Sendable, Hashable {
     /// The frame names a call id: answer that call with `status` and keep the connection.
     case reject(id: UInt64, status: RPCStatus)
-    /// A malformed `ping` or `cancel`: it is not a call, so it is never answered with a response
-    /// (which would share its id with a call); the server drops it.
+    /// A malformed `ping`, `cancel` or `credit`: it is not a call, so it is never answered with a
+    /// response (which would share its id with a call); the server drops it.
     case ignore(reason: String)
     /// No call id can be known: the connection must be closed.
     case fatal(reason: String)
 }
 
 extension ClientFrame {
-    private static let requestKeys: Set<String> = ["type", "id", "method", "timeout_ms", "metadata", "payload"]
+    private static let requestKeys: Set<String> = ["type", "id", "method", "timeout_ms", "metadata", "payload", "window"]
 
     /// Reads a frame body. Errors say whether to answer the call or close the connection.
     public static func decode(_ body: UnsafeRawBufferPointer, parser: JSONParser = JSONParser()) throws(ClientFrameError) -> ClientFrame {
@@ -96,8 +122,8 @@ extension ClientFrame {
                 default: nil
                 }
             if let ruleBroken, let frame = FrameIDRecovery.recover(body, parser: parser) {
-                // A ping or cancel is never answered with a response: a malformed one is dropped.
-                if frame.isPingOrCancel { throw .ignore(reason: "a ping or cancel that breaks a parser rule: \(ruleBroken)") }
+                // A ping, cancel or credit is never answered with a response: a malformed one is dropped.
+                if frame.isControl { throw .ignore(reason: "a ping, cancel or credit that breaks a parser rule: \(ruleBroken)") }
                 throw .reject(
                     id: frame.id,
                     status: RPCStatus(code: .invalidArgument, message: "the frame is refused: \(ruleBroken) (\(error))"))
@@ -148,14 +174,28 @@ extension ClientFrame {
                 guard case .object(let p) = value else { throw reject("payload", "must be an object, not \(value.typeName)") }
                 payload = p
             }
-            return .request(RequestEnvelope(id: id, method: method, timeoutMilliseconds: timeout, metadata: metadata, payload: payload))
+            var window: UInt64?
+            if let value = object["window"] {
+                guard let w = value.uint64Value, w <= maxCredit else { throw reject("window", "must be an integer in 0...\(maxCredit)") }
+                window = w
+            }
+            return .request(
+                RequestEnvelope(id: id, method: method, timeoutMilliseconds: timeout, metadata: metadata, payload: payload, window: window))
         case "cancel", "ping":
             for key in object.keys where key != "type" && key != "id" {
                 throw .ignore(reason: "unknown \(type) field '\(key)'")
             }
             return type == "cancel" ? .cancel(id: id) : .ping(id: id)
+        case "credit":
+            for key in object.keys where key != "type" && key != "id" && key != "add" {
+                throw .ignore(reason: "unknown credit field '\(key)'")
+            }
+            guard let add = object["add"]?.uint64Value, add >= 1, add <= maxCredit else {
+                throw .ignore(reason: "a credit frame's add must be an integer in 1...\(maxCredit)")
+            }
+            return .credit(id: id, add: add)
         default:
-            throw reject("type", "must be request, cancel or ping, not '\(RPCError.echo(type))'")
+            throw reject("type", "must be request, cancel, credit or ping, not '\(RPCError.echo(type))'")
         }
     }
 }

@@ -13,9 +13,9 @@ enum FrameIDRecovery {
     struct Recovered: Equatable {
         /// The one top-level `id`.
         var id: UInt64
-        /// Whether every top-level `type` member is `"ping"`, or every one is `"cancel"`: frames that
-        /// are never answered with a `response` (a malformed one is dropped).
-        var isPingOrCancel: Bool
+        /// Whether every top-level `type` member is `"ping"`, every one `"cancel"`, or every one
+        /// `"credit"`: frames that are never answered with a `response` (a malformed one is dropped).
+        var isControl: Bool
     }
 
     /// The usable id and the kind of frame, or `nil` when the frame is not JSON or gives no usable id.
@@ -24,7 +24,7 @@ enum FrameIDRecovery {
         var scanner = Scanner(bytes: body)
         guard let id = scanner.scanDocument(parser: parser) else { return nil }
         let types = Set(scanner.types)
-        return Recovered(id: id, isPingOrCancel: types == ["ping"] || types == ["cancel"])
+        return Recovered(id: id, isControl: types == ["ping"] || types == ["cancel"] || types == ["credit"])
     }
 
     private struct Scanner {

@@ -4,7 +4,7 @@ import StrictJSON
 /// Writes the request frames of one method, deadline and metadata: the envelope around each call's id
 /// and payload is encoded once, so a frame costs its id and its payload. The client's encoder.
 ///
-/// A body is `{"type":"request","id":N,"method":…[,"timeout_ms":T][,"metadata":{…}],"payload":{…}}`,
+/// A body is `{"type":"request","id":N,"method":…[,"timeout_ms":T][,"window":W][,"metadata":{…}],"payload":{…}}`,
 /// metadata keys sorted; ``RequestEnvelope/encode(id:method:timeoutMilliseconds:metadata:payload:into:)``
 /// writes the same bytes through this type.
 public struct RequestFrameEncoder: Sendable {
@@ -12,8 +12,9 @@ public struct RequestFrameEncoder: Sendable {
     /// `,"method":…,"payload":` — everything between the id and the payload.
     @usableFromInline let afterID: [UInt8]
 
-    /// An encoder of calls to `method` (`package.Service/Method`) with this `timeout_ms` and metadata.
-    public init(method: String, timeoutMilliseconds: UInt64?, metadata: [String: String]) {
+    /// An encoder of calls to `method` (`package.Service/Method`) with this `timeout_ms` and metadata
+    /// (and, for a streaming method, this initial `window`).
+    public init(method: String, timeoutMilliseconds: UInt64?, metadata: [String: String], window: UInt64? = nil) {
         var writer = JSONWriter(reservingCapacity: 64 + method.utf8.count)
         writer.beginObject()
         writer.key("method")
@@ -21,6 +22,10 @@ public struct RequestFrameEncoder: Sendable {
         if let timeoutMilliseconds {
             writer.key("timeout_ms")
             writer.uint64(timeoutMilliseconds)
+        }
+        if let window {
+            writer.key("window")
+            writer.uint64(window)
         }
         if !metadata.isEmpty {
             writer.key("metadata")

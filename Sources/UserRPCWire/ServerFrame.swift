@@ -1,10 +1,12 @@
 import NIOCore
 import StrictJSON
 
-/// A frame the server sends: a response, a pong, or a goaway.
+/// A frame the server sends: a response, a message of a stream, a pong, or a goaway.
 public enum ServerFrame: Sendable, Hashable {
-    /// The one answer to a call (`"type":"response"`).
+    /// The one answer to a call (`"type":"response"`); for a server-streaming call, its end.
     case response(ResponseEnvelope)
+    /// One message of the stream of call `id` (`"type":"message"`), sent before its response.
+    case message(id: UInt64, payload: JSONObject)
     /// The answer to ping `id` (`"type":"pong"`).
     case pong(id: UInt64)
     /// The server is shutting down or the connection was idle: send no new calls on this connection.
@@ -60,6 +62,15 @@ extension ServerFrame {
         writer.endObject()
     }
 
+    @usableFromInline static let messageHead: StaticString = #"{"type":"message","id":"#
+    @usableFromInline static let messagePayloadKey: StaticString = #","payload":"#
+
+    /// Appends a `message` frame of the stream of call `id`, `message` encoded in place.
+    @inlinable
+    public static func writeMessage<Message: RPCMessage>(id: UInt64, message: Message, into buffer: inout ByteBuffer) {
+        MessageFieldWriter.appendFrame(head: messageHead, id: id, middle: nil, tail: messagePayloadKey, message: message, into: &buffer)
+    }
+
     /// Appends a pong frame for ping `id`.
     public static func writePong(id: UInt64, into buffer: inout ByteBuffer) {
         var writer = JSONWriter(reservingCapacity: 48)
@@ -84,6 +95,15 @@ extension ServerFrame {
                 payloadBytes = payloadWriter.bytes
             }
             Self.encodeResponse(id: response.id, metadata: response.metadata, status: response.status, payload: payloadBytes, into: &writer)
+        case .message(let id, let payload):
+            writer.beginObject()
+            writer.key("type")
+            writer.string("message")
+            writer.key("id")
+            writer.uint64(id)
+            writer.key("payload")
+            writer.value(.object(payload))
+            writer.endObject()
         case .pong(let id):
             writer.beginObject()
             writer.key("type")
@@ -116,6 +136,10 @@ extension ServerFrame {
         case "pong":
             guard let id = object["id"]?.uint64Value else { throw ServerFrameError(description: "pong without an id") }
             return .pong(id: id)
+        case "message":
+            guard let id = object["id"]?.uint64Value else { throw ServerFrameError(description: "message without an id") }
+            guard let payload = object["payload"]?.objectValue else { throw ServerFrameError(description: "message \(id) has no payload object") }
+            return .message(id: id, payload: payload)
         case "response":
             guard let id = object["id"]?.uint64Value else { throw ServerFrameError(description: "response without an id") }
             guard let statusValue = object["status"], let status = RPCStatus(json: statusValue) else {

@@ -115,29 +115,31 @@ struct CLIEndToEndTests {
 
     @Test("errors go to stderr with the code, and the exit status is 100 + the gRPC code", arguments: Backend.allCases)
     func errors(backend: Backend) async throws {
-        let server = try await TestServer.start(backend: backend)
-        let notFound = try await run(["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000"], port: server.port)
-        #expect(notFound.status == 105)
-        #expect(notFound.stderr.contains("NOT_FOUND"))
-        #expect(notFound.stdout.isEmpty)
+        try await TestServer.start(backend: backend).scoped { server in
+            let notFound = try await run(["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000"], port: server.port)
+            #expect(notFound.status == 105)
+            #expect(notFound.stderr.contains("NOT_FOUND"))
+            #expect(notFound.stdout.isEmpty)
 
-        let invalid = try await run(["call", "RegisterUser", "--username", "x", "--email", "bad"], port: server.port)
-        #expect(invalid.status == 103)
-        #expect(invalid.stderr.contains("INVALID_ARGUMENT"))
-        #expect(invalid.stderr.contains("field_violations"))
+            let invalid = try await run(["call", "RegisterUser", "--username", "x", "--email", "bad"], port: server.port)
+            #expect(invalid.status == 103)
+            #expect(invalid.stderr.contains("INVALID_ARGUMENT"))
+            #expect(invalid.stderr.contains("field_violations"))
 
-        _ = try await run(["call", "RegisterUser", "--username", "dup", "--email", "dup@example.com"], port: server.port)
-        let duplicate = try await run(["call", "RegisterUser", "--username", "DUP", "--email", "dup2@example.com"], port: server.port)
-        #expect(duplicate.status == 106)
+            _ = try await run(["call", "RegisterUser", "--username", "dup", "--email", "dup@example.com"], port: server.port)
+            let duplicate = try await run(["call", "RegisterUser", "--username", "DUP", "--email", "dup2@example.com"], port: server.port)
+            #expect(duplicate.status == 106)
 
-        let usage = try await run(["call", "GetUser", "--nickname", "x"], port: server.port)
-        #expect(usage.status == 64)
-        #expect(usage.stderr.contains("--id"))
-        try await server.stop()
+            let usage = try await run(["call", "GetUser", "--nickname", "x"], port: server.port)
+            #expect(usage.status == 64)
+            #expect(usage.stderr.contains("--id"))
+            try await server.stop()
 
-        let unreachable = try await run(["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000", "--timeout", "5s"], port: server.port)
-        #expect(unreachable.status == 114)
-        #expect(unreachable.stderr.contains("UNAVAILABLE"))
+            let unreachable = try await run(
+                ["call", "GetUser", "--id", "00000000-0000-7000-8000-000000000000", "--timeout", "5s"], port: server.port)
+            #expect(unreachable.status == 114)
+            #expect(unreachable.stderr.contains("UNAVAILABLE"))
+        }
     }
 
     @Test("bench: closed loop, pipelined and open loop runs report calls, percentiles, statuses and own CPU")
@@ -184,27 +186,43 @@ struct CLIEndToEndTests {
 
     @Test("health: exit 0 only when SERVING; 2 for an unknown service; 114 when nothing listens; health.v1 is listed")
     func health() async throws {
-        let server = try await TestServer.start()
-        let serving = try await run(["health"], port: server.port)
-        #expect(serving.status == 0, "\(serving.stderr)")
-        #expect(serving.stdout == "SERVING\n")
-        let unknown = try await run(["health", "--service", "nope.v1.Nope"], port: server.port)
-        #expect(unknown.status == 2)
-        #expect(unknown.stdout.hasPrefix("UNKNOWN_SERVICE"))
-        try await server.stop()
-        let down = try await run(["health", "--address", "127.0.0.1:\(server.port)", "--timeout", "30s"], port: server.port)
-        #expect(down.status == 114, "\(down.stderr)")
+        try await TestServer.start().scoped { server in
+            let serving = try await run(["health"], port: server.port)
+            #expect(serving.status == 0, "\(serving.stderr)")
+            #expect(serving.stdout == "SERVING\n")
+            let unknown = try await run(["health", "--service", "nope.v1.Nope"], port: server.port)
+            #expect(unknown.status == 2)
+            #expect(unknown.stdout.hasPrefix("UNKNOWN_SERVICE"))
+            try await server.stop()
+            let down = try await run(["health", "--address", "127.0.0.1:\(server.port)", "--timeout", "30s"], port: server.port)
+            #expect(down.status == 114, "\(down.stderr)")
+        }
         let listed = try await run(["list"], port: 1)
         #expect(listed.stdout.contains("health.v1.Health/Check"))
+    }
+
+    @Test("health --watch (and call Watch) print each status as it comes and exit 0 when the server ends the watch (its shutdown)")
+    func healthWatch() async throws {
+        try await TestServer.start { $0.shutdownDrainDelay = .seconds(600) }.scoped { server in
+            // Draining: still serving calls, health NOT_SERVING; the watch reports it and ends.
+            server.server.beginGracefulShutdown()
+            let watched = try await run(["health", "--watch"], port: server.port)
+            #expect(watched.status == 0, "\(watched.stderr)")
+            #expect(watched.stdout == "NOT_SERVING (the server is shutting down)\n")
+            // `call` on a streaming method: one JSON line per message, with no deadline by default.
+            let called = try await run(["call", "health.v1.Health/Watch"], port: server.port)
+            #expect(called.status == 0, "\(called.stderr)")
+            #expect(called.stdout == #"{"status":"NOT_SERVING","detail":"the server is shutting down"}"# + "\n")
+        }
+        let listed = try await run(["list"], port: 1)
+        #expect(listed.stdout.contains("health.v1.Health/Watch"))
     }
 
     @Test("--address takes several servers: calls reach a live one when another is down; a bad entry is a usage error")
     func severalAddresses() async throws {
         try await withTestServer { server in
             // A port nothing listens on, on a loopback address no other test uses.
-            let gone = try await TestServer.start { $0.host = "127.0.0.39" }
-            let deadPort = gone.port
-            try await gone.stop()
+            let deadPort = try await TestServer.start { $0.host = "127.0.0.39" }.scoped { gone in gone.port }
             let fleet = "127.0.0.39:\(deadPort), 127.0.0.1:\(server.port)"
             let registered = try await run(
                 ["call", "RegisterUser", "--address", fleet, "--username", "fleet", "--email", "fleet@example.com"], port: 1)
@@ -220,28 +238,28 @@ struct CLIEndToEndTests {
 
     @Test("with reflection the CLI lists, describes and calls a service it was not built with, its flags from the server's schema")
     func reflectedService() async throws {
-        let server = try await TestServer.start(extraServices: [EchoService()])
-        let address = "127.0.0.1:\(server.port)"
-        let listed = try await run(["list", "--address", address], port: server.port)
-        #expect(listed.status == 0, "\(listed.stderr)")
-        #expect(listed.stdout.contains("echo.v1.Echo/Say"))
-        #expect(listed.stdout.contains("user.v2.UserService/UpdateUser"))
-        let described = try await run(["describe", "Say", "--address", address], port: server.port)
-        #expect(described.stdout.contains("--shout"), "\(described.stdout)")
-        let said = try await run(["call", "Say", "--text", "hello", "--shout", "true"], port: server.port)
-        #expect(said.status == 0, "\(said.stderr)")
-        #expect(said.json?["text"] == "HELLO")
-        let full = try await run(["call", "echo.v1.Echo/Say", "--text", "hi"], port: server.port)
-        #expect(full.json?["text"] == "hi")
-        // Without --address, list shows the built-in schemas, which know nothing of echo.v1.
-        #expect(!(try await run(["list"], port: server.port)).stdout.contains("echo.v1"))
-        try await server.stop()
+        try await TestServer.start(extraServices: [EchoService()]).scoped { server in
+            let address = "127.0.0.1:\(server.port)"
+            let listed = try await run(["list", "--address", address], port: server.port)
+            #expect(listed.status == 0, "\(listed.stderr)")
+            #expect(listed.stdout.contains("echo.v1.Echo/Say"))
+            #expect(listed.stdout.contains("user.v2.UserService/UpdateUser"))
+            let described = try await run(["describe", "Say", "--address", address], port: server.port)
+            #expect(described.stdout.contains("--shout"), "\(described.stdout)")
+            let said = try await run(["call", "Say", "--text", "hello", "--shout", "true"], port: server.port)
+            #expect(said.status == 0, "\(said.stderr)")
+            #expect(said.json?["text"] == "HELLO")
+            let full = try await run(["call", "echo.v1.Echo/Say", "--text", "hi"], port: server.port)
+            #expect(full.json?["text"] == "hi")
+            // Without --address, list shows the built-in schemas, which know nothing of echo.v1.
+            #expect(!(try await run(["list"], port: server.port)).stdout.contains("echo.v1"))
+        }
 
         // A server without reflection: the built-in schemas serve.
-        let plain = try await TestServer.start { $0.reflection = false }
-        let registered = try await run(["call", "RegisterUser", "--username", "noreflect", "--email", "n@example.com"], port: plain.port)
-        #expect(registered.status == 0, "\(registered.stderr)")
-        try await plain.stop()
+        try await TestServer.start { $0.reflection = false }.scoped { plain in
+            let registered = try await run(["call", "RegisterUser", "--username", "noreflect", "--email", "n@example.com"], port: plain.port)
+            #expect(registered.status == 0, "\(registered.stderr)")
+        }
     }
 
     @Test("list and describe show the schema's methods and messages")

@@ -113,6 +113,7 @@ struct GoldenFramesTests {
         try await t.call(HealthServiceV1.check, HealthCheckRequest())
         try await t.call(HealthServiceV1.check, HealthCheckRequest(service: "user.v2.UserService"))
         try await t.call(HealthServiceV1.check, HealthCheckRequest(service: "nope.v1.Nothing"))
+        try await t.watchThenCancel(HealthServiceV1.watch, HealthCheckRequest(), window: 4)
         try await t.call(ReflectionServiceV1.listServices, ListServicesRequest())
         try await t.call(ReflectionServiceV1.describeService, DescribeServiceRequest(service: "user.v1"))
         try await t.call(ReflectionServiceV1.describeService, DescribeServiceRequest(service: "user.v2.UserService"))
@@ -149,6 +150,27 @@ struct Transcript {
             id: nextID, message: request, into: &buffer)
         buffer.moveReaderIndex(forwardBy: 4)
         return try await exchange(Array(buffer.readableBytesView))
+    }
+
+    /// Opens a stream as the client library does, reads its first message, then cancels it and reads
+    /// its end.
+    mutating func watchThenCancel<Request: RPCMessage, Response: RPCMessage>(
+        _ method: ServerStreamingMethodDescriptor<Request, Response>, _ request: Request, window: UInt64
+    ) async throws {
+        let id = nextID
+        var buffer = ByteBuffer()
+        RequestFrameEncoder(method: method.fullName, timeoutMilliseconds: nil, metadata: ["x-request-id": "golden-\(id)"], window: window)
+            .writeFrame(id: id, message: request, into: &buffer)
+        buffer.moveReaderIndex(forwardBy: 4)
+        _ = try await exchange(Array(buffer.readableBytesView))
+        var cancel = ByteBuffer()
+        ClientFrame.writeControl("cancel", id: id, into: &cancel)
+        cancel.moveReaderIndex(forwardBy: 4)
+        let body = String(decoding: cancel.readableBytesView, as: UTF8.self)
+        lines.append("> " + body)
+        try await connection.send(body)
+        let end = try #require(try await connection.nextBody())
+        lines.append("< " + String(decoding: end, as: UTF8.self))
     }
 
     /// Sends a request whose payload is `payload` as it is (what the typed messages cannot say).

@@ -31,7 +31,7 @@ extension HealthServiceV1 {
         }
     }
 
-    /// `health.v1.HealthCheckResponse`: the response of `Check`.
+    /// `health.v1.HealthCheckResponse`: the response of `Check`, `Watch`.
     public struct HealthCheckResponse: RPCMessage, Hashable {
         /// `HealthCheckResponse`, the message's name in `Schemas/health.v1.json`.
         public static let messageName = "HealthCheckResponse"

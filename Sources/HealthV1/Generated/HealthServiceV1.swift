@@ -16,6 +16,10 @@ public enum HealthServiceV1 {
     /// shutdown begins. Callable without a bearer token.
     public static let check = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(service: name, name: "Check", idempotency: .noSideEffects)
 
+    /// `Watch`: The same status as Check, at once, then again each time it changes (a dependency lost or
+    /// back, a graceful shutdown beginning), until the call ends. Callable without a bearer token.
+    public static let watch = ServerStreamingMethodDescriptor<HealthCheckRequest, HealthCheckResponse>(service: name, name: "Watch")
+
     /// Every message of the schema, in schema order.
     public static let messageTypes: [any RPCMessage.Type] = [HealthCheckRequest.self, HealthCheckResponse.self]
 

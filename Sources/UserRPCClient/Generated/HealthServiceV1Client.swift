@@ -47,4 +47,22 @@ public struct HealthServiceV1Client: Sendable {
     {
         await client.callPipelined(HealthServiceV1.check, requests, options: options)
     }
+
+    /// `Watch`: The same status as Check, at once, then again each time it changes (a dependency lost or
+    /// back, a graceful shutdown beginning), until the call ends. Callable without a bearer token.
+    ///
+    /// - Parameters:
+    ///   - service: A full service name (user.v1.UserService); absent or empty asks about the whole server.
+    ///   - options: the call's deadline and metadata.
+    public func watch(service: String? = nil, options: CallOptions = CallOptions()) -> UserRPCClient.ServerStream<HealthServiceV1.HealthCheckResponse>
+    {
+        client.stream(HealthServiceV1.watch, HealthServiceV1.HealthCheckRequest(service: service), options: options)
+    }
+
+    /// `Watch` with its request message: its messages, as they come.
+    public func watch(_ request: HealthServiceV1.HealthCheckRequest, options: CallOptions = CallOptions())
+        -> UserRPCClient.ServerStream<HealthServiceV1.HealthCheckResponse>
+    {
+        client.stream(HealthServiceV1.watch, request, options: options)
+    }
 }

@@ -18,11 +18,22 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// A call answered later.
+    /// A call answered later (a server-streaming call among them).
     private struct InFlightCall {
         var context: ServerContext
         /// Stops the call's work; called at most once, off the event loop.
         let stop: @Sendable () -> Void
+        /// Tells this call from an earlier one with the same id (an id may be reused once its call is
+        /// answered, while the old call's work may still be finishing).
+        let serial: UInt64
+        /// The flow control of a server-streaming call; `nil` for a unary one.
+        var stream: ServerStreamFlow<HeldMessage>?
+    }
+
+    /// A stream message waiting for credit (or for room in the output), and its producer.
+    private struct HeldMessage {
+        let frame: ByteBuffer
+        let sent: CheckedContinuation<Result<Void, RPCError>, Never>
     }
 
     private let router: RPCRouter
@@ -76,6 +87,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var graceTimer: Scheduled<Void>?
     private var flushScheduled = false
     private var activated = false
+    /// The serial of the last call that went in flight.
+    private var lastSerial: UInt64 = 0
     /// Bytes handed to the channel so far (with its buffered bytes: what the client has taken).
     private var flushedBytes = 0
 
@@ -153,6 +166,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { releaseHeldMessages() }
         perform(
             machine.writabilityChanged(isWritable: context.channel.isWritable, bytesWritten: bytesWritten(context), now: context.eventLoop.now))
         context.fireChannelWritabilityChanged()
@@ -225,11 +239,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case .success(.request(let request)):
             serveRequest(
                 id: request.id, route: router.route(named: request.method), methodName: { request.method },
-                timeoutMilliseconds: request.timeoutMilliseconds, metadata: request.metadata, payload: .json(request.payload))
+                timeoutMilliseconds: request.timeoutMilliseconds, metadata: request.metadata, payload: .json(request.payload),
+                window: request.window)
         case .success(.ping(let id)):
             ServerFrame.writePong(id: id, into: &output)
         case .success(.cancel(let id)):
             cancelCall(id: id)
+        case .success(.credit(let id, let add)):
+            grantCredit(id: id, add: add)
         case .failure(.reject(let id, let status)):
             metrics.rejectedFrame(.invalidEnvelope)
             var call = ServerContext(
@@ -270,14 +287,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// One request, whichever way it was read: the connection's checks, the interceptors, the route.
     private func serveRequest(
         id: UInt64, route: MethodRoute?, methodName: () -> String, timeoutMilliseconds: UInt64?, metadata: [String: String],
-        payload: RequestPayload
+        payload: RequestPayload, window: UInt64? = nil
     ) {
         guard let context else { return }
-        // Every call has a deadline: the client's `timeout_ms`, capped by the server's maximum, or the default.
-        let timeout = min(timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
+        let isStream = route?.isServerStreaming ?? false
+        // Every unary call has a deadline: the client's `timeout_ms`, capped by the server's maximum,
+        // or the default. A stream has the client's `timeout_ms` as it is, or none.
+        let timeout = isStream ? timeoutMilliseconds : min(timeoutMilliseconds ?? defaultTimeoutMilliseconds, maxTimeoutMilliseconds)
         var call = ServerContext(
             callID: id, method: route?.fullName ?? methodName(), requestMetadata: metadata,
-            deadline: servedAt + .milliseconds(Int64(clamping: timeout)), receivedAt: servedAt, logger: callLogger)
+            deadline: timeout.map { servedAt + .milliseconds(Int64(clamping: $0)) } ?? .distantFuture, receivedAt: servedAt,
+            logger: callLogger)
         if let route { call.routeIndex = route.index }
         guard machine.isAcceptingCalls else {
             return answer(&call, failure: RPCError(code: .unavailable, message: "this connection is closing (goaway); retry on a new connection"))
@@ -291,50 +311,110 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         if !inFlight.isEmpty, inFlight[id] != nil {
             return answer(&call, failure: RPCError(code: .invalidArgument, message: "call id \(id) is already in flight on this connection"))
         }
-        guard timeout > 0 else { return answer(&call, failure: RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
+        guard timeout != 0 else { return answer(&call, failure: RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
         guard let route else {
             return answer(&call, failure: RPCError(code: .unimplemented, message: "unknown method '\(RPCError.echo(call.method))'"))
         }
+        if isStream { call.streamSink = makeStreamSink(id: id, serial: lastSerial &+ 1, context: context) }
         switch route.serve(payload, parser: parser, context: &call, output: &output) {
         case .now(.success(let unwritten)):
             if let unwritten { writeOK(call, unwritten) } else { answeredOK(call) }
         case .now(.failure(let error)):
             answer(&call, failure: error)
         case .later(let pending):
-            startCall(call, pending, context: context)
+            startCall(call, pending, window: isStream ? window ?? configuration.defaultStreamWindow : nil, context: context)
         }
     }
 
-    /// Starts a call answered later, within the limit of calls in flight.
-    private func startCall(_ call: ServerContext, _ pending: RouteAnswer.Pending, context: ChannelHandlerContext) {
+    /// Starts a call answered later, within the limit of calls in flight (a stream, with `window`
+    /// messages of credit, is one of them).
+    private func startCall(_ call: ServerContext, _ pending: RouteAnswer.Pending, window: UInt64?, context: ChannelHandlerContext) {
         var call = call
         let limit = configuration.maxConcurrentCallsPerConnection
         guard inFlight.count < limit else {
             return answer(&call, failure: RPCError(code: .resourceExhausted, message: "too many calls in flight on this connection (limit \(limit))"))
         }
         let id = call.callID
+        lastSerial &+= 1
+        let serial = lastSerial
         let eventLoop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
         // One hop to wherever the work runs, one hop back.
         let stop = pending.start { result in
-            eventLoop.execute { handler.value.finishCall(id: id, result) }
+            eventLoop.execute { handler.value.finishCall(id: id, serial: serial, result) }
         }
-        inFlight[id] = InFlightCall(context: call, stop: stop)
+        inFlight[id] = InFlightCall(context: call, stop: stop, serial: serial, stream: window.map { ServerStreamFlow(window: $0) })
         metrics.callsInFlight.increment()
         machine.callStarted()
-        armDeadlineTimer(at: call.deadline, context: context)
+        if call.deadline != .distantFuture { armDeadlineTimer(at: call.deadline, context: context) }
     }
 
-    private func finishCall(id: UInt64, _ result: Result<(any RPCMessage)?, RPCError>) {
+    private func finishCall(id: UInt64, serial: UInt64, _ result: Result<(any RPCMessage)?, RPCError>) {
         // Already answered (cancelled, expired, shut down): the late result is dropped.
-        guard var call = takeInFlight(id)?.context else { return }
+        guard inFlight[id]?.serial == serial,
+            let entry = takeInFlight(id, endingWith: RPCError(code: .internal, message: "the stream's handler returned during a write"))
+        else { return }
+        var call = entry.context
         switch result {
         case .success(let unwritten):
-            if let unwritten { writeOK(call, unwritten) } else { answeredOK(call) }
+            if let unwritten {
+                writeOK(call, unwritten)
+            } else if entry.stream != nil {
+                // The end of a stream: OK, with an empty payload (an OK response always has one).
+                ResponseFrameWriter.writeOK(
+                    id: id, requestID: call.requestIDValue, metadata: call.responseMetadata, message: StreamEnd(), into: &output)
+                answeredOK(call)
+            } else {
+                answeredOK(call)
+            }
         case .failure(let error):
             answer(&call, failure: error)
         }
         callEnded()
+    }
+
+    // MARK: Streams
+
+    /// Where the messages of stream `id` go: its producer's writes hop to this loop.
+    private func makeStreamSink(id: UInt64, serial: UInt64, context: ChannelHandlerContext) -> ServerStreamSink {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        return ServerStreamSink(callID: id, allocator: context.channel.allocator, eventLoop: context.eventLoop) { frame, sent in
+            handler.value.deliver(HeldMessage(frame: frame, sent: sent), toStream: id, serial: serial)
+        }
+    }
+
+    /// A producer wrote a message: sent now if the stream has credit and the connection has room,
+    /// held (its producer waiting) otherwise; refused if the call has ended.
+    private func deliver(_ message: HeldMessage, toStream id: UInt64, serial: UInt64) {
+        guard inFlight[id]?.serial == serial, inFlight[id]?.stream != nil, let context else {
+            message.sent.resume(returning: .failure(RPCError(code: .cancelled, message: "the stream has ended")))
+            return
+        }
+        send(inFlight[id]!.stream!.offer(message, canWrite: context.channel.isWritable))
+    }
+
+    /// The client granted more messages of stream `id`; a credit for a unary call, or for a call
+    /// that is not in flight, is ignored.
+    private func grantCredit(id: UInt64, add: UInt64) {
+        guard inFlight[id]?.stream != nil, let context else { return }
+        send(inFlight[id]!.stream!.grant(add, canWrite: context.channel.isWritable))
+    }
+
+    /// The connection can take output again: held stream messages go out while their credit lasts.
+    private func releaseHeldMessages() {
+        for id in inFlight.keys where inFlight[id]?.stream?.held.isEmpty == false {
+            send(inFlight[id]!.stream!.writable())
+        }
+    }
+
+    private func send(_ messages: [HeldMessage]) {
+        guard !messages.isEmpty else { return }
+        for message in messages {
+            var frame = message.frame
+            output.writeBuffer(&frame)
+            message.sent.resume(returning: .success(()))
+        }
+        scheduleFlush()
     }
 
     /// Writes the OK answer `message` to `call`.
@@ -352,10 +432,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// The client cancelled call `id`: its work stops and it is answered CANCELLED. A cancel for a
     /// call that is not in flight is ignored.
     private func cancelCall(id: UInt64) {
-        guard let entry = takeInFlight(id) else { return }
+        let cancelled = RPCError(code: .cancelled, message: "cancelled by the client")
+        guard let entry = takeInFlight(id, endingWith: cancelled) else { return }
         stop(entry)
         var call = entry.context
-        answer(&call, failure: RPCError(code: .cancelled, message: "cancelled by the client"))
+        answer(&call, failure: cancelled)
         callEnded()
     }
 
@@ -381,10 +462,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // Earliest deadline first, also when a late timer finds several due at once.
         due.sort { $0.deadline < $1.deadline || ($0.deadline == $1.deadline && $0.id < $1.id) }
         for (id, _) in due {
-            guard let entry = takeInFlight(id) else { continue }
+            let expired = RPCError(code: .deadlineExceeded, message: "deadline exceeded")
+            guard let entry = takeInFlight(id, endingWith: expired) else { continue }
             stop(entry)
             var call = entry.context
-            answer(&call, failure: RPCError(code: .deadlineExceeded, message: "deadline exceeded"))
+            answer(&call, failure: expired)
             callEnded()
         }
         if let next = sweep.next, self.context != nil { armDeadlineTimer(at: next, context: context) }
@@ -397,17 +479,25 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         DispatchQueue.global().async { stop() }
     }
 
-    /// Removes call `id` from the calls waiting for their answers.
-    private func takeInFlight(_ id: UInt64) -> InFlightCall? {
-        guard let entry = inFlight.removeValue(forKey: id) else { return nil }
+    /// Removes call `id` from the calls waiting for their answers; a stream's producers waiting to
+    /// write are told the call ended with `error`.
+    private func takeInFlight(_ id: UInt64, endingWith error: RPCError) -> InFlightCall? {
+        guard var entry = inFlight.removeValue(forKey: id) else { return nil }
         metrics.callsInFlight.decrement()
+        Self.endStream(&entry, error)
         return entry
+    }
+
+    private static func endStream(_ entry: inout InFlightCall, _ error: RPCError) {
+        guard entry.stream != nil else { return }
+        for held in entry.stream!.end() { held.sent.resume(returning: .failure(error)) }
     }
 
     /// Stops every call in flight without answering (the connection is closing).
     private func stopAllCalls() {
-        for call in inFlight.values {
+        for var call in inFlight.values {
             stop(call)
+            Self.endStream(&call, RPCError(code: .unavailable, message: "the connection closed"))
             for interceptor in interceptors { interceptor.didAbandon(call.context) }
         }
         metrics.callsInFlight.decrement(by: Double(inFlight.count))
@@ -520,9 +610,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             metrics.callsInFlight.decrement(by: Double(inFlight.count))
             inFlight.removeAll()
             for (_, entry) in unfinished.sorted(by: { $0.key < $1.key }) {
+                var entry = entry
                 stop(entry)
+                let error = RPCError(code: .unavailable, message: "server shut down before the call finished")
+                Self.endStream(&entry, error)
                 var call = entry.context
-                answer(&call, failure: RPCError(code: .unavailable, message: "server shut down before the call finished"))
+                answer(&call, failure: error)
             }
             flushOutput(context: context)
             context.close(promise: nil)

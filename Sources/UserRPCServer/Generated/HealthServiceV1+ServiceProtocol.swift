@@ -6,7 +6,8 @@ import UserRPCWire
 extension HealthServiceV1 {
     /// The server side of `health.v1.Health`: one function per method of
     /// `Schemas/health.v1.json`, given the typed request and the call's context, answering now
-    /// (``ServerAnswer/ok(_:)``, ``ServerAnswer/failed(_:)``) or later (``ServerAnswer/later(_:)``).
+    /// (``ServerAnswer/ok(_:)``, ``ServerAnswer/failed(_:)``) or later (``ServerAnswer/later(_:)``); a
+    /// server-streaming method writes its messages to a ``ServerStreamWriter`` and returns to end the stream.
     ///
     /// Conform, and host the conformer in a ``UserRPCServer``: ``RPCService/registerMethods(with:)``
     /// registers every method, and the server checks them against the schema when it is made.
@@ -15,6 +16,12 @@ extension HealthServiceV1 {
         /// dependency it cannot work without (the database) is unreachable, and from the moment a graceful
         /// shutdown begins. Callable without a bearer token.
         func check(_ request: HealthServiceV1.HealthCheckRequest, context: inout ServerContext) -> ServerAnswer<HealthServiceV1.HealthCheckResponse>
+
+        /// `Watch`: The same status as Check, at once, then again each time it changes (a dependency lost or
+        /// back, a graceful shutdown beginning), until the call ends. Callable without a bearer token.
+        func watch(
+            _ request: HealthServiceV1.HealthCheckRequest, context: ServerContext, writer: ServerStreamWriter<HealthServiceV1.HealthCheckResponse>)
+            async throws(RPCError)
     }
 }
 
@@ -25,5 +32,8 @@ extension HealthServiceV1.ServiceProtocol {
     /// Registers each method of `health.v1.Health` with its function.
     public func registerMethods(with router: inout RPCRouter) {
         router.register(HealthServiceV1.check) { [self] request, context in check(request, context: &context) }
+        router.registerServerStreaming(HealthServiceV1.watch) { [self] request, context, writer throws(RPCError) in
+            try await watch(request, context: context, writer: writer)
+        }
     }
 }

@@ -6,7 +6,8 @@ import UserRPCWire
 extension ReflectionServiceV1 {
     /// The server side of `reflection.v1.Reflection`: one function per method of
     /// `Schemas/reflection.v1.json`, given the typed request and the call's context, answering now
-    /// (``ServerAnswer/ok(_:)``, ``ServerAnswer/failed(_:)``) or later (``ServerAnswer/later(_:)``).
+    /// (``ServerAnswer/ok(_:)``, ``ServerAnswer/failed(_:)``) or later (``ServerAnswer/later(_:)``); a
+    /// server-streaming method writes its messages to a ``ServerStreamWriter`` and returns to end the stream.
     ///
     /// Conform, and host the conformer in a ``UserRPCServer``: ``RPCService/registerMethods(with:)``
     /// registers every method, and the server checks them against the schema when it is made.

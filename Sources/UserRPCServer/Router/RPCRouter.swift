@@ -61,6 +61,42 @@ public struct RPCRouter: Sendable {
                 }))
     }
 
+    /// Registers the handler of the server-streaming `method`: it writes the stream's messages to
+    /// its writer (each write waits for the client's credit) and returns to end the stream OK, or
+    /// throws to end it with that status. It runs in a task of its own, which the end of the call
+    /// (the client's cancel, the deadline, the end of a graceful shutdown) cancels.
+    public mutating func registerServerStreaming<Request, Response>(
+        _ method: ServerStreamingMethodDescriptor<Request, Response>,
+        handler: @escaping @Sendable (Request, ServerContext, ServerStreamWriter<Response>) async throws(RPCError) -> Void
+    ) {
+        add(
+            MethodRoute(
+                service: method.service, name: method.name, fullName: method.fullName, requestMessageName: Request.messageName,
+                responseMessageName: Response.messageName, idempotency: .unknown, isServerStreaming: true,
+                serve: { payload, parser, context, _ in
+                    let request: Request
+                    switch MethodRoute.readRequest(Request.self, payload, parser: parser) {
+                    case .success(let value): request = value
+                    case .failure(let error): return .failure(error)
+                    }
+                    guard let sink = context.streamSink else { return .failure(RPCError(code: .internal, message: "internal error")) }
+                    let writer = ServerStreamWriter<Response>(sink: sink)
+                    let call = context
+                    return .later(
+                        .init { complete in
+                            let task = Task {
+                                do throws(RPCError) {
+                                    try await handler(request, call, writer)
+                                    complete(.success(nil))
+                                } catch {
+                                    complete(.failure(error))
+                                }
+                            }
+                            return { task.cancel() }
+                        })
+                }))
+    }
+
     @usableFromInline
     mutating func add(_ route: MethodRoute) {
         if routes[route.fullName] != nil { duplicates.append(route.fullName) }
@@ -92,6 +128,8 @@ final class MethodRoute: @unchecked Sendable {
     let responseMessageName: String
     /// The descriptor's idempotency level, checked against the schema's.
     let idempotency: ServiceSchema.Idempotency
+    /// Whether calls answer with a stream of messages before their response (checked against the schema).
+    let isServerStreaming: Bool
     /// `fullName`'s bytes, compared with a request frame's method bytes.
     let utf8: [UInt8]
     /// Its position among the server's sorted method names (``RPCRouter/numberRoutes()``).
@@ -101,9 +139,10 @@ final class MethodRoute: @unchecked Sendable {
     @usableFromInline
     init(
         service: String, name: String, fullName: String, requestMessageName: String, responseMessageName: String,
-        idempotency: ServiceSchema.Idempotency, serve: @escaping Serve
+        idempotency: ServiceSchema.Idempotency, isServerStreaming: Bool = false, serve: @escaping Serve
     ) {
         self.idempotency = idempotency
+        self.isServerStreaming = isServerStreaming
         self.service = service
         self.name = name
         self.fullName = fullName
@@ -217,6 +256,11 @@ extension RPCRouter {
             }
             if route.responseMessageName != method.response {
                 problems.append("\(method.fullName): the handler answers \(route.responseMessageName), the schema says \(method.response)")
+            }
+            if route.isServerStreaming != method.isServerStreaming {
+                problems.append(
+                    "\(method.fullName): the handler is \(route.isServerStreaming ? "server-streaming" : "unary"), the schema says "
+                        + (method.streaming.map { "streaming '\($0)'" } ?? "unary"))
             }
             if route.idempotency != method.idempotency {
                 // Clients decide retries by the descriptor they were built with: it must say what the schema says.

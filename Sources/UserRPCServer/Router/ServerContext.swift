@@ -27,6 +27,8 @@ public struct ServerContext: Sendable {
     public let receivedAt: NIODeadline
     /// The route's position among the server's sorted method names, or -1 for a method it does not host.
     var routeIndex = -1
+    /// Where a server-streaming call's messages go; `nil` for a unary call.
+    var streamSink: ServerStreamSink?
     /// The connection's logger, shared by its calls (a reference: a call copies no logger).
     private var connectionLogger: SharedLogger
 

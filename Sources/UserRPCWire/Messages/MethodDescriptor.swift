@@ -21,3 +21,24 @@ public struct MethodDescriptor<Request: RPCMessage, Response: RPCMessage>: Senda
     /// The ``fullName``.
     public var description: String { fullName }
 }
+
+/// A server-streaming RPC method: one request, then a stream of `Response` messages, then a final
+/// status (the schema's `"streaming": "server"`).
+public struct ServerStreamingMethodDescriptor<Request: RPCMessage, Response: RPCMessage>: Sendable, Hashable, CustomStringConvertible {
+    /// The service's full name, `package.Service` (`health.v1.Health`).
+    public let service: String
+    /// The method's name within the service (`Watch`).
+    public let name: String
+    /// The name on the wire: `package.Service/Method` (`health.v1.Health/Watch`).
+    public let fullName: String
+
+    /// The server-streaming method `name` of the service `service` (`package.Service`).
+    public init(service: String, name: String) {
+        self.service = service
+        self.name = name
+        self.fullName = service + "/" + name
+    }
+
+    /// The ``fullName``.
+    public var description: String { fullName }
+}

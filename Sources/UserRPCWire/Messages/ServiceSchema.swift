@@ -19,6 +19,13 @@ public struct ServiceSchema: Sendable, Hashable {
         /// Whether a call may be sent again after a failure that leaves its outcome unknown
         /// (the schema's `idempotency`; gRPC's `idempotency_level`, plus one level of this protocol's).
         public var idempotency: Idempotency = .unknown
+        /// The schema's `streaming`: `"server"` for a method that answers with a stream of messages
+        /// then a final status; `nil` for a unary method (one response). A kind this build does not
+        /// know (a newer server's) is kept as it is, and such a method cannot be called by this build.
+        public var streaming: String?
+
+        /// Whether the method is server-streaming (`"streaming": "server"`).
+        public var isServerStreaming: Bool { streaming == "server" }
     }
 
     /// A method's `idempotency` in the schema: whether a client may retry its calls.
@@ -114,10 +121,11 @@ public struct ServiceSchema: Sendable, Hashable {
             // A level this build does not know (a newer server's) reads as none: never retried. (A
             // service's own schema is checked against its descriptors, which name a known level.)
             let idempotency = m["idempotency"]?.stringValue.flatMap(Idempotency.init(rawValue:)) ?? .unknown
+            if let value = m["streaming"], value.stringValue == nil { throw .malformed("method \(name): streaming must be a string") }
             methods.append(
                 Method(
                     name: name, fullName: fullName, request: request, response: response,
-                    description: m["description"]?.stringValue ?? "", idempotency: idempotency))
+                    description: m["description"]?.stringValue ?? "", idempotency: idempotency, streaming: m["streaming"]?.stringValue))
         }
         self.methods = methods
         var messages: [String: JSONObject] = [:]

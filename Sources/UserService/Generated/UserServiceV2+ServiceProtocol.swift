@@ -7,7 +7,8 @@ import UserV2
 extension UserServiceV2 {
     /// The server side of `user.v2.UserService`: one function per method of
     /// `Schemas/user.v2.json`, given the typed request and the call's context, answering now
-    /// (``ServerAnswer/ok(_:)``, ``ServerAnswer/failed(_:)``) or later (``ServerAnswer/later(_:)``).
+    /// (``ServerAnswer/ok(_:)``, ``ServerAnswer/failed(_:)``) or later (``ServerAnswer/later(_:)``); a
+    /// server-streaming method writes its messages to a ``ServerStreamWriter`` and returns to end the stream.
     ///
     /// Conform, and host the conformer in a ``UserRPCServer``: ``RPCService/registerMethods(with:)``
     /// registers every method, and the server checks them against the schema when it is made.

@@ -1,0 +1,56 @@
+import NIOCore
+import UserRPCWire
+
+/// Writes the messages of one server-streaming call.
+///
+/// Each ``write(_:)`` waits until the client has granted credit for one more message and the
+/// connection can take it, so a producer never runs ahead of its reader: a stream holds at most one
+/// message the client has not asked for yet. Once the call has ended (the client cancelled it, its
+/// deadline passed, the server is shutting down, the connection closed), a write throws the status
+/// the call ended with, and the handler's task is cancelled.
+public struct ServerStreamWriter<Message: RPCMessage>: Sendable {
+    let sink: ServerStreamSink
+
+    /// Sends `message` as the stream's next message, once the client's credit allows it.
+    public func write(_ message: Message) async throws(RPCError) {
+        var frame = sink.allocator.buffer(capacity: 256)
+        ServerFrame.writeMessage(id: sink.callID, message: message, into: &frame)
+        try await sink.send(frame)
+    }
+}
+
+/// Where a stream's frames go: its connection, on the connection's event loop.
+final class ServerStreamSink: Sendable {
+    let callID: UInt64
+    let allocator: ByteBufferAllocator
+    private let eventLoop: any EventLoop
+    private let deliver: @Sendable (_ frame: ByteBuffer, _ sent: CheckedContinuation<Result<Void, RPCError>, Never>) -> Void
+
+    /// `deliver` runs on `eventLoop`: it writes the frame (or holds it until credit comes) and
+    /// resumes `sent` once the frame is written, or with the call's end.
+    init(
+        callID: UInt64, allocator: ByteBufferAllocator, eventLoop: any EventLoop,
+        deliver: @escaping @Sendable (ByteBuffer, CheckedContinuation<Result<Void, RPCError>, Never>) -> Void
+    ) {
+        self.callID = callID
+        self.allocator = allocator
+        self.eventLoop = eventLoop
+        self.deliver = deliver
+    }
+
+    func send(_ frame: ByteBuffer) async throws(RPCError) {
+        let result = await withCheckedContinuation { (sent: CheckedContinuation<Result<Void, RPCError>, Never>) in
+            let deliver = self.deliver
+            eventLoop.execute { deliver(frame, sent) }
+        }
+        try result.get()
+    }
+}
+
+/// The payload of the response that ends a stream OK: an empty object.
+struct StreamEnd: RPCMessage {
+    static let messageName = ""
+    init() {}
+    init(fields: inout some MessageFieldReader) {}
+    func write(fields: inout MessageFieldWriter) {}
+}
