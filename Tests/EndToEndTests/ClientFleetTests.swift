@@ -43,14 +43,15 @@ struct ClientFleetTests {
     func roundRobin() async throws {
         let repository = UserRepository(store: InMemoryUserStore())
         let counters = [CallCounter(), CallCounter(), CallCounter()]
-        var servers: [TestServer] = []
-        for counter in counters { servers.append(try await TestServer.start(repository: repository, interceptors: [counter])) }
-        let client = Self.client(servers.map(\.port))
-        let user = try await client.registerUser(username: "spread", email: "spread@example.com")
-        for _ in 0..<29 { #expect(try await client.getUser(id: user.id) == user) }
-        #expect(counters.map(\.seen.count) == [10, 10, 10], "\(counters.map(\.seen))")
-        await client.close()
-        for server in servers { try await server.stop() }
+        try await withTestServers(
+            counters.count, start: { try await TestServer.start(repository: repository, interceptors: [counters[$0]]) },
+            body: { servers in
+                let client = Self.client(servers.map(\.port))
+                let user = try await client.registerUser(username: "spread", email: "spread@example.com")
+                for _ in 0..<29 { #expect(try await client.getUser(id: user.id) == user) }
+                #expect(counters.map(\.seen.count) == [10, 10, 10], "\(counters.map(\.seen))")
+                await client.close()
+            })
     }
 
     @Test("a server that does not accept connections leaves rotation without failing a call, and comes back once it listens again")

@@ -171,6 +171,18 @@ public func withTestServer<T>(
     try await TestServer.start(backend: backend, configure: configure).scoped(body)
 }
 
+/// Runs `body` with `count` servers, server `index` started by `start(index)`, then stops them all,
+/// whether `body` returns or throws (and those already started when a later one fails to start).
+public func withTestServers<T>(
+    _ count: Int, start: (Int) async throws -> TestServer, body: ([TestServer]) async throws -> T
+) async throws -> T {
+    func nest(_ started: [TestServer]) async throws -> T {
+        guard started.count < count else { return try await body(started) }
+        return try await start(started.count).scoped { server in try await nest(started + [server]) }
+    }
+    return try await nest([])
+}
+
 extension TestServer {
     /// Runs `body` with this server, then closes the clients it made and stops it, whether `body`
     /// returns or throws.
