@@ -1,5 +1,6 @@
 import Foundation
 import HealthV1
+import NIOConcurrencyHelpers
 import Testing
 import UserRPCClient
 import UserRPCServer
@@ -143,6 +144,72 @@ struct StreamingEndToEndTests {
                 for try await _ in client.stream(CountingService.count, .init(value: 3)) {}
             }
             #expect(error?.code == .unimplemented)
+            await client.close()
+        }
+    }
+}
+
+/// A sleep that returns when the test says: each `advance()` waits for a sleeper, then wakes it.
+final class ManualSleeps: Sendable {
+    private struct State {
+        var sleepers: [CheckedContinuation<Void, any Error>] = []
+        var advancers: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = NIOLockedValueBox(State())
+
+    func sleep(_ duration: Duration) async throws {
+        try await withCheckedThrowingContinuation { (sleeper: CheckedContinuation<Void, any Error>) in
+            let advancers = state.withLockedValue { state in
+                state.sleepers.append(sleeper)
+                defer { state.advancers = [] }
+                return state.advancers
+            }
+            for advancer in advancers { advancer.resume() }
+        }
+    }
+
+    /// Waits until something sleeps, then wakes every sleeper.
+    func advance() async {
+        while true {
+            let sleepers = state.withLockedValue { state in
+                defer { state.sleepers = [] }
+                return state.sleepers
+            }
+            if !sleepers.isEmpty {
+                for sleeper in sleepers { sleeper.resume() }
+                return
+            }
+            await withCheckedContinuation { (advancer: CheckedContinuation<Void, Never>) in
+                let ready = state.withLockedValue { state in
+                    if !state.sleepers.isEmpty { return true }
+                    state.advancers.append(advancer)
+                    return false
+                }
+                if ready { advancer.resume() }
+            }
+        }
+    }
+}
+
+extension StreamingEndToEndTests {
+    @Test("health Watch reports a required dependency lost and back, at the next probing (a manual clock), and only changes")
+    func healthWatchDependency() async throws {
+        let down = NIOLockedValueBox(false)
+        let sleeps = ManualSleeps()
+        let health = HealthService(
+            probes: [HealthProbe(name: "Database", isRequired: true) { down.withLockedValue { $0 } ? "unreachable" : nil }],
+            sleep: { try await sleeps.sleep($0) })
+        try await TestServer.start(services: [health]).scoped { server async throws in
+            let client = server.client()
+            var statuses = client.health.watch().makeAsyncIterator()
+            #expect(try await statuses.next() == HealthCheckResponse(status: .serving))
+            await sleeps.advance()  // probed again, unchanged: nothing is sent
+            down.withLockedValue { $0 = true }
+            await sleeps.advance()
+            #expect(try await statuses.next() == HealthCheckResponse(status: .notServing, detail: "Database: unreachable"))
+            down.withLockedValue { $0 = false }
+            await sleeps.advance()
+            #expect(try await statuses.next() == HealthCheckResponse(status: .serving))
             await client.close()
         }
     }

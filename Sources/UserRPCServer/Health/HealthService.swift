@@ -38,14 +38,20 @@ public final class HealthService: HealthServiceV1.ServiceProtocol {
     private let probes: [HealthProbe]
     /// How often a `Watch` probes the dependencies again, to report a change.
     private let watchInterval: Duration
+    /// Waits for the next probing of a watch (`Task.sleep`; a test's manual clock).
+    private let sleep: @Sendable (Duration) async throws -> Void
     private let state = NIOLockedValueBox(State())
     private static let shuttingDown = HealthCheckResponse(status: .notServing, detail: "the server is shutting down")
 
     /// A health service that checks `probes` on every `Check`, and every `watchInterval` (default 1 s)
-    /// while a `Watch` is open.
-    public init(probes: [HealthProbe] = [], watchInterval: Duration = .seconds(1)) {
+    /// while a `Watch` is open; `sleep` waits out the interval (a test passes a manual clock's).
+    public init(
+        probes: [HealthProbe] = [], watchInterval: Duration = .seconds(1),
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
         self.probes = probes
         self.watchInterval = watchInterval
+        self.sleep = sleep
     }
 
     /// Whether a graceful shutdown has begun (every check then answers NOT_SERVING).
@@ -87,13 +93,13 @@ public final class HealthService: HealthServiceV1.ServiceProtocol {
             state.watchers[state.nextWatcher] = wakeUp
             return state.nextWatcher
         }
-        let interval = watchInterval
+        let (interval, sleep) = (watchInterval, self.sleep)
         // The probes are the only other source of change: without them, only a shutdown wakes the watch.
         let ticker =
             probes.isEmpty
             ? nil
             : Task {
-                while (try? await Task.sleep(for: interval)) != nil { wakeUp.yield() }
+                while (try? await sleep(interval)) != nil, !Task.isCancelled { wakeUp.yield() }
             }
         defer {
             ticker?.cancel()
