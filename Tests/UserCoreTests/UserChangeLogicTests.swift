@@ -65,7 +65,7 @@ struct UserChangeLogicTests {
         #expect(changed.version == 4 && changed.username == "Countess" && changed.email == "other2@example.com")
         // Three attempts to write: two lost their race, the third committed.
         #expect(store.writes.withLockedValue { $0 } == 3)
-        #expect(try store.inner.user(id: ada.id, cancellation: nil) == changed)
+        #expect(store.inner.user(id: ada.id, cancellation: nil) == changed)
     }
 
     @Test("with expected_version, a change that lost a race is ABORTED with the current version, and writes nothing")
@@ -74,7 +74,7 @@ struct UserChangeLogicTests {
         store.races.withLockedValue { $0 = 1 }
         let change = try logic.makeChange(id: ada.id, username: "Countess", email: nil, expectedVersion: 1)
         #expect(throws: UserError.versionMismatch(id: ada.id, current: 2)) { try logic.update(change, cancellation: nil) }
-        #expect(try store.inner.user(id: ada.id, cancellation: nil)?.username == "ada")
+        #expect(store.inner.user(id: ada.id, cancellation: nil)?.username == "ada")
     }
 
     @Test("a change that changes nothing is not written; an unknown id is NOT_FOUND; a stale expected_version is ABORTED before any write")
@@ -102,7 +102,7 @@ struct UserChangeLogicTests {
         store.races.withLockedValue { $0 = 1 }
         let deleted = try logic.delete(UserDeletion(id: ada.id, expectedVersion: nil), cancellation: nil)
         #expect(deleted.version == 3)
-        #expect(try store.inner.user(id: ada.id, cancellation: nil) == nil)
+        #expect(store.inner.user(id: ada.id, cancellation: nil) == nil)
     }
 }
 

@@ -1,0 +1,70 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+import UserCore
+
+/// The in-process change feed: commit order, cursors, what is kept, and waiting for the next event.
+@Suite("User change feed")
+struct UserChangeFeedTests {
+    static func user(_ name: String) -> User {
+        User(id: UUID(), username: name, email: "\(name)@example.com", createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+    }
+
+    @Test("events come in the order they were appended, from any cursor, in batches of at most the limit")
+    func order() throws {
+        let feed = UserChangeFeed(feedID: 7)
+        let start = feed.head
+        #expect(start == UserFeedCursor(feedID: 7, position: 0))
+        let users = (0..<5).map { Self.user("u\($0)") }
+        for user in users { feed.append(.registered, user, committedAt: Date()) }
+        feed.append(.deleted, users[0], committedAt: Date())
+        let all = try feed.events(after: start, limit: 100)
+        #expect(all.map(\.position) == [1, 2, 3, 4, 5, 6])
+        #expect(all.map(\.kind) == [.registered, .registered, .registered, .registered, .registered, .deleted])
+        #expect(try feed.events(after: start, limit: 2).map(\.position) == [1, 2])
+        #expect(try feed.events(after: UserFeedCursor(feedID: 7, position: 4), limit: 100).map(\.position) == [5, 6])
+        #expect(try feed.events(after: feed.head, limit: 100).isEmpty)
+    }
+
+    @Test("a cursor's text reads back as the same cursor; anything else is not a cursor")
+    func cursorText() {
+        let cursor = UserFeedCursor(feedID: 0xdead_beef, position: 42)
+        #expect(cursor.text == "c1.deadbeef.42")
+        #expect(UserFeedCursor(text: cursor.text) == cursor)
+        for junk in ["", "c1", "c1.deadbeef", "c2.deadbeef.42", "c1.DEADBEEF.42", "c1.xyz.1", "c1.1.-1", "c1.1.1.1", "c1.11111111111111111.1"] {
+            #expect(UserFeedCursor(text: junk) == nil, "\(junk)")
+        }
+    }
+
+    @Test("past the capacity or the retention, an old cursor is expired; another feed's too; one ahead is unknown")
+    func expiry() throws {
+        let clock = NIOLockedValueBox(Date(timeIntervalSince1970: 1_800_000_000))
+        let feed = UserChangeFeed(feedID: 1, capacity: 3, retention: .seconds(60), now: { clock.withLockedValue { $0 } })
+        let start = feed.head
+        for index in 0..<5 { feed.append(.registered, Self.user("c\(index)"), committedAt: clock.withLockedValue { $0 }) }
+        #expect(throws: UserFeedError.cursorExpired) { try feed.events(after: start, limit: 10) }
+        #expect(try feed.events(after: UserFeedCursor(feedID: 1, position: 2), limit: 10).map(\.position) == [3, 4, 5])
+        #expect(throws: UserFeedError.cursorExpired) { try feed.events(after: UserFeedCursor(feedID: 2, position: 2), limit: 10) }
+        #expect(throws: UserFeedError.cursorUnknown) { try feed.events(after: UserFeedCursor(feedID: 1, position: 9), limit: 10) }
+        // An hour later the events are past their retention, but the newest is kept: the head still reads.
+        clock.withLockedValue { $0 += 3600 }
+        #expect(throws: UserFeedError.cursorExpired) { try feed.events(after: UserFeedCursor(feedID: 1, position: 3), limit: 10) }
+        #expect(try feed.events(after: feed.head, limit: 10).isEmpty)
+        #expect(feed.head.position == 5)
+    }
+
+    @Test("wait returns at once when an event is there, when one is appended, and when its task is cancelled")
+    func waiting() async throws {
+        let feed = UserChangeFeed(feedID: 3)
+        let start = feed.head
+        let waiter = Task { await feed.wait(after: start) }
+        feed.append(.registered, Self.user("w"), committedAt: Date())
+        await waiter.value
+        await feed.wait(after: start)  // an event is there: no wait
+        let head = feed.head
+        let cancelled = Task { await feed.wait(after: head) }
+        cancelled.cancel()
+        await cancelled.value
+        #expect(try feed.events(after: start, limit: 10).count == 1)
+    }
+}
