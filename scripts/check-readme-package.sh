@@ -43,7 +43,8 @@ examples = [b for b in blocks if "client." in b or "UserRPCClient(" in b]
 main = examples[0]
 assert main.lstrip().startswith("import UserRPCClient"), "the first example starts with its import"
 body = main.replace("import UserRPCClient\n", "")
-source = "import Foundation\nimport UserRPCClient\n\n"
+# No `import Foundation`: `import UserRPCClient` must be all the examples need (UUID and Date included).
+source = "import UserRPCClient\n\n"
 source += "func example0() async {\n" + body + "\n}\n\n"
 for index, example in enumerate(examples[1:], start=1):
     source += f"func example{index}(client: UserRPCClient, ids: [UUID]) async throws {{\n" + example + "\n}\n\n"

@@ -8,3 +8,13 @@
 @_exported import UserRPCWire
 @_exported import UserV1
 @_exported import UserV2
+
+// The Foundation value types the messages hold (a user's `id: UUID`, its `createdAt: Date`): a
+// program that only calls the service uses them without importing Foundation itself.
+#if canImport(FoundationEssentials)
+    @_exported import struct FoundationEssentials.UUID
+    @_exported import struct FoundationEssentials.Date
+#else
+    @_exported import struct Foundation.UUID
+    @_exported import struct Foundation.Date
+#endif
