@@ -1,0 +1,63 @@
+import Testing
+import UserRPCClient
+import UserRPCTestKit
+
+/// The client's conveniences around the calls: pages as one sequence, and the scoped client.
+@Suite("Client conveniences")
+struct ClientConveniencesTests {
+    @Test("searchAllUsers visits every matching user across pages, in the server's order, through v1 and v2")
+    func allPages() async throws {
+        try await withTestServer { server in
+            let client = server.client()
+            for index in 0..<23 {
+                _ = try await client.registerUser(username: "page\(index < 10 ? "0" : "")\(index)", email: "page\(index)@example.com")
+            }
+            _ = try await client.registerUser(username: "other", email: "other@example.com")
+            var v1: [String] = []
+            for try await user in client.v1.searchAllUsers(username: "page", pageSize: 5) { v1.append(user.username) }
+            #expect(v1 == (0..<23).map { "page\($0 < 10 ? "0" : "")\($0)" })
+            var v2: [String] = []
+            for try await user in client.v2.searchAllUsers(pageSize: 7) { v2.append(user.username) }
+            #expect(v2 == ["other"] + v1, "ordered by username")
+            var none = 0
+            for try await _ in client.v2.searchAllUsers(username: "nobody") { none += 1 }
+            #expect(none == 0)
+            await client.close()
+        }
+    }
+
+    @Test("a page's error ends the loop with it")
+    func pageError() async throws {
+        try await withTestServer { server in
+            let client = server.client()
+            let error = await #expect(throws: UserRPCError.self) {
+                for try await _ in client.v1.searchAllUsers(pageSize: 0) {}
+            }
+            #expect(error?.code == .invalidArgument)
+            await client.close()
+        }
+    }
+
+    @Test("withUserRPCClient closes its client when the body returns and when it throws")
+    func scopedClient() async throws {
+        try await withTestServer { server in
+            let configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: server.port)
+            let escaped = try await withUserRPCClient(configuration) { client async throws(UserRPCError) in
+                #expect(try await client.checkHealth().status == .serving)
+                return client
+            }
+            let afterReturn = await #expect(throws: UserRPCError.self) { try await escaped.checkHealth() }
+            #expect(afterReturn?.code == .unavailable)
+            struct Failed: Error {}
+            var thrownFrom: UserRPCClient?
+            await #expect(throws: Failed.self) {
+                try await withUserRPCClient(configuration) { client async throws in
+                    thrownFrom = client
+                    throw Failed()
+                }
+            }
+            let afterThrow = await #expect(throws: UserRPCError.self) { try await thrownFrom?.checkHealth() }
+            #expect(afterThrow?.code == .unavailable)
+        }
+    }
+}
