@@ -196,15 +196,12 @@ extension UserRPCClient {
         /// Metadata for this call only, merged over the client's ``UserRPCClient/Configuration/metadata``.
         public var metadata: [String: String]
 
-        /// Options with this deadline and metadata; the defaults add nothing to the client's configuration.
-        public init(timeout: Duration? = nil, metadata: [String: String] = [:]) {
+        /// Options with this deadline and metadata, and an idempotency key when given (see
+        /// ``idempotencyKey``); the defaults add nothing to the client's configuration.
+        public init(timeout: Duration? = nil, metadata: [String: String] = [:], idempotencyKey: String? = nil) {
             self.timeout = timeout
             self.metadata = metadata
-        }
-
-        /// Options carrying an idempotency key (with this deadline).
-        public init(timeout: Duration? = nil, idempotencyKey: String) {
-            self.init(timeout: timeout, metadata: ["idempotency-key": idempotencyKey])
+            if let idempotencyKey { self.metadata["idempotency-key"] = idempotencyKey }
         }
 
         /// The `idempotency-key` metadata entry: a RegisterUser call that carries one is answered

@@ -60,4 +60,18 @@ struct ClientConveniencesTests {
             #expect(afterThrow?.code == .unavailable)
         }
     }
+
+    @Test("CallOptions takes metadata and an idempotency key together, and the server honours the key")
+    func metadataAndKey() async throws {
+        let options = CallOptions(timeout: .seconds(5), metadata: ["x-request-id": "both-1"], idempotencyKey: "key-both")
+        #expect(options.metadata == ["x-request-id": "both-1", "idempotency-key": "key-both"])
+        #expect(options.idempotencyKey == "key-both")
+        try await withTestServer { server in
+            let client = server.client()
+            let first = try await client.v2.registerUser(username: "both", email: "both@example.com", options: options)
+            let repeated = try await client.v2.registerUser(username: "both", email: "both@example.com", options: options)
+            #expect(repeated == first)
+            await client.close()
+        }
+    }
 }
