@@ -77,7 +77,7 @@ extension JSONObject {
 
 /// The server side of streams, on a manual clock: credit, the end of a stream, cancel, deadline,
 /// goaway and its grace period, a stream that is not read beside unary calls, and the idle timer.
-@Suite("Server streams on one connection", .timeLimit(.minutes(1)))
+@Suite("Server streams on one connection", .timeLimit(.minutes(5)))
 struct StreamingConnectionTests {
     @Test("the server sends no more messages than the client granted: the request's window, then each credit; then the final OK")
     func credits() async throws {
@@ -139,7 +139,7 @@ struct StreamingConnectionTests {
         await connection.advanceTime(by: .seconds(1))
         let end = try await connection.nextFrame()
         #expect(end.callID == 1 && end.code == "DEADLINE_EXCEEDED")
-        // The stream without a timeout has no deadline at all.
+        // The stream without a timeout has no deadline at all (ten times the unary maximum later).
         await connection.advanceTime(by: .seconds(3600))
         #expect(try await connection.framesSoFar().isEmpty)
     }
@@ -148,6 +148,7 @@ struct StreamingConnectionTests {
     func notIdle() async throws {
         let connection = try await StreamingChannel { $0.idleTimeout = .seconds(300) }
         try await connection.send(#"{"type":"request","id":1,"method":"test.v1.Streams/Endless","window":0,"payload":{"text":""}}"#)
+        // An hour with nothing sent either way: no timer polls the connection meanwhile.
         await connection.advanceTime(by: .seconds(3600))
         #expect(try await connection.framesSoFar().isEmpty, "no goaway")
         try await connection.send(#"{"type":"cancel","id":1}"#)

@@ -79,6 +79,9 @@ struct ServerConnectionStateMachine {
     /// When the first byte of the frame now partly received arrived; `nil` when none is.
     private var partialFrameStartedAt: NIODeadline?
     private var readCheckScheduled = false
+    /// Whether an idle check is set. None is while calls are in flight (the connection cannot be
+    /// idle then); the last call to finish sets one.
+    private var idleCheckScheduled = false
     private var inputClosed = false
     /// Bytes the client had taken when reading was paused or the stall timer last fired.
     private var writtenAtLastStallCheck = 0
@@ -98,6 +101,7 @@ struct ServerConnectionStateMachine {
     /// The connection is up.
     mutating func activated(now: NIODeadline) -> Action {
         lastActivity = now
+        idleCheckScheduled = true
         return .scheduleIdleCheck(at: now + configuration.idleTimeout)
     }
 
@@ -135,15 +139,20 @@ struct ServerConnectionStateMachine {
 
     /// The idle timer fired.
     mutating func idleCheckFired(hasPartialFrame: Bool, now: NIODeadline) -> Action {
+        idleCheckScheduled = false
         guard state == .active else { return .none }
+        // Not idle while calls are in flight, however quiet (a stream may send nothing for hours):
+        // no check until the last one finishes (`callFinished`), rather than one every few ms.
+        guard callsInFlight == 0 else { return .none }
         let idleSince = lastActivity
-        if callsInFlight == 0, !hasPartialFrame, now - idleSince >= configuration.idleTimeout {
+        if !hasPartialFrame, now - idleSince >= configuration.idleTimeout {
             state = .draining
             // The grace period bounds this drain too: a client that keeps sending after the goaway
             // is not kept forever.
             return .sendGoAway(graceEndsAt: now + configuration.gracePeriod, lingerEndsAt: now + configuration.closeLinger)
         }
         let next = max(idleSince + configuration.idleTimeout, now + .milliseconds(10))
+        idleCheckScheduled = true
         return .scheduleIdleCheck(at: next)
     }
 
@@ -174,6 +183,10 @@ struct ServerConnectionStateMachine {
         guard callsInFlight == 0 else { return .none }
         if inputClosed, state == .active || state == .draining { return closeGracefully(now: now) }
         if state == .draining { return .scheduleLingerEnd(at: now + configuration.closeLinger) }
+        if state == .active, !idleCheckScheduled {
+            idleCheckScheduled = true
+            return .scheduleIdleCheck(at: now + configuration.idleTimeout)
+        }
         return .none
     }
 
