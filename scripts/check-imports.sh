@@ -23,7 +23,7 @@ for target in manifest["targets"]:
         for name in files:
             if name.endswith(".swift"):
                 for line in open(os.path.join(directory, name)):
-                    match = re.match(r"\s*(?:@testable\s+|@_exported\s+)?import\s+(\w+)", line)
+                    match = re.match(r"\s*(?:@testable\s+|@_exported\s+)?import\s+(?:(?:struct|class|enum|protocol|typealias|func|var|let)\s+)?(\w+)", line)
                     if match:
                         imported.add(match.group(1))
     missing = sorted(imported - declared - system - {target["name"]})
