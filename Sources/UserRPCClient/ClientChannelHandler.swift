@@ -158,6 +158,12 @@ final class ClientChannelHandler: ChannelInboundHandler {
         scheduleFlush()
     }
 
+    /// Writes what is waiting now (before the connection is closed: a cancel written just before
+    /// must reach the server).
+    func flushPending() {
+        flush()
+    }
+
     /// The loop stopped reading stream `id` before its end: the server is told to end it.
     func cancelStream(id: UInt64) {
         guard streams.removeValue(forKey: id) != nil else { return }

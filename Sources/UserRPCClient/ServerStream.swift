@@ -86,6 +86,11 @@ extension UserRPCClient {
 
             /// The next message; `nil` once the stream ended OK (and after it ended at all).
             public mutating func next(isolation actor: isolated (any Actor)?) async throws(UserRPCError) -> Element? {
+                // A cancelled task ends the call even while messages are waiting to be taken.
+                if Task.isCancelled, call.isRunning {
+                    call.cancel()
+                    throw UserRPCError(code: .cancelled, message: "call cancelled")
+                }
                 if call.needsOpening() {
                     do throws(UserRPCError) {
                         try await open(call)
@@ -236,8 +241,19 @@ final class ClientStream: Sendable {
         connection?.withHandler { $0.cancelStream(id: id) }
     }
 
-    /// A message arrived (on the connection's event loop).
+    /// A message arrived (on the connection's event loop). One beyond the credit this client
+    /// granted ends the call: the server broke the protocol, and the client keeps no more than its
+    /// window.
     func receive(_ payload: JSONObject) {
+        let overrun = state.withLockedValue { state -> Bool in
+            guard state.end == nil else { return false }
+            return UInt64(state.received.count - state.taken) >= window
+        }
+        if overrun {
+            finish(.failure(UserRPCError(code: .internal, message: "the server sent more messages than the client granted")))
+            cancel()
+            return
+        }
         let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             guard state.end == nil else { return nil }
             state.received.append(payload)

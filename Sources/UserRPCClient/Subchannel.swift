@@ -116,7 +116,10 @@ final class Subchannel: Sendable {
             return state.connection
         }
         switch previous {
-        case .ready(let connection): try? await connection.channel.close()
+        case .ready(let connection):
+            // What calls wrote last (a stream's cancel) goes out before the close.
+            connection.withHandler { $0.flushPending() }
+            try? await connection.channel.close()
         case .connecting(let future): try? await future.get().channel.close()
         case .idle, .closed: break
         }

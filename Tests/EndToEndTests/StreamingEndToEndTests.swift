@@ -118,6 +118,52 @@ struct StreamingEndToEndTests {
         }
     }
 
+    @Test("a cancelled task's next read throws CANCELLED even with messages waiting, and the server's producer is stopped")
+    func cancelledWithMessagesWaiting() async throws {
+        let counting = CountingService()
+        try await TestServer.start(extraServices: [counting]).scoped { server in
+            let client = server.client()
+            let (firstTaken, taken) = AsyncStream.makeStream(of: Void.self)
+            let (goOn, go) = AsyncStream.makeStream(of: Void.self)
+            let reader = Task { () async throws -> Int in
+                var iterator = client.stream(CountingService.count, .init(value: 1_000_000), window: 16).makeAsyncIterator()
+                _ = try await iterator.next()
+                taken.yield()
+                var gate = goOn.makeAsyncIterator()
+                _ = await gate.next()
+                return try await iterator.next()?.value ?? -1
+            }
+            var first = firstTaken.makeAsyncIterator()
+            _ = await first.next()
+            reader.cancel()
+            go.yield()
+            let outcome = await reader.result
+            guard case .failure(let error as UserRPCError) = outcome else {
+                Issue.record("the read after the cancel did not throw: \(outcome)")
+                return
+            }
+            #expect(error.code == .cancelled)
+            var ends = counting.ends.stream.makeAsyncIterator()
+            #expect(await ends.next()?.code == .cancelled)
+            await client.close()
+        }
+    }
+
+    @Test("leaving a loop and closing the client at once (a scoped client) still ends the stream on the server")
+    func leaveAndClose() async throws {
+        let counting = CountingService()
+        try await TestServer.start(extraServices: [counting]).scoped { server in
+            let configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: server.port)
+            try await withUserRPCClient(configuration) { client async throws(UserRPCError) in
+                for try await number in client.stream(CountingService.count, .init(value: 1_000_000), window: 4) where number.value == 2 {
+                    break
+                }
+            }
+            var ends = counting.ends.stream.makeAsyncIterator()
+            #expect(await ends.next()?.code == .cancelled)
+        }
+    }
+
     @Test("leaving the loop early cancels the call on the server (its producer's write fails CANCELLED); the client serves on")
     func leavingTheLoop() async throws {
         let counting = CountingService()

@@ -214,4 +214,18 @@ struct StreamingConnectionTests {
         #expect(try await connection.nextFrame().text == "unary", "a window on a unary call is ignored")
         #expect(connection.channel.isActive)
     }
+
+    @Test("a client that shuts its side ends its streams CANCELLED (it can no longer grant credit or cancel); a unary call is still answered")
+    func halfClose() async throws {
+        let connection = try await StreamingChannel()
+        try await connection.send(#"{"type":"request","id":1,"method":"test.v1.Streams/Endless","window":0,"payload":{"text":""}}"#)
+        try await connection.send(#"{"type":"request","id":2,"method":"test.v1.Streams/Echo","payload":{"text":"still"}}"#)
+        #expect(try await connection.nextFrame().text == "still")
+        connection.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        await connection.channel.testingEventLoop.run()
+        let end = try await connection.nextFrame()
+        #expect(end.callID == 1 && end.code == "CANCELLED")
+        await connection.service.progress.wait { _, ended in ended != nil }
+        #expect(connection.service.progress.ended?.code == .cancelled)
+    }
 }

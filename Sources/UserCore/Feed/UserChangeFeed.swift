@@ -138,6 +138,8 @@ public final class UserChangeFeed: Sendable {
 
     /// Returns once an event after `cursor` is there (at once if one is), or the task is cancelled.
     public func wait(after cursor: UserFeedCursor) async {
+        // Another feed's cursor: `events(after:)` says it is expired, at once.
+        guard cursor.feedID == feedID else { return }
         let waiter = state.write { state -> UInt64? in
             guard state.firstPosition + UInt64(state.events.count) - 1 <= cursor.position else { return nil }
             state.nextWaiter += 1
@@ -162,7 +164,9 @@ public final class UserChangeFeed: Sendable {
     /// Drops events beyond the capacity and older than the retention (the newest is always kept,
     /// so the head's position stays known).
     private func dropExpired(_ state: inout State) {
-        var drop = max(0, state.events.count - capacity)
+        // Past the capacity, a sixteenth more is dropped at once, so that appends at capacity do not
+        // move the whole array each time.
+        var drop = state.events.count > capacity ? state.events.count - capacity + capacity / 16 : 0
         let oldest = now().addingTimeInterval(-Double(retention.components.seconds) - Double(retention.components.attoseconds) / 1e18)
         while drop < state.events.count - 1, state.events[drop].committedAt < oldest { drop += 1 }
         guard drop > 0 else { return }

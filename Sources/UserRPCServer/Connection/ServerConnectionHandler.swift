@@ -178,6 +178,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             perform(machine.quiesce(now: context.eventLoop.now))
         case ChannelEvent.inputClosed:
             inbound.removeAll()
+            // A client that shut its side can no longer grant credit or cancel: its streams end
+            // CANCELLED (its unary calls are still answered).
+            endStreams(RPCError(code: .cancelled, message: "the client shut its side of the connection"))
             perform(machine.inputClosed(now: context.eventLoop.now))
         default:
             context.fireUserInboundEventTriggered(event)
@@ -398,6 +401,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func grantCredit(id: UInt64, add: UInt64) {
         guard inFlight[id]?.stream != nil, let context else { return }
         send(inFlight[id]!.stream!.grant(add, canWrite: context.channel.isWritable))
+    }
+
+    /// Ends every stream in flight with `error` and stops its work.
+    private func endStreams(_ error: RPCError) {
+        for id in inFlight.keys.sorted() where inFlight[id]?.stream != nil {
+            guard let entry = takeInFlight(id, endingWith: error) else { continue }
+            stop(entry)
+            var call = entry.context
+            answer(&call, failure: error)
+            callEnded()
+        }
     }
 
     /// The connection can take output again: held stream messages go out while their credit lasts.

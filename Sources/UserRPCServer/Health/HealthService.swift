@@ -115,7 +115,9 @@ public final class HealthService: HealthServiceV1.ServiceProtocol {
                 try await writer.write(current)
                 last = current
             }
-            if current == Self.shuttingDown { return }
+            // Nothing changes after a shutdown began: the watch ends once it has reported it (a
+            // watch of a service not hosted ends too, still UNKNOWN_SERVICE).
+            if isShuttingDown { return }
         } while await wakeUpsIterator.next() != nil && !Task.isCancelled
     }
 

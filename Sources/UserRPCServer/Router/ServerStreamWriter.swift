@@ -6,8 +6,9 @@ import UserRPCWire
 /// Each ``write(_:)`` waits until the client has granted credit for one more message and the
 /// connection can take it, so a producer never runs ahead of its reader: a stream holds at most one
 /// message the client has not asked for yet. Once the call has ended (the client cancelled it, its
-/// deadline passed, the server is shutting down, the connection closed), a write throws the status
-/// the call ended with, and the handler's task is cancelled.
+/// deadline passed, the server is shutting down, the connection closed), the handler's task is
+/// cancelled and a write throws: the status the call ended with when the write was waiting, and
+/// CANCELLED for a write made after the end.
 public struct ServerStreamWriter<Message: RPCMessage>: Sendable {
     let sink: ServerStreamSink
 
