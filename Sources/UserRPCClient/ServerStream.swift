@@ -19,14 +19,12 @@ extension UserRPCClient {
         _ method: ServerStreamingMethodDescriptor<Request, Response>, _ request: Request, options: CallOptions = CallOptions(),
         window: UInt64 = 256
     ) -> ServerStream<Response> {
-        let window = max(1, min(window, ClientFrame.maxCredit))
-        let encoder = RequestFrameEncoder(
-            method: method.fullName, timeoutMilliseconds: options.timeout?.wholeMillisecondsRoundedUp, metadata: callMetadata(options),
-            window: window)
-        let send: @Sendable (ClientStream) async throws(UserRPCError) -> Void = { [self] stream throws(UserRPCError) in
-            try await open(stream) { id, frame in encoder.writeFrame(id: id, message: request, into: &frame) }
+        makeStream(method: method.fullName, options: options, window: window) {
+            try Response.decode(json: $0, unknownFields: .ignore)
+        } writeFrame: {
+            encoder, id, frame in
+            encoder.writeFrame(id: id, message: request, into: &frame)
         }
-        return ServerStream(window: window, decode: { try Response.decode(json: $0, unknownFields: .ignore) }, open: send)
     }
 
     /// Calls the server-streaming method `method` (a full name, or a short one this build knows) with
@@ -36,16 +34,28 @@ extension UserRPCClient {
         -> ServerStream<JSONObject>
     {
         let (fullName, _) = try Self.knownMethod(method)
-        let window = max(1, min(window, ClientFrame.maxCredit))
-        let encoder = RequestFrameEncoder(
-            method: fullName, timeoutMilliseconds: options.timeout?.wholeMillisecondsRoundedUp, metadata: callMetadata(options), window: window)
         var writer = JSONWriter()
         writer.value(.object(payload))
         let bytes = writer.bytes
-        let send: @Sendable (ClientStream) async throws(UserRPCError) -> Void = { [self] stream throws(UserRPCError) in
-            try await open(stream) { id, frame in bytes.withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frame) } }
+        return makeStream(method: fullName, options: options, window: window) {
+            $0
+        } writeFrame: { encoder, id, frame in
+            bytes.withUnsafeBytes { encoder.writeFrame(id: id, payload: $0, into: &frame) }
         }
-        return ServerStream(window: window, decode: { $0 }, open: send)
+    }
+
+    /// A stream of `method`'s messages, each read by `decode`; its request frame is written by
+    /// `writeFrame` (with the encoder of this method, options and window) when iteration begins.
+    private func makeStream<Element: Sendable>(
+        method: String, options: CallOptions, window: UInt64, decode: @escaping @Sendable (JSONObject) throws -> Element,
+        writeFrame: @escaping @Sendable (RequestFrameEncoder, UInt64, inout ByteBuffer) -> Void
+    ) -> ServerStream<Element> {
+        let window = max(1, min(window, ClientFrame.maxCredit))
+        let encoder = RequestFrameEncoder(
+            method: method, timeoutMilliseconds: options.timeout?.wholeMillisecondsRoundedUp, metadata: callMetadata(options), window: window)
+        return ServerStream(window: window, decode: decode) { [self] stream throws(UserRPCError) in
+            try await open(stream) { id, frame in writeFrame(encoder, id, &frame) }
+        }
     }
 
     /// Sends the request of `stream` (its frame written by `writeFrame` for the call's id) on the

@@ -405,13 +405,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Ends every stream in flight with `error` and stops its work.
     private func endStreams(_ error: RPCError) {
-        for id in inFlight.keys.sorted() where inFlight[id]?.stream != nil {
-            guard let entry = takeInFlight(id, endingWith: error) else { continue }
-            stop(entry)
-            var call = entry.context
-            answer(&call, failure: error)
-            callEnded()
-        }
+        for id in inFlight.keys.sorted() where inFlight[id]?.stream != nil { end(id: id, with: error) }
     }
 
     /// The connection can take output again: held stream messages go out while their credit lasts.
@@ -446,11 +440,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// The client cancelled call `id`: its work stops and it is answered CANCELLED. A cancel for a
     /// call that is not in flight is ignored.
     private func cancelCall(id: UInt64) {
-        let cancelled = RPCError(code: .cancelled, message: "cancelled by the client")
-        guard let entry = takeInFlight(id, endingWith: cancelled) else { return }
+        end(id: id, with: RPCError(code: .cancelled, message: "cancelled by the client"))
+    }
+
+    /// Ends call `id` here before its work answered (cancel, deadline, a stream whose client shut its
+    /// side): stops the work, tells a stream's waiting writers, and answers `error`. A call not in
+    /// flight is left alone.
+    private func end(id: UInt64, with error: RPCError) {
+        guard let entry = takeInFlight(id, endingWith: error) else { return }
         stop(entry)
         var call = entry.context
-        answer(&call, failure: cancelled)
+        answer(&call, failure: error)
         callEnded()
     }
 
@@ -475,14 +475,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         for (id, call) in inFlight where sweep.isDue(call.context.deadline) { due.append((id, call.context.deadline)) }
         // Earliest deadline first, also when a late timer finds several due at once.
         due.sort { $0.deadline < $1.deadline || ($0.deadline == $1.deadline && $0.id < $1.id) }
-        for (id, _) in due {
-            let expired = RPCError(code: .deadlineExceeded, message: "deadline exceeded")
-            guard let entry = takeInFlight(id, endingWith: expired) else { continue }
-            stop(entry)
-            var call = entry.context
-            answer(&call, failure: expired)
-            callEnded()
-        }
+        for (id, _) in due { end(id: id, with: RPCError(code: .deadlineExceeded, message: "deadline exceeded")) }
         if let next = sweep.next, self.context != nil { armDeadlineTimer(at: next, context: context) }
     }
 
