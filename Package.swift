@@ -40,7 +40,7 @@ let package = Package(
         // The versioned `user.v1` messages (the service boundary) and the embedded copy of the schema.
         .target(name: "UserV1", dependencies: ["UserRPCWire"], resources: [.embedInCode("Generated/user.v1.json")]),
         // The versioned `user.v2` messages (users that change and leave); the messages it keeps from user.v1 are user.v1's types.
-        .target(name: "UserV2", dependencies: ["UserRPCWire", "UserV1"], resources: [.embedInCode("Generated/user.v2.json")]),
+        .target(name: "UserV2", dependencies: ["UserRPCWire", "UserV1", "StrictJSON"], resources: [.embedInCode("Generated/user.v2.json")]),
         // The `health.v1` messages: the health-checking service every server hosts.
         .target(name: "HealthV1", dependencies: ["UserRPCWire", "StrictJSON"], resources: [.embedInCode("Generated/health.v1.json")]),
         // The `reflection.v1` messages: the service that lists a server's services and their schemas.

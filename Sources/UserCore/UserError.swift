@@ -26,6 +26,9 @@ public enum UserError: Error, Sendable, Hashable {
     case deadlineExceeded
     /// The call was cancelled before or while its work ran (its answer was already sent).
     case cancelled
+    /// The changes after a watcher's cursor are no longer kept (older than the feed's retention):
+    /// the watcher reads the users again and watches from now.
+    case feedCursorExpired
     /// A bug or an unexpected backend answer; the reason is for logs, never for clients.
     case internalError(String)
 }

@@ -52,6 +52,11 @@ extension UserRPCClient {
         /// Default: 100 ms, at most 5 s. A server that sent `goaway` is out for ``Backoff/initial``.
         public var reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
 
+        /// How many times in a row a resuming stream (``UserRPCClient/ResumingStream``, such as
+        /// `client.v2.watchUsers`) calls again after it broke without a message in between, before
+        /// its loop throws UNAVAILABLE. Default 8 (about 3 s of pauses: 25 ms, doubled up to 800 ms).
+        public var streamResumeAttempts = 8
+
         /// The server at `host`:`port` (`127.0.0.1:50051` by default), other settings at their defaults.
         public init(host: String = "127.0.0.1", port: Int = 50051) {
             self.endpoints = [Endpoint(host: host, port: port)]

@@ -63,6 +63,19 @@ struct ClientEmitter {
         emitFieldsForm(method, into: &code, receiver: receiver)
         if method.isServerStreaming {
             code.line()
+            if let resume = definition.resume(of: method) {
+                code.doc(
+                    """
+                    `\(method.name)` with its request message: its messages, as they come, resumed after the last one \
+                    (`\(resume.responseField)`) when the stream breaks.
+                    """)
+                code.line(
+                    "public func \(method.swiftName)(_ request: \(request), options: CallOptions = CallOptions()) -> UserRPCClient.ResumingStream<\(response)> {"
+                )
+                code.indent { code in emitResumingStream(method, resume, into: &code, receiver: receiver) }
+                code.line("}")
+                return
+            }
             code.doc("`\(method.name)` with its request message: its messages, as they come.")
             code.line(
                 "public func \(method.swiftName)(_ request: \(request), options: CallOptions = CallOptions()) -> UserRPCClient.ServerStream<\(response)> {"
@@ -107,6 +120,17 @@ struct ClientEmitter {
                 "options: CallOptions = CallOptions()"
             ]
         let arguments = fields.map { "\($0.swiftName): \($0.swiftName)" }.joined(separator: ", ")
+        if method.isServerStreaming, let resume = definition.resume(of: method) {
+            code.line(
+                "public func \(method.swiftName)(\(parameters.joined(separator: ", "))) -> UserRPCClient.ResumingStream<\(namespace).\(method.response)> {"
+            )
+            code.indent { code in
+                code.line("let request = \(namespace).\(method.request)(\(arguments))")
+                emitResumingStream(method, resume, into: &code, receiver: receiver)
+            }
+            code.line("}")
+            return
+        }
         if method.isServerStreaming {
             code.line(
                 "public func \(method.swiftName)(\(parameters.joined(separator: ", "))) -> UserRPCClient.ServerStream<\(namespace).\(method.response)> {"
@@ -120,5 +144,41 @@ struct ClientEmitter {
         )
         code.line("    try await \(receiver)call(\(namespace).\(method.swiftName), \(namespace).\(method.request)(\(arguments)), options: options)")
         code.line("}")
+    }
+
+    /// The body of a resuming stream's call: `request` resumed after a cursor by setting the request
+    /// field (and asking for bookmarks, which are passed on only when the caller asked for them).
+    private func emitResumingStream(
+        _ method: ServiceDefinition.Method, _ resume: ServiceDefinition.Resume, into code: inout CodeWriter, receiver: String
+    ) {
+        let namespace = options.namespace
+        let after = SwiftNames.lowerCamel(resume.requestField)
+        let cursor = SwiftNames.lowerCamel(resume.responseField)
+        let request = "\(namespace).\(method.request)"
+        let response = "\(namespace).\(method.response)"
+        if let flag = resume.bookmarksField, let kind = resume.bookmarkKind {
+            code.line("// Bookmarks are asked for on every call; the loop sees them only when the caller asked for them.")
+            code.line("var isBookmark: (@Sendable (\(response)) -> Bool)?")
+            code.block("if request.\(SwiftNames.lowerCamel(flag)) != true") { code in
+                code.line(
+                    "isBookmark = { $0.\(SwiftNames.lowerCamel(kind.field)) == \(response).\(SwiftNames.upperCamel(kind.field)).\(SwiftNames.lowerCamel(kind.value)) }"
+                )
+            }
+        } else {
+            code.line("let isBookmark: (@Sendable (\(response)) -> Bool)? = nil")
+        }
+        code.line("return \(receiver)resumingStream(")
+        code.indent { code in
+            code.line("\(namespace).\(method.swiftName), request, options: options,")
+            code.line("resumingAfter: { (request: \(request), cursor: String?) -> \(request) in")
+            code.indent { code in
+                code.line("var request = request")
+                code.line("if let cursor { request.\(after) = cursor }")
+                if let flag = resume.bookmarksField { code.line("request.\(SwiftNames.lowerCamel(flag)) = true") }
+                code.line("return request")
+            }
+            code.line("},")
+            code.line("cursor: { $0.\(cursor) }, isBookmark: isBookmark)")
+        }
     }
 }

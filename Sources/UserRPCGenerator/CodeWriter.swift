@@ -43,6 +43,14 @@ struct CodeWriter {
         line("}")
     }
 
+    /// The body one level deeper, without braces (a call's arguments, a function's body written
+    /// between lines of the caller's own).
+    mutating func indent(_ body: (inout CodeWriter) -> Void) {
+        depth += 1
+        body(&self)
+        depth -= 1
+    }
+
     /// `opening {}` when `lines` is empty, otherwise a block of them.
     mutating func block(_ opening: String, lines: [String]) {
         guard !lines.isEmpty else { return line(opening + " {}") }

@@ -115,7 +115,7 @@ struct MessagesEmitter {
         if !answering.isEmpty {
             return "\(qualified): the response of \(answering.joined(separator: ", "))."
         }
-        let holders = definition.messages.filter { $0.fields.contains { $0.type == .messages(message.name) } }.map { "`\($0.name)`" }
+        let holders = definition.messages.filter { $0.fields.contains { $0.type.heldMessage == message.name } }.map { "`\($0.name)`" }
         return "\(qualified)" + (holders.isEmpty ? "." : ": an element of \(holders.joined(separator: ", ")).")
     }
 
@@ -142,6 +142,7 @@ struct MessagesEmitter {
         case .boolean: "Bool"
         case .enumeration: SwiftNames.upperCamel(field.name)
         case .messages(let element): "[\(element)]"
+        case .message(let element): element
         }
     }
 
@@ -156,12 +157,14 @@ struct MessagesEmitter {
         switch field.type {
         case .enumeration: "\(namespace).\(message).\(swiftType(field))"
         case .messages(let element): "[\(namespace).\(element)]"
+        case .message(let element): "\(namespace).\(element)"
         default: swiftType(field)
         }
     }
 
     private func writer(_ field: ServiceDefinition.Field) -> String {
         if case .messages = field.type { return "fields.field(\"\(field.name)\", messages: \(field.swiftName))" }
+        if case .message = field.type { return "fields.field(\"\(field.name)\", message: \(field.swiftName))" }
         return "fields.field(\"\(field.name)\", \(field.swiftName))"
     }
 
@@ -169,6 +172,7 @@ struct MessagesEmitter {
         if case .messages(let element) = field.type {
             return "fields.messages(\"\(field.name)\", as: \(element).self, required: \(field.isRequired))"
         }
+        if case .message(let element) = field.type { return "fields.message(\"\(field.name)\", as: \(element).self)" }
         return "fields.\(field.isRequired ? "required" : "optional")(\"\(field.name)\", as: \(Self.swiftType(field)).self)"
     }
 }

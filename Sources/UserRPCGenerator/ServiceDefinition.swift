@@ -16,9 +16,24 @@ struct ServiceDefinition {
         var description: String
         /// Whether the method answers with a stream of messages (`"streaming": "server"`).
         var isServerStreaming = false
+        /// How a client resumes the stream after it broke, when the schema says (`"resume"`).
+        var resume: Resume?
 
         /// `registerUser`: the descriptor's and the client function's name.
         var swiftName: String { SwiftNames.lowerCamel(name) }
+    }
+
+    /// How a stream is resumed (`"resume": {"request_field": "since", "response_field": "cursor",
+    /// "bookmarks_field": "bookmarks", "bookmark_kind": "BOOKMARK"}`): the request field that takes a
+    /// message's cursor to start after it, the response field that holds it, and optionally the
+    /// request flag asking for bookmarks (messages that carry only a cursor) with the value of the
+    /// response's enum field that marks one.
+    struct Resume {
+        var requestField: String
+        var responseField: String
+        var bookmarksField: String?
+        /// The enum field marking a bookmark, and its value (`kind`, `BOOKMARK`).
+        var bookmarkKind: (field: String, value: String)?
     }
 
     /// A message: an object with fields.
@@ -51,6 +66,16 @@ struct ServiceDefinition {
         case enumeration(cases: [String])
         /// An array of another message of the schema (`items: {"$ref": "#/messages/User"}`).
         case messages(String)
+        /// Another message of the schema (`{"$ref": "#/messages/User"}`); always optional.
+        case message(String)
+
+        /// The message this field holds (alone or in an array), if any.
+        var heldMessage: String? {
+            switch self {
+            case .messages(let name), .message(let name): name
+            default: nil
+            }
+        }
     }
 
     /// `user.v2`.
@@ -72,7 +97,7 @@ struct ServiceDefinition {
         // A message holding one that is not shared is not the same type either: drop until none is left.
         while let unshared = messages.first(where: { message in
             shared.contains(message.name)
-                && message.fields.contains { if case .messages(let element) = $0.type { !shared.contains(element) } else { false } }
+                && message.fields.contains { $0.type.heldMessage.map { !shared.contains($0) } ?? false }
         }) {
             shared.remove(unshared.name)
         }
@@ -109,11 +134,14 @@ struct ServiceDefinition {
         for value in methodValues {
             guard let object = value.objectValue else { throw GeneratorError("\(path): a method is not an object") }
             let name = try string(object, "name", "a method")
-            let method = Method(
+            var method = Method(
                 name: name, fullName: try string(object, "full_name", name), request: try string(object, "request", name),
                 response: try string(object, "response", name), idempotency: object["idempotency"]?.stringValue,
                 description: object["description"]?.stringValue ?? "",
                 isServerStreaming: try Self.isServerStreaming(object["streaming"], method: name, path: path))
+            if let resume = object["resume"] {
+                method.resume = try Self.resume(resume, method: method, path: path)
+            }
             guard method.fullName == "\(package).\(service)/\(name)" else {
                 throw GeneratorError("\(path): \(name)'s full_name is \(method.fullName), not \(package).\(service)/\(name)")
             }
@@ -142,6 +170,58 @@ struct ServiceDefinition {
             }
         }
         try Self.checkNames(methods: methods, messages: messages, path: path)
+        for method in methods {
+            guard let resume = method.resume else { continue }
+            try Self.check(resume, of: method, request: message(named: method.request), response: message(named: method.response), path: path)
+        }
+    }
+
+    private static func resume(_ value: JSONValue, method: Method, path: String) throws(GeneratorError) -> Resume {
+        guard method.isServerStreaming, let object = value.objectValue, let request = object["request_field"]?.stringValue,
+            let response = object["response_field"]?.stringValue
+        else {
+            throw GeneratorError("\(path): \(method.name): 'resume' needs a server-streaming method and request_field and response_field")
+        }
+        var resume = Resume(requestField: request, responseField: response, bookmarksField: object["bookmarks_field"]?.stringValue)
+        if let kind = object["bookmark_kind"]?.stringValue { resume.bookmarkKind = (field: "", value: kind) }
+        guard (resume.bookmarksField == nil) == (resume.bookmarkKind == nil) else {
+            throw GeneratorError("\(path): \(method.name): 'resume' takes bookmarks_field and bookmark_kind together")
+        }
+        return resume
+    }
+
+    /// The fields `resume` names exist with the types it needs; finds the enum field of the bookmark kind.
+    private static func check(_ resume: Resume, of method: Method, request: Message, response: Message, path: String) throws(GeneratorError) {
+        let place = "\(path): \(method.name)'s resume"
+        guard request.fields.contains(where: { $0.name == resume.requestField && $0.type == .string && !$0.isRequired }) else {
+            throw GeneratorError("\(place): \(request.name) needs an optional string field \(resume.requestField)")
+        }
+        guard response.fields.contains(where: { $0.name == resume.responseField && $0.type == .string && $0.isRequired }) else {
+            throw GeneratorError("\(place): \(response.name) needs a required string field \(resume.responseField)")
+        }
+        if let flag = resume.bookmarksField, let kind = resume.bookmarkKind {
+            guard request.fields.contains(where: { $0.name == flag && $0.type == .boolean && !$0.isRequired }) else {
+                throw GeneratorError("\(place): \(request.name) needs an optional boolean field \(flag)")
+            }
+            guard
+                response.fields.contains(where: {
+                    if case .enumeration(let cases) = $0.type { cases.contains(kind.value) && $0.isRequired } else { false }
+                })
+            else { throw GeneratorError("\(place): \(response.name) needs a required enum field with the value \(kind.value)") }
+        }
+    }
+
+    /// The resume of `method`, with its bookmark kind's field found in the response.
+    func resume(of method: Method) -> Resume? {
+        guard var resume = method.resume else { return nil }
+        if let kind = resume.bookmarkKind,
+            let field = message(named: method.response).fields.first(where: {
+                if case .enumeration(let cases) = $0.type { cases.contains(kind.value) } else { false }
+            })
+        {
+            resume.bookmarkKind = (field: field.name, value: kind.value)
+        }
+        return resume
     }
 
     /// A method's `streaming`: absent (unary) or `"server"`; anything else is a generation error.
@@ -212,6 +292,9 @@ struct ServiceDefinition {
             if case .messages = type, !required.contains(member.key) {
                 throw GeneratorError("\(path): \(name).\(member.key): an array field must be required (send it empty)")
             }
+            if case .message = type, required.contains(member.key) {
+                throw GeneratorError("\(path): \(name).\(member.key): a message field must be optional")
+            }
             fields.append(
                 Field(name: member.key, type: type, isRequired: required.contains(member.key), description: property["description"]?.stringValue))
         }
@@ -219,6 +302,12 @@ struct ServiceDefinition {
     }
 
     private static func fieldType(_ property: JSONObject, at place: String, path: String) throws(GeneratorError) -> FieldType {
+        if let reference = property["$ref"]?.stringValue {
+            guard reference.hasPrefix("#/messages/") else {
+                throw GeneratorError("\(path): \(place): a reference must name a message (\"#/messages/Name\")")
+            }
+            return .message(String(reference.dropFirst("#/messages/".count)))
+        }
         switch property["type"]?.stringValue {
         case "string":
             if case .array(let cases)? = property["enum"] {

@@ -51,9 +51,36 @@ struct StorageOptions: ParsableArguments {
     @Option(help: "Data directory of the embedded store, created if missing (env USER_RPC_DATA_DIR; default ./user-rpc-data).")
     var dataDir: String?
 
-    var sqliteConfiguration: SQLiteUserStoreConfiguration {
+    @Option(
+        help: """
+            How long changes are kept for watchers to resume from (WatchUsers), in seconds; an older cursor \
+            is answered OUT_OF_RANGE (env USER_RPC_FEED_RETENTION; default 3600).
+            """)
+    var feedRetention: Int?
+
+    @Option(help: "The most changes kept for watchers, the oldest dropped first (env USER_RPC_FEED_CAPACITY; default 100000).")
+    var feedCapacity: Int?
+
+    func feedConfiguration() throws -> UserFeedConfiguration {
+        var configuration = UserFeedConfiguration()
+        if let text = feedRetention.map(String.init) ?? environment["USER_RPC_FEED_RETENTION"] {
+            guard let seconds = Int(text), seconds >= 1 else {
+                throw ValidationError("feed retention must be a positive number of seconds, not '\(text)'")
+            }
+            configuration.retention = .seconds(seconds)
+        }
+        if let text = feedCapacity.map(String.init) ?? environment["USER_RPC_FEED_CAPACITY"] {
+            guard let capacity = Int(text), (1...10_000_000).contains(capacity) else {
+                throw ValidationError("feed capacity must be 1...10000000, not '\(text)'")
+            }
+            configuration.capacity = capacity
+        }
+        return configuration
+    }
+
+    func sqliteConfiguration() throws -> SQLiteUserStoreConfiguration {
         let directory = dataDir ?? environment["USER_RPC_DATA_DIR"] ?? "./user-rpc-data"
-        return SQLiteUserStoreConfiguration(dataDirectory: directory.isEmpty ? "./user-rpc-data" : directory)
+        return SQLiteUserStoreConfiguration(dataDirectory: directory.isEmpty ? "./user-rpc-data" : directory, feed: try feedConfiguration())
     }
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
@@ -103,6 +130,7 @@ struct StorageOptions: ParsableArguments {
     func postgresConfiguration() throws -> PostgresUserStoreConfiguration? {
         guard let url = resolvedDatabaseURL else { return nil }
         var configuration = PostgresUserStoreConfiguration(url: url)
+        configuration.feed = try feedConfiguration()
         if let text = dbPoolSize.map(String.init) ?? environment["USER_RPC_DB_POOL_SIZE"] {
             guard let size = Int(text), (1...256).contains(size) else { throw ValidationError("db pool size must be 1...256, not '\(text)'") }
             configuration.poolSize = size
@@ -317,6 +345,7 @@ struct Serve: AsyncParsableCommand {
             do {
                 let applied = try await database.migrate()
                 logger.info("database migrations done", metadata: ["applied": "\(applied)"])
+                try await database.startChangeFeed()
             } catch {
                 await database.shutdown()
                 logger.critical("cannot prepare the database", metadata: ["url": "\(Redaction.url(postgresConfiguration.url))", "error": "\(error)"])
@@ -326,9 +355,9 @@ struct Serve: AsyncParsableCommand {
             postgres = database
             storeDescription = "postgresql \(Redaction.url(postgresConfiguration.url)) (pool \(postgresConfiguration.poolSize))"
         } else if inMemory || environment["USER_RPC_IN_MEMORY"] == "1" {
-            store = InMemoryUserStore()
+            store = InMemoryUserStore(changeFeed: UserChangeFeed(configuration: try storage.feedConfiguration()))
         } else {
-            let sqliteConfiguration = storage.sqliteConfiguration
+            let sqliteConfiguration = try storage.sqliteConfiguration()
             if redisConfiguration != nil {
                 logger.critical(
                     "a Redis cache in front of the embedded store makes no sense: it answers reads from memory already; give --database-url, or no --redis-url"
@@ -408,7 +437,7 @@ struct Migrate: AsyncParsableCommand {
         try storage.checkOneStore()
         let logger = try storage.bootstrapLogging()
         guard let configuration = try storage.postgresConfiguration() else {
-            let sqliteConfiguration = storage.sqliteConfiguration
+            let sqliteConfiguration = try storage.sqliteConfiguration()
             do {
                 let applied = try SQLiteUserStore.migrate(configuration: sqliteConfiguration)
                 logger.info("migrations applied", metadata: ["data_dir": "\(sqliteConfiguration.dataDirectory)", "applied": "\(applied)"])
@@ -452,7 +481,7 @@ struct MigrateTo: AsyncParsableCommand {
         }
         let users: [UserCore.User]
         do {
-            users = try SQLiteUserStore.allUsers(configuration: storage.sqliteConfiguration)
+            users = try SQLiteUserStore.allUsers(configuration: try storage.sqliteConfiguration())
         } catch {
             logger.critical("cannot read the embedded store", metadata: ["error": "\(error)"])
             throw ExitCode(1)

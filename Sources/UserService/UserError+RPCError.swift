@@ -29,6 +29,11 @@ extension UserError {
             return RPCError(code: .deadlineExceeded, message: "deadline exceeded")
         case .cancelled:
             return RPCError(code: .cancelled, message: "cancelled")
+        case .feedCursorExpired:
+            return RPCError(
+                code: .outOfRange,
+                message: "the changes after this cursor are no longer kept: read the users again (SearchUsers) and watch from now",
+                details: JSONObject(["reason": .string("CURSOR_EXPIRED")]))
         case .internalError:
             // The reason is logged, not sent: it may describe internals.
             return RPCError(code: .internal, message: "internal error")

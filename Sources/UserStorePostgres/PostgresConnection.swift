@@ -34,6 +34,25 @@ public final class PostgresConnection {
         if let connection { PQfinish(connection) }
     }
 
+    /// The connection's socket, to wait for notifications on (`poll`); -1 when closed.
+    public var socket: Int32 {
+        guard let connection else { return -1 }
+        return PQsocket(connection)
+    }
+
+    /// Reads what the server sent (without blocking) and returns the channels of the notifications
+    /// (`LISTEN`/`NOTIFY`) that arrived, in order.
+    public func takeNotifications() throws(PostgresError) -> [String] {
+        guard let connection else { throw PostgresError(kind: .connection, message: "connection is closed") }
+        guard PQconsumeInput(connection) == 1 else { throw connectionError() }
+        var channels: [String] = []
+        while let notification = PQnotifies(connection) {
+            channels.append(String(cString: notification.pointee.relname))
+            PQfreemem(notification)
+        }
+        return channels
+    }
+
     /// Whether the connection is still usable (libpq has not seen it break).
     public var isHealthy: Bool {
         guard let connection else { return false }

@@ -19,6 +19,8 @@ public final class PostgresUserStore: UserStore {
     private let poolMetrics: PoolMetrics
     /// The page token key, once read.
     private let tokenKey = NIOLockedValueBox<[UInt8]?>(nil)
+    /// This server's copy of the change feed, once ``startChangeFeed()`` started it.
+    private let follower = NIOLockedValueBox<PostgresFeedFollower?>(nil)
 
     /// The connection owned by one pool thread.
     /// `@unchecked Sendable`: a slot lives in thread-specific storage, so only its own pool thread ever
@@ -36,9 +38,58 @@ public final class PostgresUserStore: UserStore {
         threads.start()
     }
 
-    /// Stops the pool threads (closing their connections). Calls made afterwards fail with UNAVAILABLE.
+    /// Stops the pool threads (closing their connections) and the change feed's. Calls made
+    /// afterwards fail with UNAVAILABLE.
     public func shutdown() async {
+        if let follower = follower.withLockedValue({ current in
+            defer { current = nil }
+            return current
+        }) {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    follower.stop()
+                    done.resume()
+                }
+            }
+        }
         try? await threads.shutdownGracefully()
+    }
+
+    /// Starts following the database's change feed (``changeFeed``): numbering committed changes,
+    /// hearing of other servers' changes, keeping the recent ones in memory. Call once, after
+    /// ``migrate()`` (or once the database is migrated); until then the store offers no feed.
+    public func startChangeFeed() async throws(UserError) {
+        let configuration = self.configuration
+        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<PostgresFeedFollower, PostgresError>, Never>) in
+            DispatchQueue.global().async {
+                done.resume(
+                    returning: Result { () throws(PostgresError) in
+                        let connection = try PostgresConnection(
+                            url: configuration.url, connectTimeoutSeconds: configuration.connectTimeoutSeconds,
+                            applicationName: "user-rpc-server feed")
+                        return try PostgresFeedFollower(configuration: configuration, connection: connection)
+                    })
+            }
+        }
+        switch result {
+        case .success(let started):
+            let previous = follower.withLockedValue { current in
+                defer { current = started }
+                return current
+            }
+            previous?.stop()
+        case .failure(let error):
+            throw Self.domainError(error)
+        }
+    }
+
+    /// The committed changes of every server of the database, in commit order; `nil` until
+    /// ``startChangeFeed()``.
+    public var changeFeed: UserChangeFeed? { follower.withLockedValue { $0?.feed } }
+
+    /// A change was committed: the feed numbers and reads it now.
+    private func noteCommittedChange() {
+        follower.withLockedValue { $0 }?.poke()
     }
 
     /// Applies pending migrations; returns the versions applied. Safe when several servers start at once.
@@ -135,6 +186,7 @@ public final class PostgresUserStore: UserStore {
 
     /// Inserts pipelined (libpq's pipeline mode): one round trip, each in its own transaction.
     public func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>] {
+        defer { noteCommittedChange() }
         guard users.count > 1 else {
             return users.map { user in
                 Result { () throws(UserError) in
@@ -209,7 +261,10 @@ public final class PostgresUserStore: UserStore {
         let rows = try runHere(retry: false, cancellation: cancellation) { connection, _ throws(PostgresError) in
             try connection.executePrepared("replace_user", sql: SQL.replace, parameters)
         }
-        if let row = rows.rows.first { return try Self.user(from: row) }
+        if let row = rows.rows.first {
+            noteCommittedChange()
+            return try Self.user(from: row)
+        }
         throw try missingOrOtherVersion(current.id, cancellation: cancellation)
     }
 
@@ -220,6 +275,7 @@ public final class PostgresUserStore: UserStore {
             try connection.executePrepared("delete_user", sql: SQL.delete, parameters)
         }
         if rows.rows.isEmpty { throw try missingOrOtherVersion(user.id, cancellation: cancellation) }
+        noteCommittedChange()
     }
 
     /// Why a change or deletion matched no row: the user does not exist, or has another version.

@@ -1,3 +1,5 @@
+import UserCore
+
 /// How the PostgreSQL store connects.
 public struct PostgresUserStoreConfiguration: Sendable, Hashable {
     /// `postgres://user:password@host:port/database`.
@@ -7,6 +9,9 @@ public struct PostgresUserStoreConfiguration: Sendable, Hashable {
     public var poolSize: Int = 8
     /// Bound on opening one connection, in seconds. Default 3.
     public var connectTimeoutSeconds: Int = 3
+    /// How much of the change feed is kept (in the database, and in each server's memory). Default:
+    /// an hour, at most 100,000 changes.
+    public var feed = UserFeedConfiguration()
 
     public init(url: String) {
         self.url = url

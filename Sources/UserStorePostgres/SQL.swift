@@ -7,28 +7,55 @@ enum SQL {
     static let columns =
         #"id, username, email, (extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM COALESCE(updated_at, created_at)) * 1000)::bigint, version"#
 
+    /// The new user and its event (the change feed), in one statement: one transaction.
     static let insert = """
-        INSERT INTO users (id, username, email, created_at, updated_at, version)
-        VALUES ($1::uuid, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
-                'epoch'::timestamptz + $4::bigint * interval '1 millisecond', 1)
+        WITH inserted AS (
+            INSERT INTO users (id, username, email, created_at, updated_at, version)
+            VALUES ($1::uuid, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
+                    'epoch'::timestamptz + $4::bigint * interval '1 millisecond', 1)
+            RETURNING id, username, email)
+        INSERT INTO user_events (kind, user_id, username, email, created_at_ms, updated_at_ms, version)
+        SELECT 'REGISTERED', id, username, email, $4::bigint, $4::bigint, 1 FROM inserted
         """
+
+    /// The columns of a changed or deleted user, named, for its event (`RETURNING`).
+    static let eventColumns = """
+        id, username, email, (extract(epoch FROM created_at) * 1000)::bigint AS created_at_ms,
+        (extract(epoch FROM COALESCE(updated_at, created_at)) * 1000)::bigint AS updated_at_ms, version
+        """
+
+    /// Writes the event of the rows of `source` (a CTE returning ``eventColumns``).
+    static func writeEvent(_ kind: String, from source: String) -> String {
+        """
+        INSERT INTO user_events (kind, user_id, username, email, created_at_ms, updated_at_ms, version)
+        SELECT '\(kind)', id, username, email, created_at_ms, updated_at_ms, version FROM \(source)
+        """
+    }
 
     /// Compare-and-set: the user's new fields (`$2`–`$5`: username, email, updated_at in
     /// milliseconds, version) only if it is still at version `$6` of the registration made at `$7`
     /// (milliseconds: a user deleted and registered again under its id starts again at version 1).
     /// No row: not found, or another version (the store then reads which). What the change is, is
     /// decided before (UserCore).
+    /// The change's event is written in the same statement.
     static let replace = """
-        UPDATE users SET username = $2, email = $3, updated_at = 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
-            version = $5::bigint
-        WHERE id = $1::uuid AND version = $6::bigint AND \(createdAtMilliseconds) = $7::bigint
-        RETURNING \(columns)
+        WITH changed AS (
+            UPDATE users SET username = $2, email = $3, updated_at = 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
+                version = $5::bigint
+            WHERE id = $1::uuid AND version = $6::bigint AND \(createdAtMilliseconds) = $7::bigint
+            RETURNING \(eventColumns)),
+        event AS (\(writeEvent("UPDATED", from: "changed")))
+        SELECT id, username, email, created_at_ms, updated_at_ms, version FROM changed
         """
 
     /// Compare-and-delete: only at version `$2` of the registration made at `$3`. No row: not found,
     /// or another version.
     static let delete = """
-        DELETE FROM users WHERE id = $1::uuid AND version = $2::bigint AND \(createdAtMilliseconds) = $3::bigint RETURNING id
+        WITH deleted AS (
+            DELETE FROM users WHERE id = $1::uuid AND version = $2::bigint AND \(createdAtMilliseconds) = $3::bigint
+            RETURNING \(eventColumns)),
+        event AS (\(writeEvent("DELETED", from: "deleted")))
+        SELECT id FROM deleted
         """
 
     /// `created_at` in whole milliseconds, as rows carry it.

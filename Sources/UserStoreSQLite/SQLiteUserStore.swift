@@ -7,9 +7,13 @@ import UserCore
 public struct SQLiteUserStoreConfiguration: Sendable, Hashable {
     /// The data directory, created if missing. Default `./user-rpc-data`.
     public var dataDirectory: String = "./user-rpc-data"
+    /// How much of the change feed is kept (in the database and in memory). Default: an hour, at most
+    /// 100,000 changes.
+    public var feed = UserFeedConfiguration()
 
-    public init(dataDirectory: String = "./user-rpc-data") {
+    public init(dataDirectory: String = "./user-rpc-data", feed: UserFeedConfiguration = UserFeedConfiguration()) {
         self.dataDirectory = dataDirectory
+        self.feed = feed
     }
 
     /// The SQLite database file in the data directory.
@@ -37,7 +41,9 @@ public enum SQLiteStoreError: Error, Sendable, CustomStringConvertible {
 /// from the database at start-up, inline on the event loop, as the in-memory store answers them.
 /// Writes run on one writer thread: each batch of registrations is one transaction, committed in WAL
 /// mode with `synchronous=FULL` (the commit is on disk before any of them is answered), and the
-/// index follows the commit. Uniqueness is decided on the writer thread against the index, which
+/// index follows the commit. Each change also writes its event (the change feed) in its transaction,
+/// numbered by the writer thread, so the feed's order is the commit order; the in-memory feed
+/// watchers read follows the commit too, and is loaded back at start-up. Uniqueness is decided on the writer thread against the index, which
 /// holds exactly what is committed, and the database's UNIQUE constraints back it up.
 ///
 /// One server per data directory: the directory is locked (``DataDirectoryLock``) while open.
@@ -52,12 +58,17 @@ public final class SQLiteUserStore: UserStore {
     public let loadedUsers: Int
     private let tokenKey: [UInt8]
     public let openingTime: Duration
+    /// The committed changes, in commit order (kept for the configured retention).
+    public let changeFeed: UserChangeFeed?
+    private let feed: UserChangeFeed
 
     /// The connection, used only on the writer thread (and by `init` before the thread exists).
     /// `@unchecked Sendable`: that one thread is the only one that touches it.
     private final class Database: @unchecked Sendable {
         /// `nil` once the store has shut down.
         var connection: SQLiteConnection?
+        /// When events older than the retention were last deleted.
+        var lastPruned = ContinuousClock.now
         init(_ connection: SQLiteConnection) { self.connection = connection }
     }
 
@@ -70,16 +81,23 @@ public final class SQLiteUserStore: UserStore {
         self.lock = lock
         let users: [User]
         var key: [UInt8] = []
-        do {
+        var feedID: UInt64?
+        do throws(SQLiteError) {
             _ = try SQLiteMigrator.migrate(connection)
             users = try Self.readAll(connection)
             try connection.run("SELECT hex(value) FROM service_secrets WHERE name = 'page_token_key'", []) { row in
                 key = PageTokens.key(hex: row.text(0) ?? "")
             }
+            try connection.run("SELECT hex(value) FROM service_secrets WHERE name = 'feed_id'", []) { row in
+                feedID = row.text(0).flatMap { UInt64($0, radix: 16) }
+            }
+            guard let feedID else { throw SQLiteError(code: 0, message: "the feed id in service_secrets is missing") }
+            feed = try Self.loadFeed(connection, feedID: feedID, configuration: configuration.feed)
         } catch {
             throw .database(error)
         }
         guard key.count >= 16 else { throw .database(SQLiteError(code: 0, message: "the page token key in service_secrets is missing")) }
+        self.changeFeed = feed
         self.tokenKey = key
         self.index = InMemoryUserStore(loading: users)
         self.loadedUsers = users.count
@@ -149,6 +167,33 @@ public final class SQLiteUserStore: UserStore {
         }
     }
 
+    /// The feed as the database keeps it: the events within the retention (at most the capacity),
+    /// and the position of the last one ever written.
+    private static func loadFeed(
+        _ connection: SQLiteConnection, feedID: UInt64, configuration: UserFeedConfiguration
+    ) throws(SQLiteError) -> UserChangeFeed {
+        var head: Int64 = 0
+        try connection.run("SELECT COALESCE(max(position), 0) FROM user_events", []) { row in head = row.integer(0) ?? 0 }
+        let oldest = Int64(Date().timeIntervalSince1970 * 1000) - configuration.retention.components.seconds * 1000
+        var events: [UserEvent] = []
+        try connection.run(SQL.recentEvents, [.integer(oldest), .integer(head - Int64(configuration.capacity))]) { row throws(SQLiteError) in
+            guard let position = row.integer(0), let kindText = row.text(1), let kind = UserEvent.Kind(rawValue: kindText),
+                let id = row.text(2), let username = row.text(3), let email = row.text(4), let created = row.integer(5),
+                let updated = row.integer(6), let version = row.integer(7), let committed = row.integer(8),
+                let user = User(
+                    storedID: id, username: username, email: email, createdAtMilliseconds: created, updatedAtMilliseconds: updated,
+                    version: UInt64(version))
+            else { throw SQLiteError(code: 11, message: "unexpected row in user_events") }  // 11 = SQLITE_CORRUPT
+            events.append(
+                UserEvent(
+                    position: UInt64(position), kind: kind, user: user, committedAt: Date(timeIntervalSince1970: Double(committed) / 1000)))
+        }
+        // Events kept are the newest ones; without any, the feed goes on after the last ever written.
+        if events.last.map({ $0.position != UInt64(head) }) ?? false { events = [] }
+        return UserChangeFeed(
+            feedID: feedID, capacity: configuration.capacity, retention: configuration.retention, head: UInt64(head), events: events)
+    }
+
     private static func readAll(_ connection: SQLiteConnection) throws(SQLiteError) -> [User] {
         var users: [User] = []
         try connection.run(SQL.all, []) { row throws(SQLiteError) in
@@ -199,6 +244,8 @@ public final class SQLiteUserStore: UserStore {
     public func insert(_ users: [User], cancellation: CallCancellation?) -> [Result<Void, UserError>] {
         guard let connection = database.connection else { return users.map { _ in .failure(Self.closed) } }
         var results: [Result<Void, UserError>] = []
+        var events: [UserEvent] = []
+        let committedAt = Date()
         var ids = Set<UUID>()
         var usernames = Set<String>()
         var emails = Set<FoldedKey>()
@@ -221,23 +268,28 @@ public final class SQLiteUserStore: UserStore {
                 }
                 do throws(SQLiteError) {
                     try connection.run(SQL.insert, Self.row(of: user))
-                    ids.insert(user.id)
-                    usernames.insert(usernameKey)
-                    emails.insert(emailKey)
-                    results.append(.success(()))
                 } catch  where error.isUniqueViolation {
                     results.append(.failure(.internalError("a unique constraint the index did not know: \(error)")))
+                    continue
                 }
+                // Any failure here fails the whole transaction: no user is committed without its event.
+                events.append(try writeEvent(.registered, user, after: events.last, committedAt: committedAt, on: connection))
+                ids.insert(user.id)
+                usernames.insert(usernameKey)
+                emails.insert(emailKey)
+                results.append(.success(()))
             }
+            try pruneEventsIfDue(connection)
             try connection.execute("COMMIT")
         } catch {
             try? connection.execute("ROLLBACK")
             return users.map { _ in .failure(Self.domainError(error)) }
         }
-        // Committed: the index follows, and only then are the calls answered.
+        // Committed: the index and the feed follow, and only then are the calls answered.
         for (user, result) in zip(users, results) where (try? result.get()) != nil {
             try? index.insert(user)
         }
+        feed.append(contentsOf: events)
         return results
     }
 
@@ -245,7 +297,7 @@ public final class SQLiteUserStore: UserStore {
         let stored = try committed(current)
         if changed.usernameKey != stored.usernameKey, index.hasUsername(key: changed.usernameKey) { throw .alreadyExists(field: "username") }
         if changed.emailKey != stored.emailKey, index.hasEmail(key: changed.emailKey) { throw .alreadyExists(field: "email") }
-        try transaction { connection throws(SQLiteError) in
+        let event = try transaction { connection throws(SQLiteError) in
             try connection.run(
                 SQL.update,
                 [
@@ -253,16 +305,48 @@ public final class SQLiteUserStore: UserStore {
                     .integer(changed.updatedAtMilliseconds), .integer(Int64(changed.version)), .text(stored.id.lowercasedText),
                     .integer(Int64(stored.version)),
                 ])
+            return try writeEvent(.updated, changed, after: nil, committedAt: Date(), on: connection)
         }
-        return try index.replace(stored, with: changed)
+        let replaced = try index.replace(stored, with: changed)
+        feed.append(contentsOf: [event])
+        return replaced
     }
 
     public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
         let stored = try committed(user)
-        try transaction { connection throws(SQLiteError) in
+        let event = try transaction { connection throws(SQLiteError) in
             try connection.run(SQL.delete, [.text(stored.id.lowercasedText)])
+            return try writeEvent(.deleted, stored, after: nil, committedAt: Date(), on: connection)
         }
         try index.delete(stored)
+        feed.append(contentsOf: [event])
+    }
+
+    /// Writes the event of a change in the change's transaction, numbered after `previous` (an
+    /// event of this same transaction) or after the feed's last: on the one writer thread, the
+    /// next number is always the next commit's.
+    private func writeEvent(
+        _ kind: UserEvent.Kind, _ user: User, after previous: UserEvent?, committedAt: Date, on connection: SQLiteConnection
+    ) throws(SQLiteError) -> UserEvent {
+        let event = UserEvent(position: (previous?.position ?? feed.nextPosition - 1) + 1, kind: kind, user: user, committedAt: committedAt)
+        try connection.run(
+            SQL.insertEvent,
+            [
+                .integer(Int64(event.position)), .text(kind.rawValue), .text(user.id.lowercasedText), .text(user.username), .text(user.email),
+                .integer(user.createdAtMilliseconds), .integer(user.updatedAtMilliseconds), .integer(Int64(user.version)),
+                .integer(Int64(committedAt.timeIntervalSince1970 * 1000)),
+            ])
+        return event
+    }
+
+    /// Deletes the events past the feed's retention or capacity, at most once a minute (in a write
+    /// transaction, so it costs no sync of its own). The newest event is always kept: its position
+    /// is where the feed goes on after a restart.
+    private func pruneEventsIfDue(_ connection: SQLiteConnection) throws(SQLiteError) {
+        guard ContinuousClock.now - database.lastPruned > .seconds(60) else { return }
+        database.lastPruned = ContinuousClock.now
+        let oldest = Int64(Date().timeIntervalSince1970 * 1000) - configuration.feed.retention.components.seconds * 1000
+        try connection.run(SQL.pruneEvents, [.integer(oldest), .integer(Int64(configuration.feed.capacity))])
     }
 
     /// The committed user, if it is still exactly `user` as it was read (the compare of
@@ -275,12 +359,14 @@ public final class SQLiteUserStore: UserStore {
     }
 
     /// Runs `body` in a transaction committed to disk; a failure rolls it back.
-    private func transaction(_ body: (SQLiteConnection) throws(SQLiteError) -> Void) throws(UserError) {
+    private func transaction<T>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(UserError) -> T {
         guard let connection = database.connection else { throw Self.closed }
         do throws(SQLiteError) {
             try connection.execute("BEGIN IMMEDIATE")
-            try body(connection)
+            let value = try body(connection)
+            try pruneEventsIfDue(connection)
             try connection.execute("COMMIT")
+            return value
         } catch {
             try? connection.execute("ROLLBACK")
             throw Self.domainError(error)
@@ -314,6 +400,21 @@ public final class SQLiteUserStore: UserStore {
             WHERE id = ? AND version = ?
             """
         static let delete = "DELETE FROM users WHERE id = ?"
+        static let insertEvent = """
+            INSERT INTO user_events (position, kind, user_id, username, email, created_at_ms, updated_at_ms, version, committed_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        /// The events committed at or after `?1` (milliseconds) and after position `?2`, oldest first.
+        static let recentEvents = """
+            SELECT position, kind, user_id, username, email, created_at_ms, updated_at_ms, version, committed_at_ms
+            FROM user_events WHERE committed_at_ms >= ?1 AND position > ?2 ORDER BY position
+            """
+        /// Events committed before `?1` (milliseconds) or beyond the newest `?2`, but never the newest.
+        static let pruneEvents = """
+            DELETE FROM user_events
+            WHERE position < (SELECT max(position) FROM user_events)
+              AND (committed_at_ms < ?1 OR position <= (SELECT max(position) FROM user_events) - ?2)
+            """
     }
 }
 

@@ -29,7 +29,8 @@ struct GoldenFramesTests {
     func framesMatchTheRecording() async throws {
         let pinned = Date(timeIntervalSince1970: 1_767_225_600.123)  // 2026-01-01T00:00:00.123Z
         let operations = UserOperations(
-            repository: UserRepository(store: InMemoryUserStore()), now: { pinned }, pageTokenKey: [UInt8](repeating: 7, count: 32))
+            repository: UserRepository(store: InMemoryUserStore(changeFeed: UserChangeFeed(feedID: 0x601d, now: { pinned }))), now: { pinned },
+            pageTokenKey: [UInt8](repeating: 7, count: 32))
         // The services as the server binary makes them (UserRPCApplication), over a pinned clock.
         let transcript = try await TestServer.start(repository: operations.repository, operations: operations).scoped { server in
             let connection = try await server.rawConnection()
@@ -108,6 +109,10 @@ struct GoldenFramesTests {
         try await t.call(v2.deleteUser, UserServiceV2.DeleteUserRequest(id: doraID))
         try await t.call(v2.getUser, UserServiceV2.GetUserRequest(id: doraID))
         try await t.call(v1.getUser, GetUserRequest(id: bobID))
+        // WatchUsers from the feed's start: its first event; a text that is no cursor; another feed's cursor.
+        try await t.watchThenCancel(v2.watchUsers, UserServiceV2.WatchUsersRequest(since: "c1.601d.0"), window: 1)
+        try await t.raw(method: v2.watchUsers.fullName, #"{"since":"nope"}"#)
+        try await t.raw(method: v2.watchUsers.fullName, #"{"since":"c1.ffff.1"}"#)
 
         // health.v1 and reflection.v1
         try await t.call(HealthServiceV1.check, HealthCheckRequest())

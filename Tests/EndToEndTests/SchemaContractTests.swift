@@ -127,6 +127,8 @@ struct SchemaContractTests {
                     "DeleteUser": #"{"id":"\#(userID)"}"#,
                     "Check": #"{"service":"user.v1.UserService"}"#,
                     "Watch": #"{"service":"user.v1.UserService"}"#,
+                    // Its first message is the bookmark it starts after (events are tested in WatchUsersTests).
+                    "WatchUsers": #"{"bookmarks":true}"#,
                     "ListServices": "{}",
                     "DescribeService": #"{"service":"user.v1"}"#,
                 ]

@@ -77,6 +77,7 @@ public struct TestServer: Sendable {
             let database = try await TestDatabase.create(baseURL: urls.database)
             let store = PostgresUserStore(configuration: .init(url: database.url))
             _ = try await store.migrate()
+            try await store.startChangeFeed()
             var cacheConfiguration = try RedisUserCacheConfiguration(url: urls.redis)
             // Production fails fast (50 ms); a test of what the cache holds must not depend on how
             // fast a loaded machine (or a sanitizer) answers.

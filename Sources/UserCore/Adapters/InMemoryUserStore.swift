@@ -25,11 +25,19 @@ public final class InMemoryUserStore: UserStore {
 
     public func pageTokenKey() -> [UInt8] { tokenKey }
 
-    public init() {}
+    /// Each committed change, appended under the write lock (so in commit order); `nil` for the index
+    /// of a durable store, which keeps its own.
+    public let changeFeed: UserChangeFeed?
+
+    /// An empty store whose changes go to `changeFeed` (a feed of its own by default).
+    public init(changeFeed: UserChangeFeed? = UserChangeFeed()) {
+        self.changeFeed = changeFeed
+    }
 
     /// A store holding `users` at once (their usernames and emails must be unique, as they are in the
     /// durable store they were read from). Builds the search index in one sort, not one insert each.
     public init(loading users: [User]) {
+        changeFeed = nil
         var state = State()
         state.byID.reserveCapacity(users.count)
         state.emailKeys.reserveCapacity(users.count)
@@ -67,6 +75,7 @@ public final class InMemoryUserStore: UserStore {
             state.usernameKeys.insert(cursor.usernameKey)
             state.emailKeys[emailKey] = user.id
             state.ordered.insert(cursor)
+            changeFeed?.append(.registered, user)
         }
     }
 
@@ -139,6 +148,7 @@ public final class InMemoryUserStore: UserStore {
                 state.ordered.remove(old)
                 state.ordered.insert(new)
             }
+            changeFeed?.append(.updated, changed)
             return changed
         }
     }
@@ -156,6 +166,7 @@ public final class InMemoryUserStore: UserStore {
             state.usernameKeys.remove(cursor.usernameKey)
             state.emailKeys[stored.emailKey] = nil
             state.ordered.remove(cursor)
+            changeFeed?.append(.deleted, stored)
         }
     }
 

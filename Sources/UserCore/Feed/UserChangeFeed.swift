@@ -89,15 +89,41 @@ public final class UserChangeFeed: Sendable {
     private let now: @Sendable () -> Date
     private let state = ReadWriteLocked(State())
 
-    /// A feed keeping up to `capacity` events for `retention`, with the given id (random by default).
+    /// Whether this feed copies a feed kept elsewhere (a shared database's, which other servers
+    /// append to): a cursor ahead of it may be one it has not caught up with yet, rather than unknown.
+    public let isCopy: Bool
+
+    /// A feed keeping up to `capacity` events for `retention`, with the given id (random by default),
+    /// starting with `events` (a durable store's, read back at start-up: contiguous positions, oldest
+    /// first), or empty after position `head`.
     public init(
         feedID: UInt64 = .random(in: 1...UInt64.max), capacity: Int = 100_000, retention: Duration = .seconds(3600),
-        now: @escaping @Sendable () -> Date = { Date() }
+        head: UInt64 = 0, events: [UserEvent] = [], isCopy: Bool = false, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.feedID = feedID
         self.capacity = max(1, capacity)
         self.retention = retention
+        self.isCopy = isCopy
         self.now = now
+        var initial = State()
+        if let first = events.first {
+            precondition(zip(events, events.dropFirst()).allSatisfy { $0.position + 1 == $1.position }, "feed events must be contiguous")
+            initial.events = events
+            initial.firstPosition = first.position
+        } else {
+            initial.firstPosition = head + 1
+        }
+        state.write { $0 = initial }
+    }
+
+    /// The position the next appended event takes.
+    public var nextPosition: UInt64 {
+        state.read { $0.firstPosition + UInt64($0.events.count) }
+    }
+
+    /// The cursor of an event of this feed.
+    public func cursor(of event: UserEvent) -> UserFeedCursor {
+        UserFeedCursor(feedID: feedID, position: event.position)
     }
 
     /// The cursor after the last event so far: where a watcher without a cursor starts.
@@ -105,9 +131,11 @@ public final class UserChangeFeed: Sendable {
         state.read { UserFeedCursor(feedID: feedID, position: $0.firstPosition + UInt64($0.events.count) - 1) }
     }
 
-    /// Appends a committed change (the writer calls this in commit order) and wakes the waiting readers.
+    /// Appends a committed change (the writer calls this in commit order) and wakes the waiting
+    /// readers; committed now (by the feed's clock) unless `committedAt` says when.
     @discardableResult
-    public func append(_ kind: UserEvent.Kind, _ user: User, committedAt: Date) -> UserEvent {
+    public func append(_ kind: UserEvent.Kind, _ user: User, committedAt: Date? = nil) -> UserEvent {
+        let committedAt = committedAt ?? now()
         let (event, waiters) = state.write { state in
             let event = UserEvent(
                 position: state.firstPosition + UInt64(state.events.count), kind: kind, user: user, committedAt: committedAt)
@@ -118,6 +146,31 @@ public final class UserChangeFeed: Sendable {
         }
         for waiter in waiters { waiter.resume() }
         return event
+    }
+
+    /// Appends events numbered elsewhere (a shared database's positions), oldest first, and wakes the
+    /// waiting readers. Events this feed already has are skipped; a gap (the events between were
+    /// dropped elsewhere before this feed read them) starts the feed again at the first new event:
+    /// cursors before it are expired.
+    public func append(contentsOf events: [UserEvent]) {
+        let waiters = state.write { state -> [CheckedContinuation<Void, Never>] in
+            var added = false
+            for event in events {
+                let next = state.firstPosition + UInt64(state.events.count)
+                if event.position < next { continue }
+                if event.position > next {
+                    state.events.removeAll()
+                    state.firstPosition = event.position
+                }
+                state.events.append(event)
+                added = true
+            }
+            guard added else { return [] }
+            dropExpired(&state)
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Up to `limit` events after `cursor`, in commit order; empty when there are none yet.

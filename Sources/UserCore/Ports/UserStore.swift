@@ -49,10 +49,16 @@ public protocol UserStore: Sendable {
     /// The key page tokens are signed with: the same for every server of a store that is shared
     /// (made once, kept in the store). Blocking; called once, when the service is set up.
     func pageTokenKey() throws(UserError) -> [UInt8]
+    /// Every committed change, in commit order, for watchers (`WatchUsers`); `nil` when the store
+    /// keeps none. A store appends a change only once it is committed (durable, for a durable store),
+    /// and never one whose write failed.
+    var changeFeed: UserChangeFeed? { get }
 }
 
 extension UserStore {
     public var writeExecution: StorageExecution { execution }
+
+    public var changeFeed: UserChangeFeed? { nil }
 
     public func checkAvailable(cancellation: CallCancellation?) throws(UserError) {
         _ = try search(UserSearchQuery(limit: 1), cancellation: cancellation)

@@ -177,4 +177,59 @@ public struct UserServiceV2Client: Sendable {
     {
         await client.callPipelined(UserServiceV2.deleteUser, requests, options: options)
     }
+
+    /// `WatchUsers`: Streams every committed change of users in commit order, each once: from now on, or
+    /// every change committed after the cursor since (then live ones, with no gap and no duplicate). A change
+    /// is sent only once it is committed (durable); a change whose call failed never is. A cursor older than
+    /// the server's feed retention is answered OUT_OF_RANGE (details.reason CURSOR_EXPIRED): read the users
+    /// again (SearchUsers) and watch from now.
+    ///
+    /// - Parameters:
+    ///   - since: The cursor of an earlier event: the stream starts after it. Absent: from now on.
+    ///   - usernamePrefix: Only changes whose user (as it is after the change) has a username starting with
+    ///     this, compared case-insensitively.
+    ///   - bookmarks: When true, the stream begins with a BOOKMARK event (the cursor it starts after), and
+    ///     sends one after changes the username_prefix left out: a client can resume from it without missing
+    ///     or reading again anything. Default false.
+    ///   - options: the call's deadline and metadata.
+    public func watchUsers(since: String? = nil, usernamePrefix: String? = nil, bookmarks: Bool? = nil, options: CallOptions = CallOptions())
+        -> UserRPCClient.ResumingStream<UserServiceV2.UserEvent>
+    {
+        let request = UserServiceV2.WatchUsersRequest(since: since, usernamePrefix: usernamePrefix, bookmarks: bookmarks)
+        // Bookmarks are asked for on every call; the loop sees them only when the caller asked for them.
+        var isBookmark: (@Sendable (UserServiceV2.UserEvent) -> Bool)?
+        if request.bookmarks != true {
+            isBookmark = { $0.kind == UserServiceV2.UserEvent.Kind.bookmark }
+        }
+        return client.resumingStream(
+            UserServiceV2.watchUsers, request, options: options,
+            resumingAfter: { (request: UserServiceV2.WatchUsersRequest, cursor: String?) -> UserServiceV2.WatchUsersRequest in
+                var request = request
+                if let cursor { request.since = cursor }
+                request.bookmarks = true
+                return request
+            },
+            cursor: { $0.cursor }, isBookmark: isBookmark)
+    }
+
+    /// `WatchUsers` with its request message: its messages, as they come, resumed after the last one
+    /// (`cursor`) when the stream breaks.
+    public func watchUsers(_ request: UserServiceV2.WatchUsersRequest, options: CallOptions = CallOptions())
+        -> UserRPCClient.ResumingStream<UserServiceV2.UserEvent>
+    {
+        // Bookmarks are asked for on every call; the loop sees them only when the caller asked for them.
+        var isBookmark: (@Sendable (UserServiceV2.UserEvent) -> Bool)?
+        if request.bookmarks != true {
+            isBookmark = { $0.kind == UserServiceV2.UserEvent.Kind.bookmark }
+        }
+        return client.resumingStream(
+            UserServiceV2.watchUsers, request, options: options,
+            resumingAfter: { (request: UserServiceV2.WatchUsersRequest, cursor: String?) -> UserServiceV2.WatchUsersRequest in
+                var request = request
+                if let cursor { request.since = cursor }
+                request.bookmarks = true
+                return request
+            },
+            cursor: { $0.cursor }, isBookmark: isBookmark)
+    }
 }

@@ -619,7 +619,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             for (_, entry) in unfinished.sorted(by: { $0.key < $1.key }) {
                 var entry = entry
                 stop(entry)
-                let error = RPCError(code: .unavailable, message: "server shut down before the call finished")
+                var error = RPCError(code: .unavailable, message: "server shut down before the call finished")
+                if let resume = entry.context.streamSink?.resumeDetails.withLockedValue({ $0 }) {
+                    error.details = JSONObject((error.details?.members ?? []) + resume.members)
+                }
                 Self.endStream(&entry, error)
                 var call = entry.context
                 answer(&call, failure: error)

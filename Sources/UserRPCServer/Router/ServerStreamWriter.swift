@@ -1,4 +1,6 @@
+import NIOConcurrencyHelpers
 import NIOCore
+import StrictJSON
 import UserRPCWire
 
 /// Writes the messages of one server-streaming call.
@@ -18,11 +20,20 @@ public struct ServerStreamWriter<Message: RPCMessage>: Sendable {
         ServerFrame.writeMessage(id: sink.callID, message: message, into: &frame)
         try await sink.send(frame)
     }
+
+    /// Sets what the status says if the server ends the stream itself, before the handler returns
+    /// (its graceful shutdown's grace period over, or its drain): the details a client needs to
+    /// resume the stream elsewhere (`resume_cursor`, say). The latest value counts.
+    public func setResumeDetails(_ details: JSONObject) {
+        sink.resumeDetails.withLockedValue { $0 = details }
+    }
 }
 
 /// Where a stream's frames go: its connection, on the connection's event loop.
 final class ServerStreamSink: Sendable {
     let callID: UInt64
+    /// ``ServerStreamWriter/setResumeDetails(_:)``: added to an UNAVAILABLE the server ends the stream with.
+    let resumeDetails = NIOLockedValueBox<JSONObject?>(nil)
     let allocator: ByteBufferAllocator
     private let eventLoop: any EventLoop
     private let deliver: @Sendable (_ frame: ByteBuffer, _ sent: CheckedContinuation<Result<Void, RPCError>, Never>) -> Void

@@ -13,6 +13,8 @@ public protocol MessageFieldReader {
     mutating func optional<Value: MessageFieldValue>(_ name: StaticString, as type: Value.Type) -> Value?
     /// A field holding an array of messages; absent is an empty array, unless `required`.
     mutating func messages<Element: RPCMessage>(_ name: StaticString, as type: Element.Type, required: Bool) -> [Element]
+    /// A field holding a message, which the message may leave out: `nil` when absent.
+    mutating func message<Element: RPCMessage>(_ name: StaticString, as type: Element.Type) -> Element?
 }
 
 /// What a reader does with fields the message does not read.
@@ -97,6 +99,19 @@ public struct JSONFieldReader: MessageFieldReader {
         return result
     }
 
+    /// A field holding a message: `nil` when absent; violations name its fields (`user.id`).
+    public mutating func message<Element: RPCMessage>(_ name: StaticString, as type: Element.Type) -> Element? {
+        guard let json = value(name) else { return nil }
+        guard case .object(let object) = json else {
+            violation(name, "must be an object, not \(json.typeName)")
+            return nil
+        }
+        var reader = JSONFieldReader(object, unknownFields: unknownFields, path: "\(path)\(name).")
+        let message = Element(fields: &reader)
+        violations += reader.finishedViolations()
+        return message
+    }
+
     /// Every violation: the unknown fields first (in the object's order, when they are refused), then
     /// the ones found while reading.
     public func finishedViolations() -> [FieldViolation] {
@@ -175,6 +190,13 @@ public struct PlainFieldReader: MessageFieldReader {
         // Plain payloads hold no arrays: present means this is not the way to read it.
         if member(name) != nil || required { gaveUpReading = true }
         return []
+    }
+
+    /// Always `nil`: a plain payload holds no objects, so it gives up when the field is present.
+    @inlinable
+    public mutating func message<Element: RPCMessage>(_ name: StaticString, as type: Element.Type) -> Element? {
+        if member(name) != nil { gaveUpReading = true }
+        return nil
     }
 
     /// Whether every member was read, or may be left unread under `unknownFields`.

@@ -90,6 +90,13 @@ public struct MessageFieldWriter {
         writeMessage(message)
     }
 
+    /// Writes a field holding a message, unless it is `nil`.
+    @inlinable
+    public mutating func field<Message: RPCMessage>(_ name: StaticString, message: Message?) {
+        guard let message else { return }
+        field(name, message: message)
+    }
+
     /// Writes a field holding an array of messages.
     @inlinable
     public mutating func field<Element: RPCMessage>(_ name: StaticString, messages: [Element]) {

@@ -32,6 +32,14 @@ extension UserServiceV2 {
         /// `DeleteUser`: Deletes a user, optionally only if the user is at expected_version (otherwise
         /// ABORTED with details.current_version). Its username and email are free at once.
         func deleteUser(_ request: UserServiceV2.DeleteUserRequest, context: inout ServerContext) -> ServerAnswer<UserServiceV2.DeleteUserResponse>
+
+        /// `WatchUsers`: Streams every committed change of users in commit order, each once: from now on, or
+        /// every change committed after the cursor since (then live ones, with no gap and no duplicate). A
+        /// change is sent only once it is committed (durable); a change whose call failed never is. A cursor
+        /// older than the server's feed retention is answered OUT_OF_RANGE (details.reason CURSOR_EXPIRED):
+        /// read the users again (SearchUsers) and watch from now.
+        func watchUsers(_ request: UserServiceV2.WatchUsersRequest, context: ServerContext, writer: ServerStreamWriter<UserServiceV2.UserEvent>)
+            async throws(RPCError)
     }
 }
 
@@ -46,5 +54,8 @@ extension UserServiceV2.ServiceProtocol {
         router.register(UserServiceV2.searchUsers) { [self] request, context in searchUsers(request, context: &context) }
         router.register(UserServiceV2.updateUser) { [self] request, context in updateUser(request, context: &context) }
         router.register(UserServiceV2.deleteUser) { [self] request, context in deleteUser(request, context: &context) }
+        router.registerServerStreaming(UserServiceV2.watchUsers) { [self] request, context, writer throws(RPCError) in
+            try await watchUsers(request, context: context, writer: writer)
+        }
     }
 }

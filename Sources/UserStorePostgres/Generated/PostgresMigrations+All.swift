@@ -9,5 +9,6 @@ extension PostgresMigrations {
         Migration(version: 3, name: "backfill_updated_at", sql: String(decoding: PackageResources.V3__backfill_updated_at_sql, as: UTF8.self)),
         Migration(version: 4, name: "create_service_secrets", sql: String(decoding: PackageResources.V4__create_service_secrets_sql, as: UTF8.self)),
         Migration(version: 5, name: "ascii_case_folding", sql: String(decoding: PackageResources.V5__ascii_case_folding_sql, as: UTF8.self)),
+        Migration(version: 6, name: "create_user_events", sql: String(decoding: PackageResources.V6__create_user_events_sql, as: UTF8.self)),
     ]
 }

@@ -33,10 +33,17 @@ public enum UserServiceV2 {
     /// with details.current_version). Its username and email are free at once.
     public static let deleteUser = MethodDescriptor<DeleteUserRequest, DeleteUserResponse>(service: name, name: "DeleteUser")
 
+    /// `WatchUsers`: Streams every committed change of users in commit order, each once: from now on, or
+    /// every change committed after the cursor since (then live ones, with no gap and no duplicate). A change
+    /// is sent only once it is committed (durable); a change whose call failed never is. A cursor older than
+    /// the server's feed retention is answered OUT_OF_RANGE (details.reason CURSOR_EXPIRED): read the users
+    /// again (SearchUsers) and watch from now.
+    public static let watchUsers = ServerStreamingMethodDescriptor<WatchUsersRequest, UserEvent>(service: name, name: "WatchUsers")
+
     /// Every message of the schema, in schema order.
     public static let messageTypes: [any RPCMessage.Type] = [
-        RegisterUserRequest.self, GetUserRequest.self, SearchUsersRequest.self, UpdateUserRequest.self, DeleteUserRequest.self,
-        DeleteUserResponse.self, User.self, SearchUsersResponse.self,
+        RegisterUserRequest.self, GetUserRequest.self, SearchUsersRequest.self, WatchUsersRequest.self, UserEvent.self, UpdateUserRequest.self,
+        DeleteUserRequest.self, DeleteUserResponse.self, User.self, SearchUsersResponse.self,
     ]
 
     /// The text of `Schemas/user.v2.json`, byte for byte: the file itself, built in by SwiftPM
