@@ -154,8 +154,9 @@ let package = Package(
         .executableTarget(
             name: "UserRPCCLI",
             dependencies: [
-                "UserRPCClient", "UserV1", "HealthV1", "ReflectionV1", "UserRPCWire", "StrictJSON",
+                "UserRPCClient", "UserV1", "UserV2", "HealthV1", "ReflectionV1", "UserRPCWire", "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -10,5 +10,5 @@ struct UserRPCCommand: AsyncParsableCommand {
             Exit status: 0 on success, 64 for a usage error, and 100 + the gRPC status number when a call
             fails (101 CANCELLED … 116 UNAUTHENTICATED; 114 UNAVAILABLE also when the server cannot be reached).
             """,
-        subcommands: [CallCommand.self, ListCommand.self, DescribeCommand.self, HealthCommand.self, BenchCommand.self])
+        subcommands: [CallCommand.self, ListCommand.self, DescribeCommand.self, HealthCommand.self, WatchCommand.self, BenchCommand.self])
 }

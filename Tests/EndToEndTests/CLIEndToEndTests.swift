@@ -4,6 +4,7 @@ import Testing
 import UserRPCServer
 import UserRPCTestKit
 import UserRPCWire
+import UserV2
 
 /// Drives the real `user-rpc` binary (built beside the tests) against a live server.
 @Suite("user-rpc command line")
@@ -216,6 +217,52 @@ struct CLIEndToEndTests {
         }
         let listed = try await run(["list"], port: 1)
         #expect(listed.stdout.contains("health.v1.Health/Watch"))
+    }
+
+    @Test("watch prints one JSON line per change as it is committed; on interrupt it says on stderr where to resume; a stale cursor exits 111")
+    func watchUsers() async throws {
+        try await withTestServer { server in
+            let client = server.client()
+            let start = try #require(try await WatchUsersTests.take(1, from: client.v2.watchUsers(bookmarks: true)).first?.cursor)
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = ["watch", "--address", "127.0.0.1:\(server.port)", "--since", start, "--username-prefix", "cli."]
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try launchingChildren { try process.run() }
+            defer { if process.isRunning { process.terminate() } }
+            _ = try await client.v2.registerUser(username: "other", email: "other@example.com")
+            let ada = try await client.v2.registerUser(username: "cli.ada", email: "ada@example.com")
+            let ada2 = try await client.v2.updateUser(id: ada.id, email: "ada2@example.com")
+            // Two lines (the prefix left "other" out), read as they come.
+            let lines = try await withTimeout(seconds: 30) {
+                try await blocking { () -> [String] in
+                    var text = ""
+                    while text.filter({ $0 == "\n" }).count < 2 {
+                        let chunk = out.fileHandleForReading.availableData
+                        if chunk.isEmpty { break }
+                        text += String(decoding: chunk, as: UTF8.self)
+                    }
+                    return text.split(separator: "\n").map(String.init)
+                }
+            }
+            let events = try lines.map {
+                try UserServiceV2.UserEvent.decode(json: try #require(try JSONParser().parse($0).objectValue), unknownFields: .reject)
+            }
+            #expect(events.map(\.kind) == [.registered, .updated])
+            #expect(events.map(\.user) == [ada, ada2])
+            process.interrupt()
+            let stderr = try await blocking { err.fileHandleForReading.readDataToEndOfFile() }
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            #expect(String(decoding: stderr, as: UTF8.self) == "resume with: --since \(events[1].cursor)\n")
+
+            let stale = try await run(["watch", "--since", "c1.1.1"], port: server.port)
+            #expect(stale.status == 111, "\(stale.stderr)")
+            #expect(stale.stderr.hasPrefix("error: OUT_OF_RANGE: "), "\(stale.stderr)")
+        }
     }
 
     @Test("--address takes several servers: calls reach a live one when another is down; a bad entry is a usage error")
