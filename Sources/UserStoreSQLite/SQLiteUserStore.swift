@@ -245,7 +245,7 @@ public final class SQLiteUserStore: UserStore {
         guard let connection = database.connection else { return users.map { _ in .failure(Self.closed) } }
         var results: [Result<Void, UserError>] = []
         var events: [UserEvent] = []
-        let committedAt = Date()
+        let committedAt = Self.commitTime()
         var ids = Set<UUID>()
         var usernames = Set<String>()
         var emails = Set<FoldedKey>()
@@ -305,7 +305,7 @@ public final class SQLiteUserStore: UserStore {
                     .integer(changed.updatedAtMilliseconds), .integer(Int64(changed.version)), .text(stored.id.lowercasedText),
                     .integer(Int64(stored.version)),
                 ])
-            return try writeEvent(.updated, changed, after: nil, committedAt: Date(), on: connection)
+            return try writeEvent(.updated, changed, after: nil, committedAt: Self.commitTime(), on: connection)
         }
         let replaced = try index.replace(stored, with: changed)
         feed.append(contentsOf: [event])
@@ -316,7 +316,7 @@ public final class SQLiteUserStore: UserStore {
         let stored = try committed(user)
         let event = try transaction { connection throws(SQLiteError) in
             try connection.run(SQL.delete, [.text(stored.id.lowercasedText)])
-            return try writeEvent(.deleted, stored, after: nil, committedAt: Date(), on: connection)
+            return try writeEvent(.deleted, stored, after: nil, committedAt: Self.commitTime(), on: connection)
         }
         try index.delete(stored)
         feed.append(contentsOf: [event])
@@ -337,6 +337,12 @@ public final class SQLiteUserStore: UserStore {
                 .integer(Int64(committedAt.timeIntervalSince1970 * 1000)),
             ])
         return event
+    }
+
+    /// Now, in whole milliseconds (as the database keeps it): an event reads the same before and
+    /// after a restart.
+    private static func commitTime() -> Date {
+        Date(timeIntervalSince1970: Double(Int64(Date().timeIntervalSince1970 * 1000)) / 1000)
     }
 
     /// Deletes the events past the feed's retention or capacity, at most once a minute (in a write

@@ -1,8 +1,10 @@
 import Foundation
 import NIOConcurrencyHelpers
 import Testing
+import UserCore
 import UserRPCClient
 import UserRPCTestKit
+import UserStorePostgres
 import UserV2
 
 /// WatchUsers across two server processes on one PostgreSQL database.
@@ -110,5 +112,45 @@ struct FeedFleetTests {
             #expect((versions[user.id] ?? 0) < user.version, "\(user.id): version \(user.version) after \(versions[user.id] ?? 0)")
             versions[user.id] = user.version
         }
+    }
+
+    @Test(
+        "a server's graceful shutdown ends its watchers' streams UNAVAILABLE with the cursor to resume from: the client goes on on another server, nothing lost or repeated"
+    )
+    func gracefulShutdownResumes() async throws {
+        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        let stores = [PostgresUserStore(configuration: .init(url: database.url)), PostgresUserStore(configuration: .init(url: database.url))]
+        _ = try await stores[0].migrate()
+        for store in stores { try await store.startChangeFeed() }
+        try await withTestServers(2) { index in
+            try await TestServer.start(repository: UserRepository(store: stores[index])) {
+                $0.gracePeriod = .milliseconds(200)
+                $0.shutdownDrainDelay = .zero
+            }
+        } body: { servers in
+            var configuration = UserRPCClient.Configuration(endpoints: servers.map { .init(host: "127.0.0.1", port: $0.port) })
+            configuration.reconnectBackoff = .init(initial: .milliseconds(50), maximum: .milliseconds(400))
+            let watcher = UserRPCClient(configuration: configuration)
+            let writer = servers[1].client()
+            var start: String?
+            for try await bookmark in writer.v2.watchUsers(bookmarks: true) {
+                start = bookmark.cursor
+                break
+            }
+            let taken = Taken()
+            // The first call in rotation: server 0, the one that shuts down.
+            let watch = Task { for try await event in watcher.v2.watchUsers(since: start) { taken.add(event) } }
+            var written: [UserServiceV2.User] = []
+            for index in 0..<5 { written.append(try await writer.v2.registerUser(username: "grace\(index)", email: "grace\(index)@example.com")) }
+            await taken.wait(until: 5)
+            servers[0].server.beginGracefulShutdown()
+            for index in 5..<10 { written.append(try await writer.v2.registerUser(username: "grace\(index)", email: "grace\(index)@example.com")) }
+            await taken.wait(until: 10)
+            watch.cancel()
+            await watcher.close()
+            #expect(taken.all.compactMap(\.user) == written)
+        }
+        for store in stores { await store.shutdown() }
+        await database.drop()
     }
 }

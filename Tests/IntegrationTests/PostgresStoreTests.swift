@@ -67,6 +67,62 @@ struct PostgresStoreTests {
         await database.drop()
     }
 
+    @Test(
+        "the change feed: a change and its event commit together, numbered after commit with no gap; another store of the database reads them; a store started later goes on after them; past the capacity an old cursor is expired"
+    )
+    func changeFeed() async throws {
+        let database = try await TestDatabase.create(baseURL: try TestServices.urls().database)
+        var configuration = PostgresUserStoreConfiguration(url: database.url)
+        configuration.feed.capacity = 3
+        let writer = PostgresUserStore(configuration: configuration)
+        let reader = PostgresUserStore(configuration: configuration)
+        _ = try await writer.migrate()
+        try await writer.startChangeFeed()
+        try await reader.startChangeFeed()
+        let writerFeed = try #require(writer.changeFeed)
+        let readerFeed = try #require(reader.changeFeed)
+        #expect(writerFeed.feedID == readerFeed.feedID && writerFeed.head.position == 0)
+        let ada = UserCore.User(id: UUID.version7(), username: "ada", email: "ada@example.com", createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+        let bob = UserCore.User(id: UUID.version7(), username: "bob", email: "bob@example.com", createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+        let changed = try await blocking { () -> UserCore.User in
+            // A conflict fails its own insert, and writes no event.
+            #expect(
+                writer.insert(
+                    [ada, bob, UserCore.User(id: UUID.version7(), username: "ADA", email: "x@example.com", createdAt: Date())], cancellation: nil
+                ).map { (try? $0.get()) != nil } == [true, true, false])
+            let changed = UserChange(
+                id: ada.id, username: nil, email: "ada2@example.com", expectedVersion: nil, at: Date(timeIntervalSince1970: 1_700_000_100)
+            ).applied(to: ada)
+            _ = try writer.replace(ada, with: changed, cancellation: nil)
+            #expect(throws: UserError.self) { try writer.replace(ada, with: changed, cancellation: nil) }  // no event either
+            try writer.delete(bob, cancellation: nil)
+            return changed
+        }
+        // The reader's feed learns of them (NOTIFY, or its next look): wait for the fourth.
+        while readerFeed.head.position < 4 { await readerFeed.wait(after: readerFeed.head) }
+        // Four events, three kept (the capacity): the first is dropped already.
+        #expect(throws: UserFeedError.cursorExpired) {
+            try readerFeed.events(after: UserFeedCursor(feedID: readerFeed.feedID, position: 0), limit: 10)
+        }
+        let events = try readerFeed.events(after: UserFeedCursor(feedID: readerFeed.feedID, position: 1), limit: 10)
+        #expect(events.map(\.position) == [2, 3, 4])
+        #expect(events.map(\.kind) == [.registered, .updated, .deleted])
+        #expect(events.map(\.user) == [bob, changed, bob])
+        #expect(try writerFeed.events(after: UserFeedCursor(feedID: writerFeed.feedID, position: 1), limit: 10) == events)
+        await writer.shutdown()
+        await reader.shutdown()
+
+        // A store started now goes on after them, keeping the newest three.
+        let later = PostgresUserStore(configuration: configuration)
+        try await later.startChangeFeed()
+        let laterFeed = try #require(later.changeFeed)
+        #expect(laterFeed.head.position == 4)
+        #expect(try laterFeed.events(after: UserFeedCursor(feedID: laterFeed.feedID, position: 1), limit: 10).map(\.position) == [2, 3, 4])
+        #expect(throws: UserFeedError.cursorExpired) { try laterFeed.events(after: UserFeedCursor(feedID: laterFeed.feedID, position: 0), limit: 10) }
+        await later.shutdown()
+        await database.drop()
+    }
+
     @Test("every file in Migrations/ is listed, in version order")
     func migrationFilesListed() throws {
         let folder = TestServices.packageRoot.appendingPathComponent("Sources/UserStorePostgres/Migrations")

@@ -27,6 +27,45 @@ struct SQLiteStoreTests {
         }
     }
 
+    @Test(
+        "the change feed survives reopening: the same feed, positions go on, a cursor from before reads the rest; past the capacity an old cursor is expired"
+    )
+    func feedAcrossReopening() async throws {
+        let directory = Directory()
+        var configuration = directory.configuration
+        configuration.feed.capacity = 3
+        let ada = Self.user("ada", "ada@example.com")
+        let bob = Self.user("bob", "bob@example.com")
+        let first = try SQLiteUserStore(configuration: configuration)
+        let feed = try #require(first.changeFeed)
+        let start = feed.head
+        // A batch with a conflict: only the users committed are events.
+        #expect(first.insert([ada, bob, Self.user("ADA", "x@example.com")], cancellation: nil).map(Self.code) == ["ok", "ok", "exists:username"])
+        var changed = bob
+        changed.email = "bob2@example.com"
+        changed.version = 2
+        _ = try first.replace(bob, with: changed, cancellation: nil)
+        try first.delete(ada, cancellation: nil)
+        // Four events, three kept: the first is dropped already.
+        #expect(throws: UserFeedError.cursorExpired) { try feed.events(after: start, limit: 10) }
+        let before = try feed.events(after: UserFeedCursor(feedID: feed.feedID, position: 1), limit: 10)
+        #expect(before.map(\.position) == [2, 3, 4])
+        #expect(before.map(\.kind) == [.registered, .updated, .deleted])
+        #expect(before.map(\.user) == [bob, changed, ada])
+        await first.shutdown()
+
+        let second = try SQLiteUserStore(configuration: configuration)
+        let reopened = try #require(second.changeFeed)
+        #expect(reopened.feedID == feed.feedID && reopened.head == feed.head)
+        // The same three, from the database: after the first kept, the rest as they were.
+        let rest = try reopened.events(after: feed.cursor(of: before[0]), limit: 10)
+        #expect(rest == Array(before.dropFirst()))
+        #expect(throws: UserFeedError.cursorExpired) { try reopened.events(after: start, limit: 10) }
+        #expect(second.insert([Self.user("cat", "cat@example.com")], cancellation: nil).map(Self.code) == ["ok"])
+        #expect(try reopened.events(after: reopened.cursor(of: rest[1]), limit: 10).map(\.position) == [5])
+        await second.shutdown()
+    }
+
     @Test("one batch, one transaction: a conflict inside the batch or with a stored user fails only its own call")
     func batchConflicts() async throws {
         let directory = Directory()

@@ -67,4 +67,46 @@ struct UserChangeFeedTests {
         await cancelled.value
         #expect(try feed.events(after: start, limit: 10).count == 1)
     }
+
+    @Test("a feed made from kept events goes on after them; events numbered elsewhere are skipped when known, and after a gap start the feed again")
+    func loadedAndCopied() throws {
+        let users = (0..<6).map { Self.user("l\($0)") }
+        let kept = (3...4).map { UserEvent(position: UInt64($0), kind: .registered, user: users[$0], committedAt: Date()) }
+        let feed = UserChangeFeed(feedID: 9, head: 4, events: kept, isCopy: true)
+        #expect(feed.head.position == 4 && feed.nextPosition == 5)
+        #expect(try feed.events(after: UserFeedCursor(feedID: 9, position: 2), limit: 10).map(\.position) == [3, 4])
+        #expect(throws: UserFeedError.cursorExpired) { try feed.events(after: UserFeedCursor(feedID: 9, position: 1), limit: 10) }
+        // 4 again (already there), then 5: only 5 is added.
+        feed.append(contentsOf: [kept[1], UserEvent(position: 5, kind: .updated, user: users[5], committedAt: Date())])
+        #expect(try feed.events(after: UserFeedCursor(feedID: 9, position: 2), limit: 10).map(\.position) == [3, 4, 5])
+        // 8 after 5: 6 and 7 were dropped where they were kept before this feed read them.
+        feed.append(contentsOf: [UserEvent(position: 8, kind: .deleted, user: users[5], committedAt: Date())])
+        #expect(throws: UserFeedError.cursorExpired) { try feed.events(after: UserFeedCursor(feedID: 9, position: 5), limit: 10) }
+        #expect(try feed.events(after: UserFeedCursor(feedID: 9, position: 7), limit: 10).map(\.position) == [8])
+        // An empty feed after position 41 starts at 42.
+        let empty = UserChangeFeed(feedID: 9, head: 41)
+        #expect(empty.append(.registered, users[0]).position == 42)
+    }
+
+    @Test("a watch: since must be a cursor, the prefix is case-insensitive, a cursor ahead of the feed is refused, or waited for by a copy")
+    func watch() async throws {
+        #expect(throws: UserError.self) { try UserChangeWatch(feed: UserChangeFeed(), since: "c1.zz.1", usernamePrefix: nil) }
+        #expect(throws: UserError.self) {
+            try UserChangeWatch(feed: UserChangeFeed(), since: nil, usernamePrefix: String(repeating: "a", count: 101))
+        }
+        let feed = UserChangeFeed(feedID: 5)
+        let watch = try UserChangeWatch(feed: feed, since: nil, usernamePrefix: "AL")
+        #expect(watch.start == feed.head)
+        #expect(watch.wants(UserEvent(position: 1, kind: .registered, user: Self.user("alice"), committedAt: Date())))
+        #expect(!watch.wants(UserEvent(position: 1, kind: .registered, user: Self.user("bob"), committedAt: Date())))
+        await #expect(throws: UserError.self) { try await watch.events(after: UserFeedCursor(feedID: 5, position: 3), limit: 10) }
+        await #expect(throws: UserError.feedCursorExpired) { try await watch.events(after: UserFeedCursor(feedID: 6, position: 0), limit: 10) }
+
+        // A copy of a shared feed has not caught up: the watch waits for the events, then reads them.
+        let copy = UserChangeFeed(feedID: 5, isCopy: true)
+        let copyWatch = try UserChangeWatch(feed: copy, since: nil, usernamePrefix: nil)
+        let reading = Task { try await copyWatch.events(after: UserFeedCursor(feedID: 5, position: 1), limit: 10) }
+        copy.append(contentsOf: (1...2).map { UserEvent(position: UInt64($0), kind: .registered, user: Self.user("c\($0)"), committedAt: Date()) })
+        #expect(try await reading.value.map(\.position) == [2])
+    }
 }

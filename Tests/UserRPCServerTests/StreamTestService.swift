@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import StrictJSON
 import UserRPCServer
 import UserRPCWire
 
@@ -76,6 +77,8 @@ struct StreamTestService: RPCService {
                     throw error
                 }
                 progress.wrote()
+                // Where a client would resume: after the message just written.
+                writer.setResumeDetails(JSONObject(["resume_after": .string("\(index)")]))
                 index += 1
             }
         }

@@ -158,7 +158,7 @@ struct StreamingConnectionTests {
         #expect(try await connection.nextFrame().type == "goaway")
     }
 
-    @Test("after goaway a stream runs on, then the end of the grace period ends it UNAVAILABLE")
+    @Test("after goaway a stream runs on, then the end of the grace period ends it UNAVAILABLE, with the details its handler set to resume")
     func goaway() async throws {
         let connection = try await StreamingChannel { $0.gracePeriod = .seconds(10) }
         try await connection.send(#"{"type":"request","id":1,"method":"test.v1.Streams/Endless","window":1,"payload":{"text":""}}"#)
@@ -172,6 +172,7 @@ struct StreamingConnectionTests {
         await connection.advanceTime(by: .seconds(10))
         let end = try await connection.nextFrame()
         #expect(end.callID == 1 && end.code == "UNAVAILABLE")
+        #expect(end["status"]?.objectValue?["details"]?.objectValue?["resume_after"]?.stringValue == "1")
     }
 
     @Test("a stream its client does not read holds one message and its producer; unary calls and other streams go on")

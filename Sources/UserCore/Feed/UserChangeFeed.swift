@@ -175,9 +175,10 @@ public final class UserChangeFeed: Sendable {
 
     /// Up to `limit` events after `cursor`, in commit order; empty when there are none yet.
     public func events(after cursor: UserFeedCursor, limit: Int) throws(UserFeedError) -> [UserEvent] {
-        try state.write { state throws(UserFeedError) in
-            dropExpired(&state)
-            guard cursor.feedID == feedID else { throw .cursorExpired }
+        guard cursor.feedID == feedID else { throw .cursorExpired }
+        let oldest = oldestKept
+        // A shared lock: the many watchers of a feed read it at once (only appends drop events).
+        return try state.read { state throws(UserFeedError) in
             let next = state.firstPosition + UInt64(state.events.count)
             guard cursor.position < next else {
                 if cursor.position == next - 1 { return [] }
@@ -185,6 +186,9 @@ public final class UserChangeFeed: Sendable {
             }
             guard cursor.position + 1 >= state.firstPosition else { throw .cursorExpired }
             let start = Int(cursor.position + 1 - state.firstPosition)
+            // The next event is past the retention (and not the newest, which is always kept): what
+            // followed the cursor is as good as dropped.
+            if start < state.events.count - 1, state.events[start].committedAt < oldest { throw .cursorExpired }
             return Array(state.events[start..<min(state.events.count, start + max(1, limit))])
         }
     }
@@ -214,13 +218,18 @@ public final class UserChangeFeed: Sendable {
         }
     }
 
+    /// The commit time before which events are past the retention.
+    private var oldestKept: Date {
+        now().addingTimeInterval(-Double(retention.components.seconds) - Double(retention.components.attoseconds) / 1e18)
+    }
+
     /// Drops events beyond the capacity and older than the retention (the newest is always kept,
     /// so the head's position stays known).
     private func dropExpired(_ state: inout State) {
         // Past the capacity, a sixteenth more is dropped at once, so that appends at capacity do not
         // move the whole array each time.
         var drop = state.events.count > capacity ? state.events.count - capacity + capacity / 16 : 0
-        let oldest = now().addingTimeInterval(-Double(retention.components.seconds) - Double(retention.components.attoseconds) / 1e18)
+        let oldest = oldestKept
         while drop < state.events.count - 1, state.events[drop].committedAt < oldest { drop += 1 }
         guard drop > 0 else { return }
         state.events.removeFirst(drop)
