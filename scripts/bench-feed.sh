@@ -20,11 +20,14 @@ PORT=${BENCH_PORT:-10470}
 SERVER_PID=
 
 stop_server() {
-  [ -n "$SERVER_PID" ] && { kill -TERM "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true; }
+  if [ -n "$SERVER_PID" ]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
   SERVER_PID=
 }
 cleanup() {
-  stop_server
+  stop_server || true
   ./scripts/services.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -38,7 +41,7 @@ AFTER_BIN=${AFTER_BIN:-.build/release}
 cc -O2 -o "$WORK/loadgen" Benchmarks/loadgen/loadgen.c
 eval "$(./scripts/services.sh start)"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-export PGPASSWORD=userrpc
+export PGPASSWORD=userrpc PGOPTIONS="-c client_min_messages=warning"
 PSQL=("$PGBIN/psql" -Xq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U userrpc -d userrpc)
 "${PSQL[@]}" -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET synchronous_commit = on" \
   -c "ALTER SYSTEM SET full_page_writes = on" -c "SELECT pg_reload_conf()" >/dev/null
@@ -84,9 +87,9 @@ echo "### WatchUsers (the in-memory store; the feed is the same code on every st
 DATABASE_URL= REDIS_URL= start_server "$AFTER_BIN" --in-memory
 python3 Benchmarks/feed/watch_bench.py idle "$PORT" "$SERVER_PID" 1000
 python3 Benchmarks/feed/watch_bench.py latency "$PORT" 1000 10
-start_server "$AFTER_BIN" --in-memory
+DATABASE_URL= REDIS_URL= start_server "$AFTER_BIN" --in-memory
 "$WORK/loadgen" -p "$PORT" -m "user.v1.UserService/RegisterUser" -f "$(registrations fill)" -c 4 -d 16 -t 2 >/dev/null
-python3 Benchmarks/feed/watch_bench.py throughput "$PORT" 100000
+python3 Benchmarks/feed/watch_bench.py throughput "$PORT" 90000
 echo
 echo "### WatchUsers on the durable store (SQLite): delay at 1,000 changes a second"
 DATABASE_URL= REDIS_URL= start_server "$AFTER_BIN" --data-dir "$WORK/data-watch"

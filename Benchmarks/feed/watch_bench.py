@@ -5,6 +5,7 @@
   watch_bench.py latency PORT RATE SECS   p50/p99 from a RegisterUser's answer to a watcher's event,
                                           while RATE registrations a second are made
   watch_bench.py throughput PORT N        events a second one watcher takes, N events already in the feed
+                                          (fewer than the feed's capacity, 100,000 by default)
 
 Frames are written from docs/PROTOCOL.md: a 4-byte big-endian length, then a JSON object.
 """
@@ -125,6 +126,8 @@ def throughput(port, count):
     taken = 0
     while taken < count:
         frame = watcher.receive()
+        if frame["type"] == "response":
+            sys.exit(f"the watch ended: {frame['status']}")
         if frame["type"] == "message" and frame["payload"]["kind"] != "BOOKMARK":
             taken += 1
     elapsed = time.perf_counter() - start

@@ -68,7 +68,7 @@ struct WatchCommand: AsyncParsableCommand {
 
     /// `2026-12-06T07:00:00.123Z REGISTERED alice <alice@example.com> 0192… v1`.
     private static func text(_ event: UserServiceV2.UserEvent) -> String {
-        let time = event.committedAt.map { $0.formatted(.iso8601) } ?? "-"
+        let time = event.committedAt.map { $0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) } ?? "-"
         guard let user = event.user else { return "\(time) \(event.kind.rawValue)" }
         return "\(time) \(event.kind.rawValue) \(user.username) <\(user.email)> \(user.id.uuidString.lowercased()) v\(user.version)"
     }

@@ -46,8 +46,10 @@ extension UserRPCClient {
             var current: ServerStream<Element>.AsyncIterator?
             /// The cursor of the last message taken (a bookmark's too): where the next call starts.
             public private(set) var lastCursor: String?
-            /// Breaks since the last message.
+            /// Breaks since the stream last made progress.
             var breaks = 0
+            /// Messages taken from the current call.
+            var takenThisCall = 0
 
             init(stream: ResumingStream) {
                 self.stream = stream
@@ -56,12 +58,19 @@ extension UserRPCClient {
             /// The next message; `nil` once the stream ended OK.
             public mutating func next(isolation actor: isolated (any Actor)?) async throws(UserRPCError) -> Element? {
                 while true {
-                    if current == nil { current = stream.open(lastCursor).makeAsyncIterator() }
+                    if current == nil {
+                        current = stream.open(lastCursor).makeAsyncIterator()
+                        takenThisCall = 0
+                    }
                     do throws(UserRPCError) {
                         guard let element = try await current!.next(isolation: actor) else { return nil }
                         lastCursor = stream.cursor(element)
-                        breaks = 0
-                        if let isBookmark = stream.isBookmark, isBookmark(element) { continue }
+                        takenThisCall += 1
+                        let bookmark = stream.isBookmark?(element) ?? false
+                        // Progress: a change, or anything after a call's first message (a server that
+                        // answers each call with its opening bookmark, then breaks, is not progress).
+                        if !bookmark || takenThisCall > 1 { breaks = 0 }
+                        if bookmark { continue }
                         return element
                     } catch  where error.code == .unavailable && !Task.isCancelled {
                         if let resume = error.details?["resume_cursor"]?.stringValue { lastCursor = resume }

@@ -164,7 +164,7 @@ struct ServiceDefinition {
         }
         for message in messages {
             for field in message.fields {
-                if case .messages(let element) = field.type, !known.contains(element) {
+                if let element = field.type.heldMessage, !known.contains(element) {
                     throw GeneratorError("\(path): \(message.name).\(field.name) refers to \(element), which the schema does not define")
                 }
             }
@@ -292,8 +292,12 @@ struct ServiceDefinition {
             if case .messages = type, !required.contains(member.key) {
                 throw GeneratorError("\(path): \(name).\(member.key): an array field must be required (send it empty)")
             }
-            if case .message = type, required.contains(member.key) {
-                throw GeneratorError("\(path): \(name).\(member.key): a message field must be optional")
+            if case .message(let held) = type {
+                guard !required.contains(member.key) else {
+                    throw GeneratorError("\(path): \(name).\(member.key): a message field must be optional")
+                }
+                // A struct cannot hold itself (an array of itself it can).
+                guard held != name else { throw GeneratorError("\(path): \(name).\(member.key): a message cannot hold itself") }
             }
             fields.append(
                 Field(name: member.key, type: type, isRequired: required.contains(member.key), description: property["description"]?.stringValue))

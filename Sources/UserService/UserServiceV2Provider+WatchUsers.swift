@@ -33,7 +33,7 @@ extension UserServiceV2Provider {
         let bookmarks = request.bookmarks == true
         var cursor = watch.start
         writer.setResumeDetails(Self.resumeDetails(cursor))
-        if bookmarks { try await writer.write(.bookmark(cursor)) }
+        if bookmarks { try await writer.write(.bookmark(cursor), resumeDetails: Self.resumeDetails(cursor)) }
         while !Task.isCancelled {
             let events: [UserEvent]
             do throws(UserError) {
@@ -45,15 +45,17 @@ extension UserServiceV2Provider {
             for event in events {
                 cursor = feed.cursor(of: event)
                 if watch.wants(event) {
-                    try await writer.write(UserServiceV2.UserEvent(event, cursor: cursor))
+                    // Where to resume moves past the event once it is sent, not before.
+                    try await writer.write(UserServiceV2.UserEvent(event, cursor: cursor), resumeDetails: Self.resumeDetails(cursor))
                     skipped = false
                 } else {
+                    // Nothing is waiting to be sent: the resume point moves past what is left out.
+                    writer.setResumeDetails(Self.resumeDetails(cursor))
                     skipped = true
                 }
-                writer.setResumeDetails(Self.resumeDetails(cursor))
             }
             // The client's last cursor would lie before the changes left out: a bookmark moves it on.
-            if skipped, bookmarks { try await writer.write(.bookmark(cursor)) }
+            if skipped, bookmarks { try await writer.write(.bookmark(cursor), resumeDetails: Self.resumeDetails(cursor)) }
         }
     }
 

@@ -173,21 +173,17 @@ public final class SQLiteUserStore: UserStore {
         _ connection: SQLiteConnection, feedID: UInt64, configuration: UserFeedConfiguration
     ) throws(SQLiteError) -> UserChangeFeed {
         var head: Int64 = 0
-        try connection.run("SELECT COALESCE(max(position), 0) FROM user_events", []) { row in head = row.integer(0) ?? 0 }
+        try connection.run(SQL.headPosition, []) { row in head = row.integer(0) ?? 0 }
         let oldest = Int64(Date().timeIntervalSince1970 * 1000) - configuration.retention.components.seconds * 1000
         var events: [UserEvent] = []
         try connection.run(SQL.recentEvents, [.integer(oldest), .integer(head - Int64(configuration.capacity))]) { row throws(SQLiteError) in
-            guard let position = row.integer(0), let kindText = row.text(1), let kind = UserEvent.Kind(rawValue: kindText),
-                let id = row.text(2), let username = row.text(3), let email = row.text(4), let created = row.integer(5),
-                let updated = row.integer(6), let version = row.integer(7), let committed = row.integer(8),
-                let user = User(
-                    storedID: id, username: username, email: email, createdAtMilliseconds: created, updatedAtMilliseconds: updated,
-                    version: UInt64(version))
+            guard let first = row.integer(0), let committed = row.integer(1), let text = row.text(2),
+                let read = UserEventRow.events(from: text, first: UInt64(first), committedAt: Date(timeIntervalSince1970: Double(committed) / 1000))
             else { throw SQLiteError(code: 11, message: "unexpected row in user_events") }  // 11 = SQLITE_CORRUPT
-            events.append(
-                UserEvent(
-                    position: UInt64(position), kind: kind, user: user, committedAt: Date(timeIntervalSince1970: Double(committed) / 1000)))
+            events += read
         }
+        // At most the capacity: the newest.
+        if events.count > configuration.capacity { events.removeFirst(events.count - configuration.capacity) }
         // Events kept are the newest ones; without any, the feed goes on after the last ever written.
         if events.last.map({ $0.position != UInt64(head) }) ?? false { events = [] }
         return UserChangeFeed(
@@ -272,13 +268,14 @@ public final class SQLiteUserStore: UserStore {
                     results.append(.failure(.internalError("a unique constraint the index did not know: \(error)")))
                     continue
                 }
-                // Any failure here fails the whole transaction: no user is committed without its event.
-                events.append(try writeEvent(.registered, user, after: events.last, committedAt: committedAt, on: connection))
+                events.append(nextEvent(.registered, user, after: events.last, committedAt: committedAt))
                 ids.insert(user.id)
                 usernames.insert(usernameKey)
                 emails.insert(emailKey)
                 results.append(.success(()))
             }
+            // Any failure here fails the whole transaction: no user is committed without its event.
+            try writeEvents(events, on: connection)
             try pruneEventsIfDue(connection)
             try connection.execute("COMMIT")
         } catch {
@@ -305,38 +302,39 @@ public final class SQLiteUserStore: UserStore {
                     .integer(changed.updatedAtMilliseconds), .integer(Int64(changed.version)), .text(stored.id.lowercasedText),
                     .integer(Int64(stored.version)),
                 ])
-            return try writeEvent(.updated, changed, after: nil, committedAt: Self.commitTime(), on: connection)
+            let event = nextEvent(.updated, changed, after: nil, committedAt: Self.commitTime())
+            try writeEvents([event], on: connection)
+            return event
         }
-        let replaced = try index.replace(stored, with: changed)
+        // Committed: the feed first (its positions are the next writes'), then the index.
         feed.append(contentsOf: [event])
-        return replaced
+        return try index.replace(stored, with: changed)
     }
 
     public func delete(_ user: User, cancellation: CallCancellation?) throws(UserError) {
         let stored = try committed(user)
         let event = try transaction { connection throws(SQLiteError) in
             try connection.run(SQL.delete, [.text(stored.id.lowercasedText)])
-            return try writeEvent(.deleted, stored, after: nil, committedAt: Self.commitTime(), on: connection)
+            let event = nextEvent(.deleted, stored, after: nil, committedAt: Self.commitTime())
+            try writeEvents([event], on: connection)
+            return event
         }
-        try index.delete(stored)
         feed.append(contentsOf: [event])
+        try index.delete(stored)
     }
 
-    /// Writes the event of a change in the change's transaction, numbered after `previous` (an
-    /// event of this same transaction) or after the feed's last: on the one writer thread, the
-    /// next number is always the next commit's.
-    private func writeEvent(
-        _ kind: UserEvent.Kind, _ user: User, after previous: UserEvent?, committedAt: Date, on connection: SQLiteConnection
-    ) throws(SQLiteError) -> UserEvent {
-        let event = UserEvent(position: (previous?.position ?? feed.nextPosition - 1) + 1, kind: kind, user: user, committedAt: committedAt)
+    /// The event of a change, numbered after `previous` (an event of this same transaction) or after
+    /// the feed's last: on the one writer thread, the next number is always the next commit's.
+    private func nextEvent(_ kind: UserEvent.Kind, _ user: User, after previous: UserEvent?, committedAt: Date) -> UserEvent {
+        UserEvent(position: (previous?.position ?? feed.nextPosition - 1) + 1, kind: kind, user: user, committedAt: committedAt)
+    }
+
+    /// Writes the events of a transaction, in it: one row (nothing when there are none).
+    private func writeEvents(_ events: [UserEvent], on connection: SQLiteConnection) throws(SQLiteError) {
+        guard let first = events.first else { return }
         try connection.run(
-            SQL.insertEvent,
-            [
-                .integer(Int64(event.position)), .text(kind.rawValue), .text(user.id.lowercasedText), .text(user.username), .text(user.email),
-                .integer(user.createdAtMilliseconds), .integer(user.updatedAtMilliseconds), .integer(Int64(user.version)),
-                .integer(Int64(committedAt.timeIntervalSince1970 * 1000)),
-            ])
-        return event
+            SQL.insertEvents,
+            [.integer(Int64(first.position)), .integer(Int64(first.committedAt.timeIntervalSince1970 * 1000)), .text(UserEventRow.text(events))])
     }
 
     /// Now, in whole milliseconds (as the database keeps it): an event reads the same before and
@@ -406,21 +404,63 @@ public final class SQLiteUserStore: UserStore {
             WHERE id = ? AND version = ?
             """
         static let delete = "DELETE FROM users WHERE id = ?"
-        static let insertEvent = """
-            INSERT INTO user_events (position, kind, user_id, username, email, created_at_ms, updated_at_ms, version, committed_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        static let insertEvents = "INSERT INTO user_events (first_position, committed_at_ms, events) VALUES (?, ?, ?)"
+        /// The position of the last event ever written (the rows are never all deleted).
+        static let headPosition = """
+            SELECT COALESCE((SELECT first_position + json_array_length(events) - 1 FROM user_events ORDER BY first_position DESC LIMIT 1), 0)
             """
-        /// The events committed at or after `?1` (milliseconds) and after position `?2`, oldest first.
+        /// The rows committed at or after `?1` (milliseconds) whose events go past position `?2`, oldest first.
         static let recentEvents = """
-            SELECT position, kind, user_id, username, email, created_at_ms, updated_at_ms, version, committed_at_ms
-            FROM user_events WHERE committed_at_ms >= ?1 AND position > ?2 ORDER BY position
+            SELECT first_position, committed_at_ms, events FROM user_events
+            WHERE committed_at_ms >= ?1 AND first_position + json_array_length(events) - 1 > ?2 ORDER BY first_position
             """
-        /// Events committed before `?1` (milliseconds) or beyond the newest `?2`, but never the newest.
+        /// Rows committed before `?1` (milliseconds), or whose events are all beyond the newest `?2`,
+        /// but never the newest row.
         static let pruneEvents = """
             DELETE FROM user_events
-            WHERE position < (SELECT max(position) FROM user_events)
-              AND (committed_at_ms < ?1 OR position <= (SELECT max(position) FROM user_events) - ?2)
+            WHERE first_position < (SELECT max(first_position) FROM user_events)
+              AND (committed_at_ms < ?1
+                   OR first_position + json_array_length(events) - 1 <= (SELECT max(first_position) FROM user_events) - ?2)
             """
+    }
+}
+
+/// The events of one transaction as the `events` column holds them: a JSON array of
+/// `[kind, id, username, email, created_at_ms, updated_at_ms, version]`.
+enum UserEventRow {
+    static func text(_ events: [UserEvent]) -> String {
+        var writer = JSONWriter(reservingCapacity: 128 * events.count)
+        writer.beginArray()
+        for event in events {
+            writer.beginArray()
+            writer.string(event.kind.rawValue)
+            writer.string(event.user.id.lowercasedText)
+            writer.string(event.user.username)
+            writer.string(event.user.email)
+            writer.int(Int(event.user.createdAtMilliseconds))
+            writer.int(Int(event.user.updatedAtMilliseconds))
+            writer.uint64(event.user.version)
+            writer.endArray()
+        }
+        writer.endArray()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The events of a row whose first is at position `first`; `nil` when the text is not such an array.
+    static func events(from text: String, first: UInt64, committedAt: Date) -> [UserEvent]? {
+        guard case .array(let items)? = try? JSONParser().parse(Array(text.utf8)) else { return nil }
+        var events: [UserEvent] = []
+        for (index, item) in items.enumerated() {
+            guard case .array(let fields) = item, fields.count == 7, let kind = fields[0].stringValue.flatMap(UserEvent.Kind.init(rawValue:)),
+                let id = fields[1].stringValue, let username = fields[2].stringValue, let email = fields[3].stringValue,
+                let created = fields[4].intValue, let updated = fields[5].intValue, let version = fields[6].intValue, version > 0,
+                let user = User(
+                    storedID: id, username: username, email: email, createdAtMilliseconds: Int64(created), updatedAtMilliseconds: Int64(updated),
+                    version: UInt64(version))
+            else { return nil }
+            events.append(UserEvent(position: first + UInt64(index), kind: kind, user: user, committedAt: committedAt))
+        }
+        return events
     }
 }
 

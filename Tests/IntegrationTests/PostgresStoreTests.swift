@@ -108,6 +108,7 @@ struct PostgresStoreTests {
         #expect(events.map(\.position) == [2, 3, 4])
         #expect(events.map(\.kind) == [.registered, .updated, .deleted])
         #expect(events.map(\.user) == [bob, changed, bob])
+        while writerFeed.head.position < 4 { await writerFeed.wait(after: writerFeed.head) }
         #expect(try writerFeed.events(after: UserFeedCursor(feedID: writerFeed.feedID, position: 1), limit: 10) == events)
         await writer.shutdown()
         await reader.shutdown()

@@ -83,6 +83,11 @@ struct UserChangeFeedTests {
         feed.append(contentsOf: [UserEvent(position: 8, kind: .deleted, user: users[5], committedAt: Date())])
         #expect(throws: UserFeedError.cursorExpired) { try feed.events(after: UserFeedCursor(feedID: 9, position: 5), limit: 10) }
         #expect(try feed.events(after: UserFeedCursor(feedID: 9, position: 7), limit: 10).map(\.position) == [8])
+        // Kept events with a gap (a clock stepped back): only those running up to the head are kept.
+        let gapped = UserChangeFeed(
+            feedID: 9, head: 6, events: [3, 5, 6].map { UserEvent(position: $0, kind: .registered, user: users[0], committedAt: Date()) })
+        #expect(try gapped.events(after: UserFeedCursor(feedID: 9, position: 4), limit: 10).map(\.position) == [5, 6])
+        #expect(throws: UserFeedError.cursorExpired) { try gapped.events(after: UserFeedCursor(feedID: 9, position: 3), limit: 10) }
         // An empty feed after position 41 starts at 42.
         let empty = UserChangeFeed(feedID: 9, head: 41)
         #expect(empty.append(.registered, users[0]).position == 42)

@@ -64,6 +64,29 @@ struct ServiceDefinitionTests {
         #expect(problem(Self.schema(fields: #""kind":{"type":"string","enum":["FIRST_ONE","SECOND"]}"#)) == nil)
     }
 
+    @Test("a nested message field must be optional and name a message; a resume note needs a stream and the fields it names")
+    func refusedMessageFieldsAndResumes() {
+        let selfField = ##""child":{"$ref":"#/messages/Req"}"##
+        #expect(problem(Self.schema(fields: selfField))?.contains("cannot hold itself") == true)
+        #expect(problem(Self.schema(fields: selfField, required: #"["child"]"#))?.contains("must be optional") == true)
+        #expect(problem(Self.schema(fields: ##""child":{"$ref":"#/definitions/Req"}"##))?.contains("must name a message") == true)
+        #expect(problem(Self.schema(fields: ##""child":{"$ref":"#/messages/Gone"}"##))?.contains("does not define") == true)
+        func stream(_ resume: String) -> String {
+            #"[{"name":"Call","full_name":"t.v1.T/Call","request":"Req","response":"Req","streaming":"server","resume":\#(resume)}]"#
+        }
+        let fields = #""after":{"type":"string"},"at":{"type":"string"},"marks":{"type":"boolean"},"kind":{"type":"string","enum":["A","MARK"]}"#
+        let good = #"{"request_field":"after","response_field":"at","bookmarks_field":"marks","bookmark_kind":"MARK"}"#
+        #expect(problem(Self.schema(fields: fields, required: #"["at","kind"]"#, methods: stream(good))) == nil)
+        // Not a stream; a missing or optional cursor field; a bookmark flag without its kind; a kind no enum has.
+        let unary = #"[{"name":"Call","full_name":"t.v1.T/Call","request":"Req","response":"Req","resume":\#(good)}]"#
+        #expect(problem(Self.schema(fields: fields, required: #"["at","kind"]"#, methods: unary))?.contains("server-streaming") == true)
+        #expect(problem(Self.schema(fields: fields, required: #"["kind"]"#, methods: stream(good)))?.contains("required string field at") == true)
+        let flagOnly = #"{"request_field":"after","response_field":"at","bookmarks_field":"marks"}"#
+        #expect(problem(Self.schema(fields: fields, required: #"["at","kind"]"#, methods: stream(flagOnly)))?.contains("together") == true)
+        let unknownKind = #"{"request_field":"after","response_field":"at","bookmarks_field":"marks","bookmark_kind":"NOPE"}"#
+        #expect(problem(Self.schema(fields: fields, required: #"["at","kind"]"#, methods: stream(unknownKind)))?.contains("NOPE") == true)
+    }
+
     @Test("user.v2 shares the messages user.v1 has alike, and not those holding a message that changed")
     func sharedMessages() throws {
         func read(_ name: String) throws -> ServiceDefinition {

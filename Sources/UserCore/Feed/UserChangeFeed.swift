@@ -94,8 +94,8 @@ public final class UserChangeFeed: Sendable {
     public let isCopy: Bool
 
     /// A feed keeping up to `capacity` events for `retention`, with the given id (random by default),
-    /// starting with `events` (a durable store's, read back at start-up: contiguous positions, oldest
-    /// first), or empty after position `head`.
+    /// after position `head`, starting with `events` (a durable store's, read back at start-up, oldest
+    /// first): those of them whose positions run without a gap up to `head`.
     public init(
         feedID: UInt64 = .random(in: 1...UInt64.max), capacity: Int = 100_000, retention: Duration = .seconds(3600),
         head: UInt64 = 0, events: [UserEvent] = [], isCopy: Bool = false, now: @escaping @Sendable () -> Date = { Date() }
@@ -106,10 +106,15 @@ public final class UserChangeFeed: Sendable {
         self.isCopy = isCopy
         self.now = now
         var initial = State()
-        if let first = events.first {
-            precondition(zip(events, events.dropFirst()).allSatisfy { $0.position + 1 == $1.position }, "feed events must be contiguous")
-            initial.events = events
-            initial.firstPosition = first.position
+        // The newest events that follow each other up to the head (a clock stepped back can leave a
+        // gap in what a store kept by time: the events before it are as good as dropped).
+        var kept = events.endIndex
+        while kept > events.startIndex, events[kept - 1].position == (kept == events.endIndex ? head : events[kept].position - 1) {
+            kept -= 1
+        }
+        if kept < events.endIndex {
+            initial.events = Array(events[kept...])
+            initial.firstPosition = events[kept].position
         } else {
             initial.firstPosition = head + 1
         }

@@ -33,6 +33,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// A stream message waiting for credit (or for room in the output), and its producer.
     private struct HeldMessage {
         let frame: ByteBuffer
+        /// Where the stream resumes once this message is sent (``ServerStreamWriter/write(_:resumeDetails:)``).
+        let resumeDetails: JSONObject?
+        let callID: UInt64
         let sent: CheckedContinuation<Result<Void, RPCError>, Never>
     }
 
@@ -381,8 +384,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// Where the messages of stream `id` go: its producer's writes hop to this loop.
     private func makeStreamSink(id: UInt64, serial: UInt64, context: ChannelHandlerContext) -> ServerStreamSink {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        return ServerStreamSink(callID: id, allocator: context.channel.allocator, eventLoop: context.eventLoop) { frame, sent in
-            handler.value.deliver(HeldMessage(frame: frame, sent: sent), toStream: id, serial: serial)
+        return ServerStreamSink(callID: id, allocator: context.channel.allocator, eventLoop: context.eventLoop) { frame, details, sent in
+            handler.value.deliver(HeldMessage(frame: frame, resumeDetails: details, callID: id, sent: sent), toStream: id, serial: serial)
         }
     }
 
@@ -420,6 +423,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         for message in messages {
             var frame = message.frame
             output.writeBuffer(&frame)
+            if let details = message.resumeDetails, let sink = inFlight[message.callID]?.context.streamSink {
+                sink.resumeDetails.withLockedValue { $0 = details }
+            }
             message.sent.resume(returning: .success(()))
         }
         scheduleFlush()

@@ -14,16 +14,20 @@ import UserRPCWire
 public struct ServerStreamWriter<Message: RPCMessage>: Sendable {
     let sink: ServerStreamSink
 
-    /// Sends `message` as the stream's next message, once the client's credit allows it.
-    public func write(_ message: Message) async throws(RPCError) {
+    /// Sends `message` as the stream's next message, once the client's credit allows it. With
+    /// `resumeDetails`, once the message is sent they are what the status says if the server ends
+    /// the stream itself (see ``setResumeDetails(_:)``): where to resume after this message.
+    public func write(_ message: Message, resumeDetails: JSONObject? = nil) async throws(RPCError) {
         var frame = sink.allocator.buffer(capacity: 256)
         ServerFrame.writeMessage(id: sink.callID, message: message, into: &frame)
-        try await sink.send(frame)
+        try await sink.send(frame, resumeDetails: resumeDetails)
     }
 
     /// Sets what the status says if the server ends the stream itself, before the handler returns
-    /// (its graceful shutdown's grace period over, or its drain): the details a client needs to
-    /// resume the stream elsewhere (`resume_cursor`, say). The latest value counts.
+    /// (a graceful shutdown's grace period over): the details a client needs to resume the stream
+    /// elsewhere (`resume_cursor`, say). Call it only while no write is waiting (to move the resume
+    /// point past what the handler leaves out); a message's own resume point is given with it
+    /// (``write(_:resumeDetails:)``), and takes effect once the message is sent.
     public func setResumeDetails(_ details: JSONObject) {
         sink.resumeDetails.withLockedValue { $0 = details }
     }
@@ -36,13 +40,15 @@ final class ServerStreamSink: Sendable {
     let resumeDetails = NIOLockedValueBox<JSONObject?>(nil)
     let allocator: ByteBufferAllocator
     private let eventLoop: any EventLoop
-    private let deliver: @Sendable (_ frame: ByteBuffer, _ sent: CheckedContinuation<Result<Void, RPCError>, Never>) -> Void
+    private let deliver:
+        @Sendable (_ frame: ByteBuffer, _ resumeDetails: JSONObject?, _ sent: CheckedContinuation<Result<Void, RPCError>, Never>) -> Void
 
-    /// `deliver` runs on `eventLoop`: it writes the frame (or holds it until credit comes) and
-    /// resumes `sent` once the frame is written, or with the call's end.
+    /// `deliver` runs on `eventLoop`: it writes the frame (or holds it until credit comes), sets
+    /// ``resumeDetails`` to the message's once it is written, and resumes `sent` then, or with the
+    /// call's end.
     init(
         callID: UInt64, allocator: ByteBufferAllocator, eventLoop: any EventLoop,
-        deliver: @escaping @Sendable (ByteBuffer, CheckedContinuation<Result<Void, RPCError>, Never>) -> Void
+        deliver: @escaping @Sendable (ByteBuffer, JSONObject?, CheckedContinuation<Result<Void, RPCError>, Never>) -> Void
     ) {
         self.callID = callID
         self.allocator = allocator
@@ -50,10 +56,10 @@ final class ServerStreamSink: Sendable {
         self.deliver = deliver
     }
 
-    func send(_ frame: ByteBuffer) async throws(RPCError) {
+    func send(_ frame: ByteBuffer, resumeDetails: JSONObject?) async throws(RPCError) {
         let result = await withCheckedContinuation { (sent: CheckedContinuation<Result<Void, RPCError>, Never>) in
             let deliver = self.deliver
-            eventLoop.execute { deliver(frame, sent) }
+            eventLoop.execute { deliver(frame, resumeDetails, sent) }
         }
         try result.get()
     }
