@@ -223,7 +223,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "UserRPCTestKit", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1", "UserV2",
+                "UserRPCTestKit", "UserStorePostgres", "UserStoreSQLite", "UserCacheRedis", "UserRPCServer", "UserRPCClient", "UserCore", "UserV1",
+                "UserV2",
                 "HealthV1", "StrictJSON",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
