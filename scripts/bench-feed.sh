@@ -9,6 +9,8 @@
 #
 #   BEFORE_BIN=DIR scripts/bench-feed.sh [SECONDS]      (default 5 seconds per RegisterUser run)
 #   AFTER_BIN=DIR  measure that build instead of building this tree's
+#   ROUNDS=N       RegisterUser rounds (default 3); STORES="sqlite postgres" (the default) or one of them;
+#   WATCH=0        skip the WatchUsers measurements
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
@@ -70,17 +72,22 @@ echo "# user-rpc change feed benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) co
 echo "PostgreSQL: fsync=$("${PSQL[@]}" -tAc 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -tAc 'SHOW synchronous_commit')"
 echo
 echo "### RegisterUser, loadgen -c 4 -d 16, ${SECONDS_PER_RUN} s each, before and after alternately"
-for round in 1 2 3; do
+for round in $(seq "${ROUNDS:-3}"); do
   for build in before after; do
     bin=$BEFORE_BIN; [ "$build" = after ] && bin=$AFTER_BIN
-    DATABASE_URL= REDIS_URL= start_server "$bin" --data-dir "$WORK/data-$build-$round"
-    register_run "sqlite-$build-r$round"
-    "${PSQL[@]}" -c "DROP SCHEMA public CASCADE" -c "CREATE SCHEMA public" >/dev/null
-    REDIS_URL= start_server "$bin" --database-url "$DATABASE_URL" --db-pool-size 8
-    register_run "postgres-$build-r$round"
+    for store in ${STORES:-sqlite postgres}; do
+      if [ "$store" = sqlite ]; then
+        DATABASE_URL= REDIS_URL= start_server "$bin" --data-dir "$WORK/data-$build-$round"
+      else
+        "${PSQL[@]}" -c "DROP SCHEMA public CASCADE" -c "CREATE SCHEMA public" >/dev/null
+        REDIS_URL= start_server "$bin" --database-url "$DATABASE_URL" --db-pool-size 8
+      fi
+      register_run "$store-$build-r$round"
+    done
   done
 done
 stop_server
+[ "${WATCH:-1}" = 0 ] && exit 0
 
 echo
 echo "### WatchUsers (the in-memory store; the feed is the same code on every store)"

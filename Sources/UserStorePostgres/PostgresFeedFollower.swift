@@ -49,7 +49,7 @@ final class PostgresFeedFollower: @unchecked Sendable {
         // Number what is waiting first, so the feed starts after everything committed so far.
         try Self.sequence(connection)
         let head = UInt64(
-            try connection.execute("SELECT COALESCE(max(position), 0) FROM user_events WHERE position IS NOT NULL").rows.first?[0].flatMap {
+            try connection.execute("SELECT COALESCE(max(position), 0) FROM user_events").rows.first?[0].flatMap {
                 Int64($0)
             } ?? 0)
         var events = try Self.events(
@@ -175,8 +175,8 @@ final class PostgresFeedFollower: @unchecked Sendable {
     /// An arbitrary, fixed key for the sequencer's `pg_advisory_xact_lock` (the migrator's plus one).
     static let sequencerLockKey = "8462377418497499460"
 
-    /// Numbers the committed events that have none, after the highest position, in the order of
-    /// their ids; notifies the other servers when it numbered any. One pass at a time, fleet-wide.
+    /// Numbers the committed pending events after the highest position, in the order of their
+    /// transactions' ids; notifies the other servers when it numbered any. One pass at a time, fleet-wide.
     static func sequence(_ connection: PostgresConnection) throws(PostgresError) {
         // READ COMMITTED whatever the database's default: each statement's snapshot is taken when it
         // starts, so the numbering statement sees every pass committed before the lock was granted.
@@ -194,16 +194,19 @@ final class PostgresFeedFollower: @unchecked Sendable {
         }
     }
 
-    /// Gives each committed, unnumbered event the next position (in the order of ids), stamped with
-    /// the time; answers how many. The statement's snapshot is taken after the lock: it sees every
-    /// earlier pass's positions.
+    /// Moves the committed pending events into the feed, each with the next position, in the order
+    /// of their transactions' ids, stamped with the time; answers how many. The statement's
+    /// snapshot is taken after the lock: it sees every earlier pass's positions, and the pending
+    /// events of the transactions committed by then (those still running stay for a later pass).
     static let sequenceSQL = """
-        WITH head AS (SELECT COALESCE(max(position), 0) AS position FROM user_events WHERE position IS NOT NULL),
-             waiting AS (SELECT ctid, row_number() OVER (ORDER BY id) AS n FROM user_events WHERE position IS NULL),
+        WITH moved AS (DELETE FROM user_events_pending RETURNING *),
+             head AS (SELECT COALESCE(max(position), 0) AS position FROM user_events),
              numbered AS (
-                 UPDATE user_events e SET position = head.position + waiting.n, committed_at = clock_timestamp()
-                 FROM head, waiting WHERE e.ctid = waiting.ctid
-                 RETURNING e.position)
+                 INSERT INTO user_events (position, kind, user_id, username, email, created_at_ms, updated_at_ms, version, committed_at)
+                 SELECT head.position + row_number() OVER (ORDER BY moved.xid), kind, user_id, username, email, created_at_ms,
+                        updated_at_ms, version, clock_timestamp()
+                 FROM moved, head
+                 RETURNING position)
         SELECT count(*) FROM numbered
         """
 
@@ -237,19 +240,18 @@ final class PostgresFeedFollower: @unchecked Sendable {
         (extract(epoch FROM committed_at) * 1000)::bigint
         """
     static let eventsSQL = """
-        SELECT \(eventColumns) FROM user_events WHERE position IS NOT NULL AND position > $1::bigint ORDER BY position LIMIT $2::integer
+        SELECT \(eventColumns) FROM user_events WHERE position > $1::bigint ORDER BY position LIMIT $2::integer
         """
     static let recentEventsSQL = """
         SELECT \(eventColumns) FROM user_events
-        WHERE position IS NOT NULL AND position > $1::bigint AND committed_at >= now() - $3::bigint * interval '1 second'
+        WHERE position > $1::bigint AND committed_at >= now() - $3::bigint * interval '1 second'
         ORDER BY position LIMIT $2::integer
         """
     /// Events older than `$1` seconds or beyond the newest `$2`, but never the newest (its position
     /// is where the feed goes on).
     static let pruneSQL = """
         DELETE FROM user_events
-        WHERE position IS NOT NULL AND position < (SELECT max(position) FROM user_events WHERE position IS NOT NULL)
-          AND (committed_at < now() - $1::bigint * interval '1 second'
-               OR position <= (SELECT max(position) FROM user_events WHERE position IS NOT NULL) - $2::bigint)
+        WHERE position < (SELECT max(position) FROM user_events)
+          AND (committed_at < now() - $1::bigint * interval '1 second' OR position <= (SELECT max(position) FROM user_events) - $2::bigint)
         """
 }

@@ -7,14 +7,14 @@ enum SQL {
     static let columns =
         #"id, username, email, (extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM COALESCE(updated_at, created_at)) * 1000)::bigint, version"#
 
-    /// The new user and its event (the change feed), in one statement: one transaction.
+    /// The new user and its event (the change feed, still to be numbered), in one statement: one transaction.
     static let insert = """
         WITH inserted AS (
             INSERT INTO users (id, username, email, created_at, updated_at, version)
             VALUES ($1::uuid, $2, $3, 'epoch'::timestamptz + $4::bigint * interval '1 millisecond',
                     'epoch'::timestamptz + $4::bigint * interval '1 millisecond', 1)
             RETURNING id, username, email)
-        INSERT INTO user_events (kind, user_id, username, email, created_at_ms, updated_at_ms, version)
+        INSERT INTO user_events_pending (kind, user_id, username, email, created_at_ms, updated_at_ms, version)
         SELECT 'REGISTERED', id, username, email, $4::bigint, $4::bigint, 1 FROM inserted
         """
 
@@ -27,7 +27,7 @@ enum SQL {
     /// Writes the event of the rows of `source` (a CTE returning ``eventColumns``).
     static func writeEvent(_ kind: String, from source: String) -> String {
         """
-        INSERT INTO user_events (kind, user_id, username, email, created_at_ms, updated_at_ms, version)
+        INSERT INTO user_events_pending (kind, user_id, username, email, created_at_ms, updated_at_ms, version)
         SELECT '\(kind)', id, username, email, created_at_ms, updated_at_ms, version FROM \(source)
         """
     }
