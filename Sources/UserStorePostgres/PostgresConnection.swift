@@ -40,17 +40,24 @@ public final class PostgresConnection {
         return PQsocket(connection)
     }
 
-    /// Reads what the server sent (without blocking) and returns the channels of the notifications
-    /// (`LISTEN`/`NOTIFY`) that arrived, in order.
-    public func takeNotifications() throws(PostgresError) -> [String] {
+    /// Reads what the server sent (without blocking) and returns the notifications (`LISTEN`/`NOTIFY`)
+    /// that arrived, in order: each one's channel and the process id of the session that sent it
+    /// (this session's own ``backendPID`` for its own notifications).
+    public func takeNotifications() throws(PostgresError) -> [(channel: String, senderPID: Int32)] {
         guard let connection else { throw PostgresError(kind: .connection, message: "connection is closed") }
         guard PQconsumeInput(connection) == 1 else { throw connectionError() }
-        var channels: [String] = []
+        var notifications: [(channel: String, senderPID: Int32)] = []
         while let notification = PQnotifies(connection) {
-            channels.append(String(cString: notification.pointee.relname))
+            notifications.append((String(cString: notification.pointee.relname), notification.pointee.be_pid))
             PQfreemem(notification)
         }
-        return channels
+        return notifications
+    }
+
+    /// The process id of this connection's session on the server.
+    public var backendPID: Int32 {
+        guard let connection else { return 0 }
+        return PQbackendPID(connection)
     }
 
     /// Whether the connection is still usable (libpq has not seen it break).

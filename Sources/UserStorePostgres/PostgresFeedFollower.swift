@@ -27,6 +27,8 @@ final class PostgresFeedFollower: @unchecked Sendable {
     /// When the last pass began: passes are at least ``passSpacing`` apart, so that a stream of
     /// writes is numbered in a few durable commits rather than one each.
     private var lastPass = ContinuousClock.now - .seconds(1)
+    /// When the numbered events after the feed's head were last read (at least once a second).
+    private var lastRead = ContinuousClock.now - .seconds(1)
     /// The least time between two passes: 5 ms (what it adds to a change's way to its watchers, at most).
     static let passSpacing = Duration.milliseconds(5)
     /// Wakes the thread: ``poke()`` and ``stop()`` write a byte.
@@ -135,9 +137,22 @@ final class PostgresFeedFollower: @unchecked Sendable {
             }
             lastPass = ContinuousClock.now
             pokePending.withLockedValue { $0 = false }
-            _ = try connection.takeNotifications()
-            try Self.sequence(connection)
-            try readNew(connection)
+            // Another server numbered events (its notification), or a second has passed: read what is new.
+            let pid = connection.backendPID
+            var readAll = try connection.takeNotifications().contains { $0.senderPID != pid }
+            if ContinuousClock.now - lastRead > .seconds(1) { readAll = true }
+            // The events this pass numbered follow the feed's head unless another server numbered some
+            // since this one last read: then they are read with the others.
+            let numbered = try Self.sequence(connection)
+            if let first = numbered.first, first.position == feed.nextPosition, !readAll {
+                feed.append(contentsOf: numbered)
+            } else if !numbered.isEmpty {
+                readAll = true
+            }
+            if readAll {
+                lastRead = ContinuousClock.now
+                try readNew(connection)
+            }
             if ContinuousClock.now - lastPruned > .seconds(60) {
                 lastPruned = ContinuousClock.now
                 try prune(connection)
@@ -176,28 +191,29 @@ final class PostgresFeedFollower: @unchecked Sendable {
     static let sequencerLockKey = "8462377418497499460"
 
     /// Numbers the committed pending events after the highest position, in the order of their
-    /// transactions' ids; notifies the other servers when it numbered any. One pass at a time, fleet-wide.
-    static func sequence(_ connection: PostgresConnection) throws(PostgresError) {
+    /// transactions' ids, and notifies the other servers when it numbered any; returns the events it
+    /// numbered, in order. One pass at a time, fleet-wide.
+    @discardableResult
+    static func sequence(_ connection: PostgresConnection) throws(PostgresError) -> [UserEvent] {
         // READ COMMITTED whatever the database's default: each statement's snapshot is taken when it
         // starts, so the numbering statement sees every pass committed before the lock was granted.
-        try connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        try connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(\(sequencerLockKey))")
+        let events: [UserEvent]
         do throws(PostgresError) {
-            try connection.execute("SELECT pg_advisory_xact_lock(\(sequencerLockKey))")
-            let numbered = try connection.executePrepared("sequence_events", sql: sequenceSQL, [])
-            if let count = numbered.rows.first?[0].flatMap({ Int($0) }), count > 0 {
-                try connection.execute("SELECT pg_notify('user_events', '')")
-            }
+            events = try Self.events(from: try connection.executePrepared("sequence_events", sql: sequenceSQL, []))
             try connection.execute("COMMIT")
         } catch {
             _ = try? connection.execute("ROLLBACK")
             throw error
         }
+        return events.sorted { $0.position < $1.position }
     }
 
     /// Moves the committed pending events into the feed, each with the next position, in the order
-    /// of their transactions' ids, stamped with the time; answers how many. The statement's
-    /// snapshot is taken after the lock: it sees every earlier pass's positions, and the pending
-    /// events of the transactions committed by then (those still running stay for a later pass).
+    /// of their transactions' ids, stamped with the time, and notifies `user_events` once when it
+    /// moved any (delivered at commit); answers the events numbered. The statement's snapshot is
+    /// taken after the lock: it sees every earlier pass's positions, and the pending events of the
+    /// transactions committed by then (those still running stay for a later pass).
     static let sequenceSQL = """
         WITH moved AS (DELETE FROM user_events_pending RETURNING *),
              head AS (SELECT COALESCE(max(position), 0) AS position FROM user_events),
@@ -206,8 +222,8 @@ final class PostgresFeedFollower: @unchecked Sendable {
                  SELECT head.position + row_number() OVER (ORDER BY moved.xid), kind, user_id, username, email, created_at_ms,
                         updated_at_ms, version, clock_timestamp()
                  FROM moved, head
-                 RETURNING position)
-        SELECT count(*) FROM numbered
+                 RETURNING \(eventColumns))
+        SELECT numbered.* FROM numbered CROSS JOIN (SELECT pg_notify('user_events', '') FROM numbered LIMIT 1) AS notified
         """
 
     /// Up to `limit` numbered events after `position`, oldest first (only those committed within
@@ -218,6 +234,11 @@ final class PostgresFeedFollower: @unchecked Sendable {
         let rows = try connection.executePrepared(
             newerThan == nil ? "events_after" : "recent_events_after", sql: newerThan == nil ? eventsSQL : recentEventsSQL,
             [String(position), String(limit)] + (newerThan.map { [String($0.components.seconds)] } ?? []))
+        return try events(from: rows)
+    }
+
+    /// The events of rows of ``eventColumns``, in the rows' order.
+    static func events(from rows: PostgresRows) throws(PostgresError) -> [UserEvent] {
         var events: [UserEvent] = []
         events.reserveCapacity(rows.count)
         for row in rows.rows {
