@@ -11,8 +11,9 @@ extension UserRPCClient {
     /// (`nil`: the request as given, asking for bookmarks if the method has them); `cursor` reads a
     /// message's cursor; `isBookmark`, when given, tells the messages that carry only a cursor, which
     /// the loop does not see. A status UNAVAILABLE whose `details.resume_cursor` is set (a server's
-    /// graceful shutdown) resumes from there. After `resumeAttempts` breaks in a row with no message
-    /// between them, the loop throws the last UNAVAILABLE.
+    /// graceful shutdown) resumes from there. After ``Configuration/streamResumeAttempts`` breaks in
+    /// a row without progress (a message after a call's first, or one that is not a bookmark), the
+    /// loop throws the last UNAVAILABLE.
     public func resumingStream<Request, Response>(
         _ method: ServerStreamingMethodDescriptor<Request, Response>, _ request: Request, options: CallOptions = CallOptions(),
         resumingAfter: @escaping @Sendable (Request, String?) -> Request, cursor: @escaping @Sendable (Response) -> String,
