@@ -125,8 +125,13 @@ struct ClientEmitter {
                 "public func \(method.swiftName)(\(parameters.joined(separator: ", "))) -> UserRPCClient.ResumingStream<\(namespace).\(method.response)> {"
             )
             code.indent { code in
-                code.line("let request = \(namespace).\(method.request)(\(arguments))")
-                emitResumingStream(method, resume, into: &code, receiver: receiver)
+                if receiver.isEmpty {
+                    code.line("let request = \(namespace).\(method.request)(\(arguments))")
+                    emitResumingStream(method, resume, into: &code, receiver: receiver)
+                } else {
+                    // The request-message form beside it resumes the same way.
+                    code.line("\(method.swiftName)(\(namespace).\(method.request)(\(arguments)), options: options)")
+                }
             }
             code.line("}")
             return

@@ -195,21 +195,7 @@ public struct UserServiceV2Client: Sendable {
     public func watchUsers(since: String? = nil, usernamePrefix: String? = nil, bookmarks: Bool? = nil, options: CallOptions = CallOptions())
         -> UserRPCClient.ResumingStream<UserServiceV2.UserEvent>
     {
-        let request = UserServiceV2.WatchUsersRequest(since: since, usernamePrefix: usernamePrefix, bookmarks: bookmarks)
-        // Bookmarks are asked for on every call; the loop sees them only when the caller asked for them.
-        var isBookmark: (@Sendable (UserServiceV2.UserEvent) -> Bool)?
-        if request.bookmarks != true {
-            isBookmark = { $0.kind == UserServiceV2.UserEvent.Kind.bookmark }
-        }
-        return client.resumingStream(
-            UserServiceV2.watchUsers, request, options: options,
-            resumingAfter: { (request: UserServiceV2.WatchUsersRequest, cursor: String?) -> UserServiceV2.WatchUsersRequest in
-                var request = request
-                if let cursor { request.since = cursor }
-                request.bookmarks = true
-                return request
-            },
-            cursor: { $0.cursor }, isBookmark: isBookmark)
+        watchUsers(UserServiceV2.WatchUsersRequest(since: since, usernamePrefix: usernamePrefix, bookmarks: bookmarks), options: options)
     }
 
     /// `WatchUsers` with its request message: its messages, as they come, resumed after the last one
