@@ -16,6 +16,7 @@ struct ServerMemoryTests {
     func memoryReturnsNearBaseline() async throws {
         let (server, port) = try await ServerProcess.start([
             "--port", "0", "--in-memory", "--max-frame-bytes", "4194304", "--read-timeout", "300ms", "--write-stall-timeout", "500ms",
+            "--feed-capacity", "1000",
         ])
         defer { server.killIfRunning() }
         let pid = server.pid
@@ -81,6 +82,45 @@ struct ServerMemoryTests {
             for i in 0..<20_000 { batch.append(#"{"type":"request","id":\#(i),"method":"user.v1.UserService/SearchUsers","payload":{}}"#) }
             try? await pile.sendBatch(batch)
             await pile.close()
+        }
+
+        // Watchers that stop reading: 50 streams of changes granted one message each (their opening
+        // bookmark) while 20,000 changes are made. The feed keeps at most its capacity (1,000 here);
+        // a watcher keeps no backlog of its own (at most the batch it is sending), sends nothing
+        // without credit, and its connection still answers.
+        try await step("watchers that stop reading") {
+            let watchers = try await RawConnection.connect(port: port)
+            for id in 1...50 {
+                try await watchers.send(
+                    #"{"type":"request","id":\#(id),"method":"user.v2.UserService/WatchUsers","window":1,"payload":{"bookmarks":true}}"#)
+            }
+            for _ in 1...50 { #expect(try await watchers.expectFrame(timeout: 30)["type"]?.stringValue == "message") }
+            let writer = try await RawConnection.connect(port: port)
+            var batch: [String] = []
+            for i in 0..<20_000 {
+                batch.append(
+                    #"{"type":"request","id":\#(i),"method":"user.v2.UserService/RegisterUser","payload":{"username":"mem\#(i)","email":"mem\#(i)@example.com"}}"#
+                )
+            }
+            try await writer.sendBatch(batch)
+            for _ in 0..<20_000 { #expect(try await writer.expectFrame(timeout: 60).statusCode == "OK") }
+            await writer.close()
+            // Nothing without credit: the answer to a ping comes first.
+            try await watchers.send(#"{"type":"ping","id":700}"#)
+            #expect(try await watchers.expectFrame(timeout: 30).frameID == 700)
+            // One more message each, then the answer to a ping sent after the credit.
+            for id in 1...50 { try await watchers.send(#"{"type":"credit","id":\#(id),"add":1}"#) }
+            try await watchers.send(#"{"type":"ping","id":701}"#)
+            var messages = 0
+            var answered = false
+            while messages < 50 || !answered {
+                let frame = try await watchers.expectFrame(timeout: 30)
+                if frame.frameID == 701 { answered = true } else { messages += 1 }
+            }
+            // And no more than that: the next ping's answer is the next frame.
+            try await watchers.send(#"{"type":"ping","id":702}"#)
+            #expect(try await watchers.expectFrame(timeout: 30).frameID == 702)
+            await watchers.close()
         }
 
         // Prove the server is still prompt, then let closed connections be released.
