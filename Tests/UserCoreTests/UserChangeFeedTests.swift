@@ -31,7 +31,12 @@ struct UserChangeFeedTests {
         let cursor = UserFeedCursor(feedID: 0xdead_beef, position: 42)
         #expect(cursor.text == "c1.deadbeef.42")
         #expect(UserFeedCursor(text: cursor.text) == cursor)
-        for junk in ["", "c1", "c1.deadbeef", "c2.deadbeef.42", "c1.DEADBEEF.42", "c1.xyz.1", "c1.1.-1", "c1.1.1.1", "c1.11111111111111111.1"] {
+        #expect(UserFeedCursor(text: "c1.0.0") == UserFeedCursor(feedID: 0, position: 0))
+        for junk in [
+            "", "c1", "c1.deadbeef", "c2.deadbeef.42", "c1.DEADBEEF.42", "c1.xyz.1", "c1.1.-1", "c1.1.1.1", "c1.11111111111111111.1",
+            // Texts `text` never makes: a sign, a leading zero, digits of other scripts.
+            "c1.1.+1", "c1.1.01374", "c1.01.1", "c1.+1.1", "c1.1.١",
+        ] {
             #expect(UserFeedCursor(text: junk) == nil, "\(junk)")
         }
     }

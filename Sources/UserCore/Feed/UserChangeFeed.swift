@@ -48,8 +48,14 @@ public struct UserFeedCursor: Sendable, Hashable {
     /// The cursor of this text, or `nil` when it is not one.
     public init?(text: String) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "c1", let feedID = UInt64(parts[1], radix: 16), let position = UInt64(parts[2]),
-            parts[1].count <= 16, parts[1].allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+        // Only the text `text` makes: lower-case hex and decimal digits, no sign, no leading zero.
+        func canonical(_ part: Substring, digits: (Character) -> Bool) -> Bool {
+            !part.isEmpty && part.count <= 20 && part.allSatisfy(digits) && (part == "0" || part.first != "0")
+        }
+        guard parts.count == 3, parts[0] == "c1", parts[1].count <= 16,
+            canonical(parts[1], digits: { $0.isASCII && ($0.isNumber || ("a"..."f").contains($0)) }),
+            canonical(parts[2], digits: { $0.isASCII && $0.isNumber }),
+            let feedID = UInt64(parts[1], radix: 16), let position = UInt64(parts[2])
         else { return nil }
         self.init(feedID: feedID, position: position)
     }
