@@ -1,3 +1,4 @@
+import Logging
 import StrictJSON
 import UserRPCWire
 
@@ -19,7 +20,9 @@ extension UserRPCClient {
         resumingAfter: @escaping @Sendable (Request, String?) -> Request, cursor: @escaping @Sendable (Response) -> String,
         isBookmark: (@Sendable (Response) -> Bool)? = nil
     ) -> ResumingStream<Response> {
-        ResumingStream(attempts: configuration.streamResumeAttempts, cursor: cursor, isBookmark: isBookmark) { [self] after in
+        var logger = self.logger
+        logger[metadataKey: "method"] = "\(method.fullName)"
+        return ResumingStream(attempts: configuration.streamResumeAttempts, logger: logger, cursor: cursor, isBookmark: isBookmark) { [self] after in
             stream(method, resumingAfter(request, after), options: options)
         }
     }
@@ -31,6 +34,7 @@ extension UserRPCClient {
         public typealias Failure = UserRPCError
 
         let attempts: Int
+        let logger: Logger
         let cursor: @Sendable (Element) -> String
         let isBookmark: (@Sendable (Element) -> Bool)?
         let open: @Sendable (_ after: String?) -> ServerStream<Element>
@@ -76,7 +80,15 @@ extension UserRPCClient {
                     } catch  where error.code == .unavailable && !Task.isCancelled {
                         if let resume = error.details?["resume_cursor"]?.stringValue { lastCursor = resume }
                         breaks += 1
-                        guard breaks <= stream.attempts else { throw error }
+                        guard breaks <= stream.attempts else {
+                            stream.logger.warning(
+                                "stream broke too often without progress: giving up",
+                                metadata: ["code": "\(error.code.rawValue)", "breaks": "\(breaks)"])
+                            throw error
+                        }
+                        stream.logger.info(
+                            "stream broke: resuming",
+                            metadata: ["code": "\(error.code.rawValue)", "error": "\(error.message)", "after": "\(lastCursor ?? "-")"])
                         current = nil
                         // A short pause before calling again (the fleet's next server, or this one back).
                         let pause = Duration.milliseconds(25 << Swift.min(breaks - 1, 5))

@@ -1,3 +1,4 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
@@ -12,6 +13,8 @@ final class Subchannel: Sendable {
     let endpoint: UserRPCClient.Endpoint
     private let state = NIOLockedValueBox(State())
     private let backoff: UserRPCClient.Backoff
+    /// The client's logger, with this server's address as `server`.
+    private let logger: Logger
 
     private struct State {
         var connection = ConnectionState.idle
@@ -36,9 +39,10 @@ final class Subchannel: Sendable {
         case closed
     }
 
-    init(endpoint: UserRPCClient.Endpoint, backoff: UserRPCClient.Backoff) {
+    init(endpoint: UserRPCClient.Endpoint, backoff: UserRPCClient.Backoff, logger: Logger) {
         self.endpoint = endpoint
         self.backoff = backoff
+        self.logger = logger
     }
 
     /// When it comes back into rotation; `nil` when it is in rotation at `now`.
@@ -78,22 +82,30 @@ final class Subchannel: Sendable {
         case .wait(let future):
             do {
                 let connection = try await future.get()
-                state.withLockedValue { state in
-                    guard case .connecting(let pending) = state.connection, pending === future else { return }
+                let made = state.withLockedValue { state -> Bool in
+                    guard case .connecting(let pending) = state.connection, pending === future else { return false }
                     state.connection = .ready(connection)
                     state.failures = 0
                     state.ejectedUntil = nil
+                    return true
                 }
+                if made { logger.debug("connected") }
                 return connection
             } catch {
                 let backoff = self.backoff
-                state.withLockedValue { state in
-                    guard case .connecting(let pending) = state.connection, pending === future else { return }
+                let reason = ConnectionErrorText.connectFailure(error)
+                let ejected = state.withLockedValue { state -> Duration? in
+                    guard case .connecting(let pending) = state.connection, pending === future else { return nil }
                     state.connection = .idle
                     state.failures += 1
-                    state.ejectedUntil = .now() + backoff.delay(afterFailures: state.failures).timeAmount
+                    let delay = backoff.delay(afterFailures: state.failures)
+                    state.ejectedUntil = .now() + delay.timeAmount
+                    return delay
                 }
-                throw UserRPCError(code: .unavailable, message: "cannot connect to \(endpoint): \(ConnectionErrorText.connectFailure(error))")
+                if let ejected {
+                    logger.warning("cannot connect: out of rotation for a while", metadata: ["error": "\(reason)", "out_for": "\(ejected)"])
+                }
+                throw UserRPCError(code: .unavailable, message: "cannot connect to \(endpoint): \(reason)")
             }
         }
     }
@@ -102,10 +114,16 @@ final class Subchannel: Sendable {
     /// `goaway`, once this server is back in rotation).
     func retire(channelID: ObjectIdentifier, reason: RetireReason) {
         let backoff = self.backoff
-        state.withLockedValue { state in
-            guard case .ready(let connection) = state.connection, ObjectIdentifier(connection.channel) == channelID else { return }
+        let retired = state.withLockedValue { state -> Bool in
+            guard case .ready(let connection) = state.connection, ObjectIdentifier(connection.channel) == channelID else { return false }
             state.connection = .idle
             if reason == .goaway { state.ejectedUntil = .now() + backoff.initial.timeAmount }
+            return true
+        }
+        guard retired else { return }
+        switch reason {
+        case .goaway: logger.info("the server is going away (goaway): new calls go to the next server in rotation")
+        case .closed: logger.debug("connection closed")
         }
     }
 

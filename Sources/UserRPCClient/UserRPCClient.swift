@@ -1,3 +1,4 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -28,8 +29,11 @@ import UserV2
 /// await client.close()
 /// ```
 public final class UserRPCClient: Sendable {
-    /// The server this client calls and the defaults of its calls, as given to ``init(configuration:eventLoopGroup:)``.
+    /// The server this client calls and the defaults of its calls, as given to ``init(configuration:eventLoopGroup:logger:)``.
     public let configuration: Configuration
+    /// Where the client says what happens to its connections (connected, a server out of rotation,
+    /// a `goaway`) and to its resuming streams: given at `init`, silent by default.
+    public let logger: Logger
     /// The event loop of this client's connection (and of every reconnection).
     private let eventLoop: any EventLoop
     /// Runs tasks on the connection's event loop: a task that prefers it sends calls and receives
@@ -59,13 +63,24 @@ public final class UserRPCClient: Sendable {
     }
 
     /// A client of the server `configuration` names; it connects on its first call. Its connection runs on
-    /// one event loop of `eventLoopGroup` (NIO's shared group by default).
-    public init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    /// one event loop of `eventLoopGroup` (NIO's shared group by default). What happens to its
+    /// connections is logged to `logger` (as postgres-nio and async-http-client take one): `debug`
+    /// for a connection made or closed, `info` for a `goaway` and a stream resumed, `warning` for a
+    /// server that cannot be reached. By default nothing is logged.
+    public init(
+        configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "user-rpc-client", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         precondition(!configuration.endpoints.isEmpty, "a client needs at least one endpoint")
         self.configuration = configuration
+        self.logger = logger
         self.eventLoop = eventLoopGroup.next()
         self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
-        self.subchannels = configuration.endpoints.map { Subchannel(endpoint: $0, backoff: configuration.reconnectBackoff) }
+        self.subchannels = configuration.endpoints.map { endpoint in
+            var logger = logger
+            logger[metadataKey: "server"] = "\(endpoint)"
+            return Subchannel(endpoint: endpoint, backoff: configuration.reconnectBackoff, logger: logger)
+        }
         self.retryBudget = configuration.retry.map { RetryBudget(maximum: $0.budgetTokens, refill: $0.budgetRefill) }
     }
 

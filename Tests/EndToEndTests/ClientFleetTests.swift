@@ -68,10 +68,15 @@ struct ClientFleetTests {
             ])
             configuration.defaultTimeout = .seconds(10)
             configuration.reconnectBackoff = .init(initial: .milliseconds(20), maximum: .milliseconds(20))
-            let client = UserRPCClient(configuration: configuration)
+            let logs = CapturedLogs()
+            let client = UserRPCClient(configuration: configuration, logger: logs.logger())
             let user = try await client.registerUser(username: "survivor", email: "survivor@example.com")
             for _ in 0..<20 { #expect(try await client.getUser(id: user.id) == user) }
             #expect(live.seen.count == 21, "every call answered by the live server")
+            // The client's logger says which server left rotation, and why.
+            #expect(
+                logs.all.contains { $0.hasPrefix("warning cannot connect") && $0.contains("\(host):\(deadPort)") && $0.contains("refused") },
+                "\(logs.all)")
 
             // The server is back on its port: once its time out of rotation is over, it gets calls again.
             let revived = CallCounter()

@@ -85,7 +85,8 @@ struct ResumingStreamTests {
         try await TestServer.start(extraServices: [service]).scoped { server in
             var configuration = UserRPCClient.Configuration(host: "127.0.0.1", port: server.port)
             configuration.streamResumeAttempts = 2
-            let client = UserRPCClient(configuration: configuration)
+            let logs = CapturedLogs()
+            let client = UserRPCClient(configuration: configuration, logger: logs.logger())
             do throws(UserRPCError) {
                 for try await step in stream(client, count: 0) { Issue.record("a bookmark reached the loop: \(step)") }
                 Issue.record("the loop ended without an error")
@@ -94,6 +95,11 @@ struct ResumingStreamTests {
             }
             // The first call, then two more: three breaks, the last one thrown.
             #expect(service.calls.withLockedValue { $0 } == ["0", "0", "0"])
+            // The client's logger heard each resume, and the giving up, with the method.
+            let lines = logs.all
+            #expect(lines.filter { $0.hasPrefix("info stream broke: resuming") && $0.contains("flaky.v1.Flaky/Follow") }.count == 2, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("warning stream broke too often") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("debug connected") && $0.contains("127.0.0.1:\(server.port)") }, "\(lines)")
             await client.close()
         }
     }
