@@ -1,3 +1,5 @@
+import Logging
+import ServiceLifecycle
 import Testing
 import UserRPCClient
 import UserRPCTestKit
@@ -72,6 +74,24 @@ struct ClientConveniencesTests {
             let repeated = try await client.v2.registerUser(username: "both", email: "both@example.com", options: options)
             #expect(repeated == first)
             await client.close()
+        }
+    }
+
+    @Test("in a ServiceGroup the client serves calls until the group shuts down gracefully, then its connections are closed")
+    func inServiceGroup() async throws {
+        try await withTestServer { server in
+            let client = UserRPCClient(configuration: .init(host: "127.0.0.1", port: server.port))
+            let group = ServiceGroup(
+                services: [client], gracefulShutdownSignals: [], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                let ada = try await client.v2.registerUser(username: "lifecycle", email: "lifecycle@example.com")
+                #expect(try await client.v2.getUser(id: ada.id) == ada)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            // The group's end closed the client: later calls fail at once.
+            await #expect(throws: UserRPCError.self) { try await client.v2.getUser(id: UUID()) }
         }
     }
 }
