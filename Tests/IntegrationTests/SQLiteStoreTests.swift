@@ -61,9 +61,14 @@ struct SQLiteStoreTests {
         let rest = try reopened.events(after: feed.cursor(of: before[0]), limit: 10)
         #expect(rest == Array(before.dropFirst()))
         #expect(throws: UserFeedError.cursorExpired) { try reopened.events(after: start, limit: 10) }
-        #expect(second.insert([Self.user("cat", "cat@example.com")], cancellation: nil).map(Self.code) == ["ok"])
+        // Text the events row must carry as it is (quotes, a backslash, accents): read back the same.
+        let odd = Self.user("cat", #""o\"dd\\é"@exämple.com"#)
+        #expect(second.insert([odd], cancellation: nil).map(Self.code) == ["ok"])
         #expect(try reopened.events(after: reopened.cursor(of: rest[1]), limit: 10).map(\.position) == [5])
         await second.shutdown()
+        let third = try SQLiteUserStore(configuration: configuration)
+        #expect(try third.changeFeed?.events(after: reopened.cursor(of: rest[1]), limit: 10).map(\.user) == [odd])
+        await third.shutdown()
     }
 
     @Test("one batch, one transaction: a conflict inside the batch or with a stored user fails only its own call")
