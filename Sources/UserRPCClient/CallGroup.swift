@@ -4,10 +4,12 @@ import UserRPCWire
 /// What the connection handler tells a group of calls sent together about each member's answer.
 protocol CallGroupMembership: AnyObject, Sendable {
     /// Member `index` was answered OK with `payload` (the payload object's bytes, not yet validated),
-    /// read at `answeredAt`.
+    /// read at `answeredAt`; `metadata` reads the response's metadata, for a group that keeps it.
     /// Returns `false`, and finishes nothing, when the payload is not a JSON object: the frame is then
     /// malformed, and the handler decodes it the general way to say so.
-    func finishOK(_ index: Int, payload: UnsafeRawBufferPointer, parser: JSONParser, answeredAt: ContinuousClock.Instant) -> Bool
+    func finishOK(
+        _ index: Int, payload: UnsafeRawBufferPointer, metadata: () -> [String: String], parser: JSONParser, answeredAt: ContinuousClock.Instant
+    ) -> Bool
     /// Member `index` was answered some other way (an error status, a failure of the connection);
     /// a member already answered is left alone.
     func finish(_ index: Int, _ result: Result<ServerFrame, UserRPCError>)
@@ -21,6 +23,9 @@ struct ResponseDecoding<Response: Sendable>: Sendable {
     /// when they are not (then ``decode`` reads the parsed document, and gives the exact error).
     var scan: @Sendable (UnsafeRawBufferPointer) -> Response?
     var decode: @Sendable (JSONObject) throws(UserRPCError) -> Response
+    /// Puts the response's metadata into the response, for a decoding that keeps it; `nil` (the
+    /// common case) reads no metadata at all.
+    var attachMetadata: (@Sendable (inout Response, [String: String]) -> Void)? = nil
 
     /// The payload as a JSON object.
     static var jsonObject: ResponseDecoding<JSONObject> {
@@ -43,6 +48,16 @@ struct ResponseDecoding<Response: Sendable>: Sendable {
                     throw UserRPCError(code: .internal, message: "response does not match \(Response.messageName): \(error)")
                 }
             })
+    }
+
+    /// The payload as a message, as ``message(_:)``, with the response's metadata.
+    static func messageWithMetadata<Message: RPCMessage>(_ type: Message.Type) -> ResponseDecoding<UserRPCClient.Response<Message>>
+    where Response == UserRPCClient.Response<Message> {
+        let message = ResponseDecoding<Message>.message(Message.self)
+        return ResponseDecoding(
+            scan: { bytes in message.scan(bytes).map { UserRPCClient.Response(message: $0, metadata: [:]) } },
+            decode: { object throws(UserRPCError) in UserRPCClient.Response(message: try message.decode(object), metadata: [:]) },
+            attachMetadata: { response, metadata in response.metadata = metadata })
     }
 }
 
@@ -74,14 +89,22 @@ final class CallGroup<Response: Sendable>: CallGroupMembership, @unchecked Senda
 
     func isAnswered(_ index: Int) -> Bool { answered[index] }
 
-    func finishOK(_ index: Int, payload: UnsafeRawBufferPointer, parser: JSONParser, answeredAt: ContinuousClock.Instant) -> Bool {
+    func finishOK(
+        _ index: Int, payload: UnsafeRawBufferPointer, metadata: () -> [String: String], parser: JSONParser, answeredAt: ContinuousClock.Instant
+    ) -> Bool {
         guard !answered[index] else { return true }
-        if let response = decoding.scan(payload) {
+        if var response = decoding.scan(payload) {
+            if let attach = decoding.attachMetadata { attach(&response, metadata()) }
             complete(index, .success(consume response), at: answeredAt)
             return true
         }
         guard case .object(let object)? = try? parser.parse(payload) else { return false }
-        complete(index, Result { () throws(UserRPCError) in try decoding.decode(object) }, at: answeredAt)
+        var result = Result { () throws(UserRPCError) in try decoding.decode(object) }
+        if let attach = decoding.attachMetadata, case .success(var response) = result {
+            attach(&response, metadata())
+            result = .success(response)
+        }
+        complete(index, result, at: answeredAt)
         return true
     }
 
@@ -90,7 +113,11 @@ final class CallGroup<Response: Sendable>: CallGroupMembership, @unchecked Senda
         complete(
             index,
             result.flatMap { frame in
-                Result { () throws(UserRPCError) in try decoding.decode(UserRPCClient.payload(of: frame)) }
+                Result { () throws(UserRPCError) in
+                    var response = try decoding.decode(UserRPCClient.payload(of: frame))
+                    if let attach = decoding.attachMetadata, case .response(let envelope) = frame { attach(&response, envelope.metadata) }
+                    return response
+                }
             }, at: .now)
     }
 

@@ -317,6 +317,17 @@ final class ClientChannelHandler: ChannelInboundHandler {
         }
     }
 
+    /// The scanned metadata of a response as a dictionary (its values are plain strings).
+    private static func metadata(_ scanned: ScannedPayload, in bytes: UnsafeRawBufferPointer) -> [String: String] {
+        var metadata: [String: String] = [:]
+        for index in 0..<scanned.count {
+            let member = scanned[index]
+            metadata[String(decoding: UnsafeRawBufferPointer(rebasing: bytes[member.key]), as: UTF8.self)] = String(
+                decoding: UnsafeRawBufferPointer(rebasing: bytes[member.value]), as: UTF8.self)
+        }
+        return metadata
+    }
+
     /// Answers the call a frame is for; returns `false` when the frame is malformed and the connection
     /// must close.
     private func handleFrame(_ frame: ByteBuffer, readAt: ContinuousClock.Instant) -> Bool {
@@ -327,7 +338,10 @@ final class ClientChannelHandler: ChannelInboundHandler {
                 let payload = UnsafeRawBufferPointer(rebasing: bytes[ok.payload])
                 if let position = groupPosition(of: ok.id) {
                     let entry = groups[position]
-                    if entry.group.finishOK(Int(ok.id &- entry.firstID), payload: payload, parser: parser, answeredAt: readAt) {
+                    let finished = entry.group.finishOK(
+                        Int(ok.id &- entry.firstID), payload: payload, metadata: { Self.metadata(ok.metadata, in: bytes) }, parser: parser,
+                        answeredAt: readAt)
+                    if finished {
                         removeGroupIfAnswered(at: position)
                         return Result<ServerFrame?, ServerFrameError>.success(nil)
                     }

@@ -104,6 +104,40 @@ public final class UserRPCClient: Sendable {
         return try answers[0].result.get()
     }
 
+    /// Calls `method` with `request` and returns its response with the response's metadata (the
+    /// server's `x-request-id`, anything its interceptors add), as grpc-swift's responses carry theirs.
+    ///
+    /// ```swift
+    /// let answer = try await client.callWithMetadata(UserServiceV2.getUser, UserServiceV2.GetUserRequest(id: id))
+    /// print(answer.message.username, answer.metadata["x-request-id"] ?? "")
+    /// ```
+    /// Otherwise as ``call(_:_:options:)`` (retries included: the metadata is the answered call's).
+    public nonisolated(nonsending) func callWithMetadata<Request, Response>(
+        _ method: MethodDescriptor<Request, Response>, _ request: Request, options: CallOptions = CallOptions()
+    ) async throws(UserRPCError) -> UserRPCClient.Response<Response> {
+        let answers = await pipelined(
+            method: method.fullName, idempotency: method.idempotency, count: 1,
+            decoding: .messageWithMetadata(Response.self), options: options
+        ) { encoder, id, _, frames in
+            encoder.writeFrame(id: id, message: request, into: &frames)
+        }
+        return try answers[0].result.get()
+    }
+
+    /// A response message and the metadata of its answer (``callWithMetadata(_:_:options:)``).
+    public struct Response<Message: Sendable>: Sendable {
+        /// The response message.
+        public var message: Message
+        /// The answer's metadata: `x-request-id` always, and what the server's interceptors added.
+        public var metadata: [String: String]
+
+        /// A response with this message and metadata.
+        public init(message: Message, metadata: [String: String]) {
+            self.message = message
+            self.metadata = metadata
+        }
+    }
+
     /// One answer of ``callPipelined(_:_:options:)``.
     public struct PipelinedAnswer<Response: Sendable>: Sendable {
         /// The response, or the call's error.

@@ -3,6 +3,7 @@ import ServiceLifecycle
 import Testing
 import UserRPCClient
 import UserRPCTestKit
+import UserV2
 
 /// The client's conveniences around the calls: pages as one sequence, and the scoped client.
 @Suite("Client conveniences")
@@ -92,6 +93,27 @@ struct ClientConveniencesTests {
             }
             // The group's end closed the client: later calls fail at once.
             await #expect(throws: UserRPCError.self) { try await client.v2.getUser(id: UUID()) }
+        }
+    }
+
+    @Test("callWithMetadata returns the answer's metadata: the request id the client sent, or the one the server made, on flat and nested responses")
+    func responseMetadata() async throws {
+        try await withTestServer { server in
+            let client = server.client()
+            let ada = try await client.v2.registerUser(username: "metadata", email: "metadata@example.com")
+            // A flat response (read straight from its bytes), with the client's own request id.
+            let got = try await client.callWithMetadata(
+                UserServiceV2.getUser, UserServiceV2.GetUserRequest(id: ada.id), options: CallOptions(metadata: ["x-request-id": "mine-1"]))
+            #expect(got.message == ada)
+            #expect(got.metadata["x-request-id"] == "mine-1")
+            // A nested response (parsed), with the id the server made.
+            let page = try await client.callWithMetadata(UserServiceV2.searchUsers, UserServiceV2.SearchUsersRequest(username: "meta"))
+            #expect(page.message.users == [ada])
+            #expect(page.metadata["x-request-id"]?.isEmpty == false)
+            // Errors are thrown as by `call`.
+            await #expect(throws: UserRPCError.self) {
+                try await client.callWithMetadata(UserServiceV2.getUser, UserServiceV2.GetUserRequest(id: UUID()))
+            }
         }
     }
 }
