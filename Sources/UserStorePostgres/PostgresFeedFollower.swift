@@ -54,10 +54,9 @@ final class PostgresFeedFollower: @unchecked Sendable {
             try connection.execute("SELECT COALESCE(max(position), 0) FROM user_events").rows.first?[0].flatMap {
                 Int64($0)
             } ?? 0)
-        var events = try Self.events(
+        let events = try Self.events(
             after: head > UInt64(feedConfiguration.capacity) ? head - UInt64(feedConfiguration.capacity) : 0, limit: feedConfiguration.capacity,
             newerThan: feedConfiguration.retention, on: connection)
-        if events.last.map({ $0.position != head }) ?? false { events = [] }
         feed = UserChangeFeed(
             feedID: feedID, capacity: feedConfiguration.capacity, retention: feedConfiguration.retention, head: head, events: events,
             isCopy: true)

@@ -59,8 +59,8 @@ public final class SQLiteUserStore: UserStore {
     private let tokenKey: [UInt8]
     public let openingTime: Duration
     /// The committed changes, in commit order (kept for the configured retention).
-    public let changeFeed: UserChangeFeed?
     private let feed: UserChangeFeed
+    public var changeFeed: UserChangeFeed? { feed }
 
     /// The connection, used only on the writer thread (and by `init` before the thread exists).
     /// `@unchecked Sendable`: that one thread is the only one that touches it.
@@ -97,7 +97,6 @@ public final class SQLiteUserStore: UserStore {
             throw .database(error)
         }
         guard key.count >= 16 else { throw .database(SQLiteError(code: 0, message: "the page token key in service_secrets is missing")) }
-        self.changeFeed = feed
         self.tokenKey = key
         self.index = InMemoryUserStore(loading: users)
         self.loadedUsers = users.count
@@ -174,18 +173,17 @@ public final class SQLiteUserStore: UserStore {
     ) throws(SQLiteError) -> UserChangeFeed {
         var head: Int64 = 0
         try connection.run(SQL.headPosition, []) { row in head = row.integer(0) ?? 0 }
-        let oldest = Int64(Date().timeIntervalSince1970 * 1000) - configuration.retention.components.seconds * 1000
         var events: [UserEvent] = []
-        try connection.run(SQL.recentEvents, [.integer(oldest), .integer(head - Int64(configuration.capacity))]) { row throws(SQLiteError) in
+        try connection.run(SQL.recentEvents, [.integer(configuration.oldestKeptMilliseconds()), .integer(head - Int64(configuration.capacity))]) {
+            row throws(SQLiteError) in
             guard let first = row.integer(0), let committed = row.integer(1), let text = row.text(2),
                 let read = UserEventRow.events(from: text, first: UInt64(first), committedAt: Date(timeIntervalSince1970: Double(committed) / 1000))
             else { throw SQLiteError(code: 11, message: "unexpected row in user_events") }  // 11 = SQLITE_CORRUPT
             events += read
         }
-        // At most the capacity: the newest.
+        // A row holds a whole transaction's events: of the rows read, the newest `capacity` events.
+        // (The feed keeps those that run up to the head.)
         if events.count > configuration.capacity { events.removeFirst(events.count - configuration.capacity) }
-        // Events kept are the newest ones; without any, the feed goes on after the last ever written.
-        if events.last.map({ $0.position != UInt64(head) }) ?? false { events = [] }
         return UserChangeFeed(
             feedID: feedID, capacity: configuration.capacity, retention: configuration.retention, head: UInt64(head), events: events)
     }
@@ -349,8 +347,7 @@ public final class SQLiteUserStore: UserStore {
     private func pruneEventsIfDue(_ connection: SQLiteConnection) throws(SQLiteError) {
         guard ContinuousClock.now - database.lastPruned > .seconds(60) else { return }
         database.lastPruned = ContinuousClock.now
-        let oldest = Int64(Date().timeIntervalSince1970 * 1000) - configuration.feed.retention.components.seconds * 1000
-        try connection.run(SQL.pruneEvents, [.integer(oldest), .integer(Int64(configuration.feed.capacity))])
+        try connection.run(SQL.pruneEvents, [.integer(configuration.feed.oldestKeptMilliseconds()), .integer(Int64(configuration.feed.capacity))])
     }
 
     /// The committed user, if it is still exactly `user` as it was read (the compare of

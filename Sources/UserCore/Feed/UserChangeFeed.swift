@@ -146,12 +146,13 @@ public final class UserChangeFeed: Sendable {
     /// readers; committed now (by the feed's clock) unless `committedAt` says when.
     @discardableResult
     public func append(_ kind: UserEvent.Kind, _ user: User, committedAt: Date? = nil) -> UserEvent {
-        let committedAt = committedAt ?? now()
+        let now = self.now()
+        let committedAt = committedAt ?? now
         let (event, waiters) = state.write { state in
             let event = UserEvent(
                 position: state.firstPosition + UInt64(state.events.count), kind: kind, user: user, committedAt: committedAt)
             state.events.append(event)
-            dropExpired(&state)
+            dropExpired(&state, now: now)
             defer { state.waiters = [:] }
             return (event, Array(state.waiters.values))
         }
@@ -177,7 +178,7 @@ public final class UserChangeFeed: Sendable {
                 added = true
             }
             guard added else { return [] }
-            dropExpired(&state)
+            dropExpired(&state, now: now())
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
@@ -187,7 +188,7 @@ public final class UserChangeFeed: Sendable {
     /// Up to `limit` events after `cursor`, in commit order; empty when there are none yet.
     public func events(after cursor: UserFeedCursor, limit: Int) throws(UserFeedError) -> [UserEvent] {
         guard cursor.feedID == feedID else { throw .cursorExpired }
-        let oldest = oldestKept
+        let oldest = oldestKept(now: now())
         // A shared lock: the many watchers of a feed read it at once (only appends drop events).
         return try state.read { state throws(UserFeedError) in
             let next = state.firstPosition + UInt64(state.events.count)
@@ -230,17 +231,17 @@ public final class UserChangeFeed: Sendable {
     }
 
     /// The commit time before which events are past the retention.
-    private var oldestKept: Date {
-        now().addingTimeInterval(-Double(retention.components.seconds) - Double(retention.components.attoseconds) / 1e18)
+    private func oldestKept(now: Date) -> Date {
+        now.addingTimeInterval(-retention.timeInterval)
     }
 
     /// Drops events beyond the capacity and older than the retention (the newest is always kept,
     /// so the head's position stays known).
-    private func dropExpired(_ state: inout State) {
+    private func dropExpired(_ state: inout State, now: Date) {
         // Past the capacity, a sixteenth more is dropped at once, so that appends at capacity do not
         // move the whole array each time.
         var drop = state.events.count > capacity ? state.events.count - capacity + capacity / 16 : 0
-        let oldest = oldestKept
+        let oldest = oldestKept(now: now)
         while drop < state.events.count - 1, state.events[drop].committedAt < oldest { drop += 1 }
         guard drop > 0 else { return }
         state.events.removeFirst(drop)

@@ -7,9 +7,6 @@ public struct UserChangeWatch: Sendable {
     /// The case-folded username prefix the users must have; `nil` for every user.
     public let usernamePrefix: String?
 
-    /// The most a username prefix may be: as long as a username.
-    public static let usernamePrefixMaxLength = 100
-
     /// A watch of `feed` after `since` (a cursor's text; `nil` from now on) of the users whose
     /// username starts with `usernamePrefix` (case-insensitively; `nil` or empty for all). Throws
     /// ``UserError/invalidArgument(_:)`` for a text that is not a cursor, or too long a prefix.
@@ -23,8 +20,10 @@ public struct UserChangeWatch: Sendable {
                 problems.append(InvalidField(field: "since", description: "is not a cursor this service gave (an event's cursor)"))
             }
         }
-        if let usernamePrefix, usernamePrefix.unicodeScalars.count > Self.usernamePrefixMaxLength {
-            problems.append(InvalidField(field: "username_prefix", description: "must be at most 100 characters long"))
+        // As long as a username at most, as SearchUsers' prefix.
+        if let usernamePrefix, usernamePrefix.unicodeScalars.count > UserValidation.usernameLength.upperBound {
+            problems.append(
+                InvalidField(field: "username_prefix", description: "must be at most \(UserValidation.usernameLength.upperBound) characters long"))
         }
         guard problems.isEmpty else { throw .invalidArgument(problems) }
         self.feed = feed

@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// How much of its change feed a store keeps: the window within which a watcher can resume from a
 /// cursor (`WatchUsers` with `since`). An older cursor is answered OUT_OF_RANGE: resync.
 public struct UserFeedConfiguration: Sendable, Hashable {
@@ -11,6 +17,17 @@ public struct UserFeedConfiguration: Sendable, Hashable {
         self.retention = retention
         self.capacity = capacity
     }
+
+    /// The commit time, in milliseconds since 1970, before which a change is past the retention
+    /// (what a durable store deletes, and does not load).
+    public func oldestKeptMilliseconds(now: Date = Date()) -> Int64 {
+        Int64((now.timeIntervalSince1970 - retention.timeInterval) * 1000)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as `TimeInterval`.
+    var timeInterval: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 extension UserChangeFeed {

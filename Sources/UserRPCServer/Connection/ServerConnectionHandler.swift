@@ -625,10 +625,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             for (_, entry) in unfinished.sorted(by: { $0.key < $1.key }) {
                 var entry = entry
                 stop(entry)
-                var error = RPCError(code: .unavailable, message: "server shut down before the call finished")
-                if let resume = entry.context.streamSink?.resumeDetails.withLockedValue({ $0 }) {
-                    error.details = JSONObject((error.details?.members ?? []) + resume.members)
-                }
+                // A stream's handler may have said where a client resumes it.
+                let error = RPCError(
+                    code: .unavailable, message: "server shut down before the call finished",
+                    details: entry.context.streamSink?.resumeDetails.withLockedValue { $0 })
                 Self.endStream(&entry, error)
                 var call = entry.context
                 answer(&call, failure: error)
