@@ -68,6 +68,20 @@ register_run() {  # label (the loadgen line is printed with it)
   "$WORK/loadgen" -p "$PORT" -m "user.v1.UserService/RegisterUser" -f "$(registrations "$1")" -c 4 -d 16 -t "$SECONDS_PER_RUN"
 }
 
+# The reference: pgbench's one-row insert into a table shaped as users (its unique indexes too), in a
+# schema of its own (each PostgreSQL round drops public), prepared, 64 clients, durable like the server.
+"${PSQL[@]}" -c "DROP SCHEMA IF EXISTS bench CASCADE" -c "CREATE SCHEMA bench" -c "CREATE SEQUENCE bench.seq" \
+  -c "CREATE TABLE bench.users (id uuid PRIMARY KEY, username text NOT NULL, email text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz, version bigint NOT NULL)" \
+  -c 'CREATE UNIQUE INDEX ON bench.users ((lower(username) COLLATE "C"))' -c 'CREATE UNIQUE INDEX ON bench.users ((lower(email COLLATE "C")))' >/dev/null
+cat > "$WORK/pg-insert.sql" <<'SQL'
+INSERT INTO bench.users (id, username, email, created_at, updated_at, version) VALUES (gen_random_uuid(), 'p' || nextval('bench.seq'), 'p' || currval('bench.seq') || '@x.example', now(), now(), 1);
+SQL
+pgbench_insert() {
+  printf '%-28s ' "pgbench-insert-r$1"
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U userrpc -n -M prepared -c 64 -j "$(nproc)" -T "$SECONDS_PER_RUN" -f "$WORK/pg-insert.sql" userrpc 2>/dev/null \
+    | grep -E "^tps" | sed 's/ (without initial connection time)//'
+}
+
 echo "# user-rpc change feed benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
 echo "PostgreSQL: fsync=$("${PSQL[@]}" -tAc 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -tAc 'SHOW synchronous_commit')"
 echo
@@ -85,6 +99,7 @@ for round in $(seq "${ROUNDS:-3}"); do
       register_run "$store-$build-r$round"
     done
   done
+  case " ${STORES:-sqlite postgres} " in *" postgres "*) pgbench_insert "$round" ;; esac
 done
 stop_server
 [ "${WATCH:-1}" = 0 ] && exit 0
